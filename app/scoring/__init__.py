@@ -1,0 +1,92 @@
+"""The pure scoring engine: definitions and reading statistics in, scores out (SPEC section 4).
+
+No database, no HTTP, no clock: every instant is passed in.
+"""
+
+from app.scoring.engine import (
+    PeriodSelector,
+    evaluate_measure,
+    evaluate_scorecard,
+    measure_windows,
+    scorecard_windows,
+)
+from app.scoring.evaluation import EvaluationPoint
+from app.scoring.formula import Formula, FormulaError, evaluation_order, parse_formula
+from app.scoring.history import (
+    evaluate_measure_history,
+    evaluate_scorecard_history,
+    measure_history_points,
+    measure_history_windows,
+    scorecard_history_points,
+    scorecard_history_windows,
+)
+from app.scoring.model import (
+    Aggregation,
+    Direction,
+    MeasureDefinition,
+    ObjectiveDefinition,
+    PerspectiveDefinition,
+    ScorecardDefinition,
+    Status,
+    Thresholds,
+)
+from app.scoring.periods import (
+    Cadence,
+    Period,
+    period_containing,
+    periods_between,
+    previous_period,
+)
+from app.scoring.results import (
+    MeasureHistoryEntry,
+    MeasureScore,
+    ObjectiveScore,
+    PerspectiveScore,
+    ScorecardHistoryEntry,
+    ScorecardScore,
+    Trend,
+)
+from app.scoring.windows import Reading, Window, WindowStats, summarize
+
+__all__ = [
+    "Aggregation",
+    "Cadence",
+    "Direction",
+    "EvaluationPoint",
+    "Formula",
+    "FormulaError",
+    "MeasureDefinition",
+    "MeasureHistoryEntry",
+    "MeasureScore",
+    "ObjectiveDefinition",
+    "ObjectiveScore",
+    "Period",
+    "PeriodSelector",
+    "PerspectiveDefinition",
+    "PerspectiveScore",
+    "Reading",
+    "ScorecardDefinition",
+    "ScorecardHistoryEntry",
+    "ScorecardScore",
+    "Status",
+    "Thresholds",
+    "Trend",
+    "Window",
+    "WindowStats",
+    "evaluate_measure",
+    "evaluate_measure_history",
+    "evaluate_scorecard",
+    "evaluate_scorecard_history",
+    "evaluation_order",
+    "measure_history_points",
+    "measure_history_windows",
+    "measure_windows",
+    "parse_formula",
+    "period_containing",
+    "periods_between",
+    "previous_period",
+    "scorecard_history_points",
+    "scorecard_history_windows",
+    "scorecard_windows",
+    "summarize",
+]

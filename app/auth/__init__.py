@@ -1,0 +1,1 @@
+"""API keys and scopes (SPEC §7)."""

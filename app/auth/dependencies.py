@@ -1,0 +1,58 @@
+"""`Depends(require(Scope.write))`: authenticate the caller and check the permission."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBearer
+
+from app.auth.keys import GRANTS, Scope, find_api_key
+from app.auth.models import ApiKey
+from app.core.database import SessionDep
+from app.core.errors import Forbidden, Unauthorized
+
+# Declared for the OpenAPI document only; parsing is ours, so errors are problem+json.
+bearer_scheme = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer <key>`")
+basic_scheme = HTTPBasic(auto_error=False, description="xAPI clients: any user, the key as password")
+
+
+def _presented_key(request: Request, *, allow_basic: bool) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    if allow_basic and scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[2] or None
+    return None
+
+
+def require(
+    permission: Scope, *, allow_basic: bool = False
+) -> Callable[..., Any]:
+    async def authenticate(
+        request: Request,
+        session: SessionDep,
+        _: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
+    ) -> ApiKey:
+        key = _presented_key(request, allow_basic=allow_basic)
+        if key is None:
+            raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
+        api_key = await find_api_key(session, key)
+        if api_key is None:
+            raise Unauthorized("unknown or revoked API key")
+        if permission not in GRANTS[Scope(api_key.scope)]:
+            raise Forbidden(f"this key has scope '{api_key.scope}'; this needs '{permission}'")
+        request.state.api_key_id = api_key.id
+        return api_key
+
+    return authenticate

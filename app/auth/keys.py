@@ -1,0 +1,53 @@
+"""API keys: generated with 256 bits of entropy, stored only as SHA-256 (a slow hash buys
+nothing for random keys and would cost every request)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import ApiKey
+
+KEY_PREFIX = "sc_"
+
+
+class Scope(StrEnum):
+    admin = "admin"
+    write = "write"
+    ingest = "ingest"
+    read = "read"
+
+
+# What each scope may do. An endpoint names the one permission it needs.
+GRANTS: dict[Scope, frozenset[Scope]] = {
+    Scope.admin: frozenset(Scope),
+    Scope.write: frozenset({Scope.write, Scope.ingest, Scope.read}),
+    Scope.ingest: frozenset({Scope.ingest}),
+    Scope.read: frozenset({Scope.read}),
+}
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def create_api_key(session: AsyncSession, name: str, scope: Scope) -> tuple[ApiKey, str]:
+    """Store a new key and return it with its plaintext, which is never stored or shown again."""
+    plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
+    api_key = ApiKey(name=name, scope=scope.value, prefix=plaintext[:10],
+                     key_hash=hash_key(plaintext))
+    session.add(api_key)
+    await session.flush()
+    return api_key, plaintext
+
+
+async def find_api_key(session: AsyncSession, plaintext: str) -> ApiKey | None:
+    return await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(plaintext)))
+
+
+async def any_api_key_exists(session: AsyncSession) -> bool:
+    return (await session.scalar(select(ApiKey.id).limit(1))) is not None

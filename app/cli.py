@@ -1,0 +1,148 @@
+"""`scorecard` command line (also `python -m app`)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from app.core.settings import Settings, get_settings
+
+T = TypeVar("T")
+
+cli = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Balanced Scorecards for training & development teams.")
+api_keys_cli = typer.Typer(no_args_is_help=True, help="Manage API keys.")
+cli.add_typer(api_keys_cli, name="api-keys")
+
+
+def fail(message: str) -> NoReturn:
+    """Configuration and connection problems end with one clear line, never a traceback."""
+    typer.echo(f"scorecard: error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def load_settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        fail(f"bad configuration: {problems}")
+
+
+def database_url(settings: Settings) -> str:
+    from app.core.embedded import resolve_database_url
+
+    try:
+        return resolve_database_url(settings)
+    except Exception as exc:  # pgserver raises several unrelated types
+        fail(f"could not start the embedded PostgreSQL in {settings.scorecard_data_dir}: {exc}")
+
+
+def guarded(what: str, action: Callable[[], T]) -> T:
+    """Run a database action; turn connection failures into one line."""
+    try:
+        return action()
+    except (OSError, TimeoutError) as exc:
+        fail(f"{what}: cannot reach the database ({exc.__class__.__name__}: {exc})")
+    except Exception as exc:
+        if type(exc).__module__.startswith(("asyncpg", "sqlalchemy")):
+            fail(f"{what}: database error ({exc.__class__.__name__}: {exc})".splitlines()[0])
+        raise
+
+
+def migrate_database(url: str) -> None:
+    from app.core.migrate import upgrade
+
+    guarded("migration failed", lambda: upgrade(url))
+
+
+@cli.command()
+def migrate() -> None:
+    """Upgrade the database schema to the latest revision (alembic upgrade head)."""
+    settings = load_settings()
+    migrate_database(database_url(settings))
+    typer.echo("database schema is at head", err=True)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PORT", help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    no_migrate: Annotated[bool, typer.Option("--no-migrate", help="Skip migrations.")] = False,
+) -> None:
+    """Migrate (under an advisory lock) and serve the API."""
+    import uvicorn
+
+    settings = load_settings()
+    url = database_url(settings)
+    if not no_migrate:
+        migrate_database(url)
+    if not guarded("start-up check failed", lambda: asyncio.run(_has_api_keys(url))):
+        typer.echo(
+            "No API keys yet. Create the first one with:\n"
+            "  .venv/bin/scorecard api-keys create --name admin --scope admin",
+            err=True,
+        )
+    uvicorn.run(
+        "app.main:create_app", factory=True, host=host, port=port, workers=workers,
+        log_config=None, proxy_headers=True, timeout_graceful_shutdown=30,
+    )
+
+
+@api_keys_cli.command("create")
+def create_api_key(
+    name: Annotated[str, typer.Option(help="Who or what the key is for.")],
+    scope: Annotated[str, typer.Option(help="admin | write | ingest | read")],
+) -> None:
+    """Create an API key and print it (only the key) on stdout."""
+    from app.auth.keys import Scope
+
+    try:
+        parsed = Scope(scope)
+    except ValueError:
+        fail(f"unknown scope {scope!r}; choose one of {', '.join(s.value for s in Scope)}")
+    if not name.strip() or len(name) > 200:
+        fail("--name must be 1–200 characters")
+    settings = load_settings()
+    url = database_url(settings)
+    key = guarded("could not create the key", lambda: asyncio.run(_create_key(url, name, parsed)))
+    sys.stdout.write(key + "\n")
+
+
+async def _has_api_keys(url: str) -> bool:
+    from app.auth.keys import any_api_key_exists
+    from app.core.database import make_engine, make_sessionmaker
+
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            return await any_api_key_exists(session)
+    finally:
+        await engine.dispose()
+
+
+async def _create_key(url: str, name: str, scope: object) -> str:
+    from app.auth.keys import Scope, create_api_key
+    from app.core.database import make_engine, make_sessionmaker
+
+    assert isinstance(scope, Scope)
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            _, plaintext = await create_api_key(session, name.strip(), scope)
+            await session.commit()
+            return plaintext
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    cli()

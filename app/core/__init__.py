@@ -1,0 +1,1 @@
+"""Shared plumbing: settings, database, errors, pagination, HTTP conventions."""

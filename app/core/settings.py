@@ -1,0 +1,64 @@
+"""Configuration from the environment (SPEC §2), validated once at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, PositiveFloat, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_RETRY_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    database_url: str | None = None
+    scorecard_data_dir: Path = Path(".data")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["json", "console"] = "console"
+    scorecard_webhook_allow_private: bool = False
+    scorecard_webhook_retry_schedule: Annotated[tuple[float, ...], NoDecode] = Field(
+        default=DEFAULT_RETRY_SCHEDULE, min_length=1
+    )
+    scorecard_webhook_timeout: PositiveFloat = 10.0
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        return normalise_database_url(value)
+
+    @field_validator("scorecard_webhook_retry_schedule", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                seconds = tuple(float(part) for part in value.split(",") if part.strip())
+            except ValueError:
+                raise ValueError("must be comma-separated seconds, e.g. 0,5,300") from None
+            if any(s < 0 or s != s or s == float("inf") for s in seconds):
+                raise ValueError("every delay must be a finite number of seconds >= 0")
+            return seconds
+        return value
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept `postgresql://` or `postgres://` and hand SQLAlchemy the asyncpg dialect."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url.removeprefix(prefix)
+    raise ValueError("must be a PostgreSQL URL such as postgresql+asyncpg://user@host:5432/db")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,54 @@
+"""The ASGI application: `create_app()` wires settings, database, middleware and routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.auth.router import router as api_keys_router
+from app.core.database import make_engine, make_sessionmaker
+from app.core.embedded import resolve_database_url
+from app.core.errors import install_error_handlers
+from app.core.logging import configure_logging
+from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.core.settings import Settings, get_settings
+from app.measures.router import router as measures_router
+from app.ops.router import router as ops_router
+from app.readings.router import router as readings_router
+from app.scorecards.router import router as scorecards_router
+
+DESCRIPTION = """
+Balanced Scorecards for training & development teams.
+
+Scores are computed on read and rolled up measure → objective → perspective → scorecard.
+Errors are RFC 9457 `application/problem+json`. Authenticate with `Authorization: Bearer <key>`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(database_url or resolve_database_url(settings))
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(title="Scorecard service", version="1.0.0", description=DESCRIPTION,
+                  lifespan=lifespan)
+    install_error_handlers(app)
+    for router in (ops_router, api_keys_router, scorecards_router, measures_router,
+                   readings_router):
+        app.include_router(router)
+    # Outermost last: the request id and access log wrap everything, including 413s.
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(RequestContextMiddleware)
+    return app

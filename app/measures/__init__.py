@@ -1,0 +1,1 @@
+"""Measures (KPIs): definitions, targets, derived formulas and xAPI mappings."""

@@ -1,0 +1,81 @@
+"""HTTP for measures."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from app.auth.dependencies import require
+from app.auth.keys import Scope
+from app.core.database import SessionDep
+from app.core.http import IfMatch, etag
+from app.core.pagination import Cursor, Limit
+from app.core.schemas import Page
+from app.measures import service
+from app.measures.schemas import Level, MeasureCreate, MeasureOut, MeasureUpdate
+
+router = APIRouter(tags=["measures"])
+can_read = [Depends(require(Scope.read))]
+can_write = [Depends(require(Scope.write))]
+
+
+def _measure(response: Response, measure: object) -> MeasureOut:
+    out = MeasureOut.model_validate(measure)
+    response.headers["ETag"] = etag(out.version)
+    return out
+
+
+@router.post("/v1/scorecards/{scorecard_id}/measures", status_code=201, dependencies=can_write,
+             summary="Create a measure")
+async def create_measure(
+    scorecard_id: uuid.UUID, body: MeasureCreate, session: SessionDep, response: Response
+) -> MeasureOut:
+    measure = await service.create_measure(session, scorecard_id, body)
+    response.headers["Location"] = f"/v1/measures/{measure.id}"
+    return _measure(response, measure)
+
+
+@router.get("/v1/scorecards/{scorecard_id}/measures", dependencies=can_read,
+            summary="List a scorecard's measures")
+async def list_measures(
+    scorecard_id: uuid.UUID,
+    session: SessionDep,
+    perspective: Annotated[str | None, Query(max_length=64)] = None,
+    objective_id: uuid.UUID | None = None,
+    level: Level | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[MeasureOut]:
+    rows, next_cursor = await service.list_measures(
+        session, scorecard_id, limit=limit, cursor=cursor,
+        filters={"perspective": perspective, "objective_id": objective_id, "level": level},
+    )
+    return Page[MeasureOut](items=[MeasureOut.model_validate(r) for r in rows],
+                            next_cursor=next_cursor)
+
+
+@router.get("/v1/measures/{measure_id}", dependencies=can_read, summary="Get a measure")
+async def get_measure(measure_id: uuid.UUID, session: SessionDep, response: Response) -> MeasureOut:
+    return _measure(response, await service.get_measure(session, measure_id))
+
+
+@router.patch("/v1/measures/{measure_id}", dependencies=can_write,
+              summary="Update a measure (partial)")
+async def update_measure(
+    measure_id: uuid.UUID, body: MeasureUpdate, session: SessionDep, response: Response,
+    if_match: IfMatch = None,
+) -> MeasureOut:
+    return _measure(response, await service.update_measure(session, measure_id, body, if_match))
+
+
+@router.delete("/v1/measures/{measure_id}", status_code=204, dependencies=can_write,
+               summary="Delete a measure (409 while it has readings, unless cascade=true)")
+async def delete_measure(
+    measure_id: uuid.UUID, session: SessionDep,
+    cascade: Annotated[bool, Query(description="Also delete its readings.")] = False,
+    if_match: IfMatch = None,
+) -> Response:
+    await service.delete_measure(session, measure_id, cascade=cascade, if_match=if_match)
+    return Response(status_code=204)

@@ -1,0 +1,175 @@
+"""Measure operations. Each public function is one unit of work: it commits."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.http import check_if_match
+from app.core.pagination import paginate
+from app.core.patching import sent_fields
+from app.measures.models import Measure
+from app.measures.schemas import MeasureCreate, MeasureUpdate, definition_errors
+from app.readings.models import Reading
+from app.scorecards.models import Objective, Scorecard
+from app.scorecards.service import get_scorecard
+from app.scoring import FormulaError, evaluation_order, parse_formula
+
+
+async def get_measure(
+    session: AsyncSession, measure_id: uuid.UUID, *, for_update: bool = False
+) -> Measure:
+    query = select(Measure).where(Measure.id == measure_id)
+    if for_update:
+        query = query.with_for_update()
+    measure = await session.scalar(query)
+    if measure is None:
+        raise NotFound(f"measure {measure_id} not found")
+    return measure
+
+
+async def list_measures(
+    session: AsyncSession,
+    scorecard_id: uuid.UUID,
+    *,
+    filters: dict[str, Any],
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Measure], str | None]:
+    await get_scorecard(session, scorecard_id)
+    query = select(Measure).where(Measure.scorecard_id == scorecard_id)
+    for name, value in filters.items():
+        if value is not None:
+            query = query.where(getattr(Measure, name) == value)
+    return await paginate(session, query, keys=[Measure.id], limit=limit, cursor=cursor,
+                          parse=[uuid.UUID])
+
+
+async def _placement(
+    session: AsyncSession, scorecard: Scorecard, fields: dict[str, Any]
+) -> str:
+    """The measure's perspective: its objective's, which an explicit one must agree with."""
+    objective_id = fields.get("objective_id")
+    perspective = fields.get("perspective")
+    if objective_id is not None:
+        objective: Objective | None = await session.get(Objective, objective_id)
+        if objective is None or objective.scorecard_id != scorecard.id:
+            raise ValidationFailed.at(["body", "objective_id"],
+                                      "no such objective in this scorecard")
+        if perspective is not None and perspective != objective.perspective:
+            raise ValidationFailed.at(
+                ["body", "perspective"],
+                f"must agree with the objective's perspective {objective.perspective!r}",
+            )
+        return objective.perspective
+    keys = [p["key"] for p in scorecard.perspectives]
+    if perspective not in keys:
+        raise ValidationFailed.at(
+            ["body", "perspective"], f"unknown perspective {perspective!r}; this scorecard has {keys}"
+        )
+    return str(perspective)
+
+
+async def _check_formulas(
+    session: AsyncSession, scorecard_id: uuid.UUID, measure: dict[str, Any],
+    measure_id: uuid.UUID | None,
+) -> None:
+    """Unknown keys and cycles across the scorecard's derived measures → 422."""
+    rows = (await session.execute(
+        select(Measure.id, Measure.key, Measure.formula).where(Measure.scorecard_id == scorecard_id)
+    )).all()
+    formulas = {key: parse_formula(f) if f else None for mid, key, f in rows if mid != measure_id}
+    formulas[measure["key"]] = parse_formula(measure["formula"]) if measure["formula"] else None
+    try:
+        evaluation_order(formulas)
+    except FormulaError as exc:
+        raise ValidationFailed.at(["body", "formula"], str(exc)) from None
+
+
+async def _dependents(session: AsyncSession, scorecard_id: uuid.UUID, key: str) -> list[str]:
+    rows = (await session.execute(
+        select(Measure.key, Measure.formula)
+        .where(Measure.scorecard_id == scorecard_id, Measure.formula.is_not(None))
+    )).all()
+    return sorted(k for k, f in rows if key in parse_formula(f).keys)
+
+
+async def _has_readings(session: AsyncSession, measure_id: uuid.UUID) -> bool:
+    return bool(await session.scalar(select(exists().where(Reading.measure_id == measure_id))))
+
+
+async def _flush_unique_key(session: AsyncSession, key: str) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        await session.rollback()
+        if "uq_measures_scorecard_id" in str(exc.orig):
+            raise Conflict(f"a measure with key {key!r} already exists in this scorecard") from None
+        raise
+
+
+async def create_measure(
+    session: AsyncSession, scorecard_id: uuid.UUID, body: MeasureCreate
+) -> Measure:
+    # Locked so that concurrent formula edits on one scorecard cannot build a cycle together.
+    scorecard = await get_scorecard(session, scorecard_id, for_update=True)
+    fields = body.model_dump()
+    fields["perspective"] = await _placement(session, scorecard, fields)
+    if body.formula:
+        await _check_formulas(session, scorecard_id, fields, None)
+    measure = Measure(scorecard_id=scorecard_id, **fields)
+    session.add(measure)
+    await _flush_unique_key(session, body.key)
+    await session.commit()
+    return measure
+
+
+async def update_measure(
+    session: AsyncSession, measure_id: uuid.UUID, body: MeasureUpdate, if_match: str | None
+) -> Measure:
+    measure = await get_measure(session, measure_id)
+    scorecard = await get_scorecard(session, measure.scorecard_id, for_update=True)
+    measure = await get_measure(session, measure_id, for_update=True)
+    check_if_match(if_match, measure.version)
+    changes = sent_fields(body, required=MeasureUpdate.REQUIRED)
+    current = {c: getattr(measure, c) for c in MeasureUpdate.model_fields}
+    merged = {**current, **changes}
+    if errors := definition_errors(merged):
+        raise ValidationFailed("invalid measure definition", errors)
+    if "objective_id" in changes or "perspective" in changes:
+        if "objective_id" in changes and changes["objective_id"] is not None:
+            merged["perspective"] = changes.get("perspective")
+        merged["perspective"] = await _placement(session, scorecard, merged)
+    if "key" in changes and changes["key"] != measure.key:
+        if users := await _dependents(session, scorecard.id, measure.key):
+            raise Conflict(f"derived measures {users} use key {measure.key!r}; update them first")
+    if merged["formula"] and ("formula" in changes or "key" in changes):
+        if measure.formula is None and await _has_readings(session, measure_id):
+            raise Conflict("this measure has readings; a derived measure takes none — "
+                           "delete its readings first")
+        await _check_formulas(session, scorecard.id, merged, measure_id)
+    for name in MeasureUpdate.model_fields:
+        setattr(measure, name, merged[name])
+    measure.version += 1
+    await _flush_unique_key(session, merged["key"])
+    await session.commit()
+    return measure
+
+
+async def delete_measure(
+    session: AsyncSession, measure_id: uuid.UUID, *, cascade: bool, if_match: str | None
+) -> None:
+    measure = await get_measure(session, measure_id, for_update=True)
+    check_if_match(if_match, measure.version)
+    if users := await _dependents(session, measure.scorecard_id, measure.key):
+        raise Conflict(f"derived measures {users} use this measure; update or delete them first")
+    if not cascade and await _has_readings(session, measure_id):
+        raise Conflict("measure has readings; delete them or use ?cascade=true")
+    await session.execute(delete(Measure).where(Measure.id == measure_id))
+    await session.commit()
+

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import ORJSONResponse
+from sqlalchemy import text
+
+from app.core.migrate import head_revision
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness (no database call)")
+async def healthz() -> dict[str, str]:
+    return {"status": "pass"}
+
+
+@router.get("/readyz", summary="Readiness: database reachable and schema at head",
+            responses={503: {"description": "Not ready; `checks` says why"}})
+async def readyz(request: Request) -> ORJSONResponse:
+    checks: dict[str, Any] = {}
+    try:
+        async with request.app.state.engine.connect() as connection:
+            revision = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+        checks["database"] = {"status": "pass"}
+        at_head = revision == head_revision()
+        checks["schema"] = {"status": "pass" if at_head else "fail", "revision": revision,
+                            "head": head_revision()}
+    except Exception as exc:  # any failure to talk to the database means "not ready"
+        checks["database"] = {"status": "fail", "error": type(exc).__name__}
+    ok = all(check["status"] == "pass" for check in checks.values()) and "schema" in checks
+    return ORJSONResponse({"status": "pass" if ok else "fail", "checks": checks},
+                          status_code=200 if ok else 503)

@@ -1,0 +1,143 @@
+"""The one write path for readings: single posts, batches, CSV and xAPI all come through
+`write_readings`, so locking, idempotency and status re-evaluation happen in one place."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Conflict, NotFound
+from app.core.ids import new_id
+from app.core.pagination import paginate
+from app.measures.models import Measure
+from app.readings.models import Reading
+
+
+@dataclass(frozen=True, slots=True)
+class NewReading:
+    measure_id: uuid.UUID
+    value: float
+    observed_at: datetime
+    source: str | None = None
+    external_id: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class WriteResult:
+    # The stored reading's id for each input, whether just created or found by external_id.
+    ids: list[uuid.UUID] = field(default_factory=list)
+    created: int = 0
+    # Indexes into the input: retries of stored readings (same content) and clashes (different).
+    duplicates: list[int] = field(default_factory=list)
+    conflicts: list[int] = field(default_factory=list)
+
+
+_INSERT = text("""
+INSERT INTO readings (id, measure_id, value, observed_at, source, external_id, note)
+SELECT * FROM unnest(
+    CAST(:ids AS uuid[]), CAST(:measure_ids AS uuid[]), CAST(:vals AS float8[]),
+    CAST(:observed AS timestamptz[]), CAST(:sources AS text[]), CAST(:external_ids AS text[]),
+    CAST(:notes AS text[]))
+ON CONFLICT (measure_id, external_id) DO NOTHING
+RETURNING id
+""")
+
+_EXISTING = text("""
+SELECT k.ord, r.id, r.value, r.observed_at, r.source, r.note
+FROM unnest(CAST(:measure_ids AS uuid[]), CAST(:external_ids AS text[]))
+     WITH ORDINALITY AS k(measure_id, external_id, ord)
+JOIN readings r ON r.measure_id = k.measure_id AND r.external_id = k.external_id
+""")
+
+
+async def lock_measures(session: AsyncSession, measure_ids: Sequence[uuid.UUID]) -> list[Measure]:
+    """Lock the measures being written (in id order, so concurrent writers cannot deadlock):
+    writers of one measure serialise, which keeps its status and event chain consistent."""
+    rows = await session.scalars(
+        select(Measure).where(Measure.id.in_(set(measure_ids))).order_by(Measure.id)
+        .with_for_update()
+    )
+    return list(rows.all())
+
+
+async def write_readings(session: AsyncSession, readings: Sequence[NewReading]) -> WriteResult:
+    """Insert readings in one statement. Does not commit: the caller owns the transaction and
+    decides, from `conflicts`, whether to commit or roll back."""
+    ids = [new_id() for _ in readings]
+    result = WriteResult(ids=ids)
+    if not readings:
+        return result
+    inserted = set((await session.scalars(_INSERT, {
+        "ids": ids,
+        "measure_ids": [r.measure_id for r in readings],
+        "vals": [r.value for r in readings],
+        "observed": [r.observed_at for r in readings],
+        "sources": [r.source for r in readings],
+        "external_ids": [r.external_id for r in readings],
+        "notes": [r.note for r in readings],
+    })).all())
+    result.created = len(inserted)
+    skipped = [i for i, reading_id in enumerate(ids) if reading_id not in inserted]
+    if not skipped:
+        return result
+    stored = {
+        row.ord - 1: row
+        for row in await session.execute(_EXISTING, {
+            "measure_ids": [readings[i].measure_id for i in skipped],
+            "external_ids": [readings[i].external_id for i in skipped],
+        })
+    }
+    for position, i in enumerate(skipped):
+        row, reading = stored[position], readings[i]
+        same = (row.value, row.observed_at, row.source, row.note) == (
+            reading.value, reading.observed_at, reading.source, reading.note)
+        (result.duplicates if same else result.conflicts).append(i)
+        ids[i] = row.id
+    return result
+
+
+async def get_reading(session: AsyncSession, reading_id: uuid.UUID) -> Reading:
+    reading = await session.get(Reading, reading_id)
+    if reading is None:
+        raise NotFound(f"reading {reading_id} not found")
+    return reading
+
+
+async def list_readings(
+    session: AsyncSession,
+    measure_id: uuid.UUID,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Reading], str | None]:
+    if await session.get(Measure, measure_id) is None:
+        raise NotFound(f"measure {measure_id} not found")
+    query = select(Reading).where(Reading.measure_id == measure_id)
+    if start is not None:
+        query = query.where(Reading.observed_at >= start)
+    if end is not None:
+        query = query.where(Reading.observed_at < end)
+    return await paginate(session, query, keys=[Reading.observed_at, Reading.id],
+                          descending=True, limit=limit, cursor=cursor,
+                          parse=[datetime.fromisoformat, uuid.UUID])
+
+
+async def delete_reading(session: AsyncSession, reading_id: uuid.UUID) -> uuid.UUID:
+    reading = await get_reading(session, reading_id)
+    await lock_measures(session, [reading.measure_id])
+    await session.execute(delete(Reading).where(Reading.id == reading_id))
+    return reading.measure_id
+
+
+def refuse_derived(measures: Sequence[Measure]) -> None:
+    derived = [m.key for m in measures if m.formula]
+    if derived:
+        raise Conflict(f"derived measures {derived} are computed from a formula and take no readings")

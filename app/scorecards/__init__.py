@@ -1,0 +1,1 @@
+"""Scorecards, their perspectives and objectives."""

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, ClassVar, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
+
+from app.core.schemas import LongText, Name, RequestBody, ResponseBody, ShortText, Weight
+
+Key = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+
+
+def _iana_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {name!r}") from None
+    return name
+
+
+TimeZone = Annotated[
+    str, StringConstraints(max_length=64), AfterValidator(_iana_zone),
+    Field(examples=["Europe/Berlin"]),
+]
+
+
+class Thresholds(RequestBody):
+    """Status bands on the 0–score_cap scale: green if score ≥ green, amber if ≥ amber."""
+
+    green: float = Field(90, ge=0, le=200)
+    amber: float = Field(70, ge=0, le=200)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.amber > self.green:
+            raise ValueError("amber must not exceed green")
+        return self
+
+
+class Perspective(RequestBody):
+    key: Key
+    name: Name
+    weight: Weight = 1.0
+
+
+DEFAULT_PERSPECTIVES = [
+    Perspective(key="financial", name="Financial"),
+    Perspective(key="customer", name="Customer"),
+    Perspective(key="internal_process", name="Internal process"),
+    Perspective(key="learning_growth", name="Learning & growth"),
+]
+
+
+def _unique_keys(perspectives: list[Perspective]) -> list[Perspective]:
+    keys = [p.key for p in perspectives]
+    if len(set(keys)) != len(keys):
+        raise ValueError("perspective keys must be unique")
+    return perspectives
+
+
+Perspectives = Annotated[
+    list[Perspective], Field(min_length=1, max_length=20), AfterValidator(_unique_keys)
+]
+
+
+class ScorecardCreate(RequestBody):
+    name: Name
+    description: LongText | None = None
+    owner: ShortText | None = None
+    timezone: TimeZone = "UTC"
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    score_cap: float = Field(100, ge=100, le=200)
+    perspectives: Perspectives = Field(default_factory=lambda: list(DEFAULT_PERSPECTIVES))
+
+
+class ScorecardUpdate(RequestBody):
+    name: Name | None = None
+    description: LongText | None = None
+    owner: ShortText | None = None
+    timezone: TimeZone | None = None
+    thresholds: Thresholds | None = None
+    score_cap: float | None = Field(None, ge=100, le=200)
+    perspectives: Perspectives | None = None
+
+    REQUIRED: ClassVar[frozenset[str]] = frozenset({"name", "timezone", "thresholds", "score_cap", "perspectives"})
+
+
+class ThresholdsOut(ResponseBody):
+    green: float
+    amber: float
+
+
+class PerspectiveOut(ResponseBody):
+    key: str
+    name: str
+    weight: float
+
+
+class ScorecardOut(ResponseBody):
+    id: uuid.UUID
+    name: str
+    description: str | None
+    owner: str | None
+    timezone: str
+    thresholds: ThresholdsOut
+    score_cap: float
+    perspectives: list[PerspectiveOut]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ObjectiveCreate(RequestBody):
+    perspective: Key
+    name: Name
+    description: LongText | None = None
+    weight: Weight = 1.0
+
+
+class ObjectiveUpdate(RequestBody):
+    perspective: Key | None = None
+    name: Name | None = None
+    description: LongText | None = None
+    weight: Weight | None = None
+
+    REQUIRED: ClassVar[frozenset[str]] = frozenset({"perspective", "name", "weight"})
+
+
+class ObjectiveOut(ResponseBody):
+    id: uuid.UUID
+    scorecard_id: uuid.UUID
+    perspective: str
+    name: str
+    description: str | None
+    weight: float
+    version: int
+    created_at: datetime
+    updated_at: datetime

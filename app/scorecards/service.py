@@ -1,0 +1,172 @@
+"""Scorecard and objective operations. Each public function is one unit of work: it commits."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.http import check_if_match
+from app.core.pagination import paginate
+from app.core.patching import sent_fields
+from app.measures.models import Measure
+from app.scorecards.models import Objective, Scorecard
+from app.scorecards.schemas import (
+    ObjectiveCreate,
+    ObjectiveUpdate,
+    ScorecardCreate,
+    ScorecardUpdate,
+)
+
+
+async def get_scorecard(
+    session: AsyncSession, scorecard_id: uuid.UUID, *, for_update: bool = False
+) -> Scorecard:
+    query = select(Scorecard).where(Scorecard.id == scorecard_id)
+    if for_update:
+        query = query.with_for_update()
+    scorecard = await session.scalar(query)
+    if scorecard is None:
+        raise NotFound(f"scorecard {scorecard_id} not found")
+    return scorecard
+
+
+async def list_scorecards(
+    session: AsyncSession, *, q: str | None, limit: int, cursor: str | None
+) -> tuple[list[Scorecard], str | None]:
+    query = select(Scorecard)
+    if q:
+        escaped = q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+        query = query.where(Scorecard.name.ilike(f"%{escaped}%"))
+    return await paginate(session, query, keys=[Scorecard.id], limit=limit, cursor=cursor,
+                          parse=[uuid.UUID])
+
+
+async def create_scorecard(session: AsyncSession, body: ScorecardCreate) -> Scorecard:
+    scorecard = Scorecard(**body.model_dump())
+    session.add(scorecard)
+    await session.commit()
+    return scorecard
+
+
+async def _perspectives_in_use(session: AsyncSession, scorecard_id: uuid.UUID) -> set[str]:
+    used = select(Objective.perspective).where(Objective.scorecard_id == scorecard_id).union(
+        select(Measure.perspective).where(Measure.scorecard_id == scorecard_id)
+    )
+    return set((await session.scalars(used)).all())
+
+
+async def update_scorecard(
+    session: AsyncSession, scorecard_id: uuid.UUID, body: ScorecardUpdate, if_match: str | None
+) -> Scorecard:
+    scorecard = await get_scorecard(session, scorecard_id, for_update=True)
+    check_if_match(if_match, scorecard.version)
+    changes = sent_fields(body, required=ScorecardUpdate.REQUIRED)
+    if "perspectives" in changes:
+        removed = await _perspectives_in_use(session, scorecard_id) - {
+            p["key"] for p in changes["perspectives"]
+        }
+        if removed:
+            raise Conflict(
+                f"perspectives {sorted(removed)} still hold objectives or measures; "
+                "move or delete those first"
+            )
+    for name, value in changes.items():
+        setattr(scorecard, name, value)
+    scorecard.version += 1
+    await session.commit()
+    return scorecard
+
+
+async def delete_scorecard(
+    session: AsyncSession, scorecard_id: uuid.UUID, *, cascade: bool, if_match: str | None
+) -> None:
+    scorecard = await get_scorecard(session, scorecard_id, for_update=True)
+    check_if_match(if_match, scorecard.version)
+    if not cascade:
+        measures = await session.scalar(
+            select(func.count()).where(Measure.scorecard_id == scorecard_id)
+        )
+        if measures:
+            raise Conflict(
+                f"scorecard still has {measures} measure(s); delete them or use ?cascade=true"
+            )
+    await session.execute(delete(Scorecard).where(Scorecard.id == scorecard_id))
+    await session.commit()
+
+
+def _check_perspective(scorecard: Scorecard, key: str) -> None:
+    keys = [p["key"] for p in scorecard.perspectives]
+    if key not in keys:
+        raise ValidationFailed.at(
+            ["body", "perspective"], f"unknown perspective {key!r}; this scorecard has {keys}"
+        )
+
+
+async def get_objective(
+    session: AsyncSession, objective_id: uuid.UUID, *, for_update: bool = False
+) -> Objective:
+    query = select(Objective).where(Objective.id == objective_id)
+    if for_update:
+        query = query.with_for_update()
+    objective = await session.scalar(query)
+    if objective is None:
+        raise NotFound(f"objective {objective_id} not found")
+    return objective
+
+
+async def list_objectives(
+    session: AsyncSession, scorecard_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> tuple[list[Objective], str | None]:
+    await get_scorecard(session, scorecard_id)
+    query = select(Objective).where(Objective.scorecard_id == scorecard_id)
+    return await paginate(session, query, keys=[Objective.id], limit=limit, cursor=cursor,
+                          parse=[uuid.UUID])
+
+
+async def create_objective(
+    session: AsyncSession, scorecard_id: uuid.UUID, body: ObjectiveCreate
+) -> Objective:
+    scorecard = await get_scorecard(session, scorecard_id)
+    _check_perspective(scorecard, body.perspective)
+    objective = Objective(scorecard_id=scorecard_id, **body.model_dump())
+    session.add(objective)
+    await session.commit()
+    return objective
+
+
+async def update_objective(
+    session: AsyncSession, objective_id: uuid.UUID, body: ObjectiveUpdate, if_match: str | None
+) -> Objective:
+    objective = await get_objective(session, objective_id, for_update=True)
+    check_if_match(if_match, objective.version)
+    changes: dict[str, Any] = sent_fields(body, required=ObjectiveUpdate.REQUIRED)
+    if "perspective" in changes and changes["perspective"] != objective.perspective:
+        _check_perspective(await get_scorecard(session, objective.scorecard_id),
+                           changes["perspective"])
+        # A measure's perspective always agrees with its objective's.
+        await session.execute(
+            update(Measure).where(Measure.objective_id == objective_id)
+            .values(perspective=changes["perspective"], version=Measure.version + 1)
+        )
+    for name, value in changes.items():
+        setattr(objective, name, value)
+    objective.version += 1
+    await session.commit()
+    return objective
+
+
+async def delete_objective(
+    session: AsyncSession, objective_id: uuid.UUID, *, cascade: bool, if_match: str | None
+) -> None:
+    objective = await get_objective(session, objective_id, for_update=True)
+    check_if_match(if_match, objective.version)
+    if not cascade and await session.scalar(
+        select(exists().where(Measure.objective_id == objective_id))
+    ):
+        raise Conflict("objective still has measures; delete them or use ?cascade=true")
+    await session.execute(delete(Objective).where(Objective.id == objective_id))
+    await session.commit()

@@ -38,6 +38,9 @@ class Timestamped:
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
+    # Read server-set timestamps back with RETURNING, so responses never need a second query.
+    __mapper_args__ = {"eager_defaults": True}
+
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 
+from app.core.jsonutil import dumps
 from app.core.migrate import head_revision
 
 router = APIRouter(tags=["operations"])
@@ -18,7 +18,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="Readiness: database reachable and schema at head",
             responses={503: {"description": "Not ready; `checks` says why"}})
-async def readyz(request: Request) -> ORJSONResponse:
+async def readyz(request: Request) -> Response:
     checks: dict[str, Any] = {}
     try:
         async with request.app.state.engine.connect() as connection:
@@ -30,5 +30,5 @@ async def readyz(request: Request) -> ORJSONResponse:
     except Exception as exc:  # any failure to talk to the database means "not ready"
         checks["database"] = {"status": "fail", "error": type(exc).__name__}
     ok = all(check["status"] == "pass" for check in checks.values()) and "schema" in checks
-    return ORJSONResponse({"status": "pass" if ok else "fail", "checks": checks},
-                          status_code=200 if ok else 503)
+    body = {"status": "pass" if ok else "fail", "checks": checks}
+    return Response(dumps(body), status_code=200 if ok else 503, media_type="application/json")

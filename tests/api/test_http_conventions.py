@@ -1,0 +1,55 @@
+"""Cross-cutting HTTP behaviour: body limits, request ids, never a traceback."""
+
+from __future__ import annotations
+
+from app.core.middleware import MAX_BODY_BYTES
+
+
+async def test_body_over_10_mib_is_413(client):
+    body = b'{"name": "' + b"x" * (MAX_BODY_BYTES + 1) + b'"}'
+    response = await client.post("/v1/scorecards", content=body,
+                                 headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 413
+
+
+async def test_streamed_body_over_limit_is_413(client):
+    async def chunks():
+        for _ in range(11):
+            yield b"x" * (1024 * 1024)
+
+    response = await client.post("/v1/scorecards", content=chunks(),
+                                 headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+
+
+async def test_request_id_is_echoed_or_generated(client):
+    echoed = await client.get("/healthz", headers={"X-Request-ID": "lms-sync-42"})
+    assert echoed.headers["x-request-id"] == "lms-sync-42"
+    generated = await client.get("/healthz")
+    assert len(generated.headers["x-request-id"]) == 32
+    # Ids that could forge log lines are replaced, not echoed.
+    hostile = await client.get("/healthz", headers={"X-Request-ID": "x\" level=error " * 20})
+    assert len(hostile.headers["x-request-id"]) == 32
+
+
+async def test_wrong_method_is_405_problem(client):
+    response = await client.put("/v1/scorecards")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_unexpected_error_is_a_500_problem_without_internals(client, app):
+    @app.get("/boom-for-test")
+    async def boom() -> None:
+        raise RuntimeError("secret internal detail")
+
+    try:
+        response = await client.get("/boom-for-test")
+    finally:
+        app.router.routes.pop()
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "secret internal detail" not in response.text
+    assert "Traceback" not in response.text

@@ -15,7 +15,8 @@ async def _admin(url: str, *statements: str) -> list[str]:
     results = []
     async with engine.connect() as connection:
         for statement in statements:
-            results.append(str((await connection.execute(text(statement))).scalar_one_or_none()))
+            result = await connection.execute(text(statement))
+            results.append(str(result.scalar_one()) if result.returns_rows else "")
     await engine.dispose()
     return results
 

@@ -18,6 +18,9 @@ from app.measures.router import router as measures_router
 from app.ops.router import router as ops_router
 from app.readings.router import router as readings_router
 from app.scorecards.router import router as scorecards_router
+from app.scores.router import router as scores_router
+from app.webhooks.router import router as webhooks_router
+from app.xapi.router import router as xapi_router
 
 DESCRIPTION = """
 Balanced Scorecards for training & development teams.
@@ -46,7 +49,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
                   lifespan=lifespan)
     install_error_handlers(app)
     for router in (ops_router, api_keys_router, scorecards_router, measures_router,
-                   readings_router):
+                   readings_router, scores_router, webhooks_router, xapi_router):
         app.include_router(router)
     # Outermost last: the request id and access log wrap everything, including 413s.
     app.add_middleware(BodyLimitMiddleware)

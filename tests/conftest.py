@@ -22,7 +22,6 @@ from app.core.migrate import upgrade
 from app.core.settings import Settings, normalise_database_url
 from app.main import create_app
 
-TABLES = ("readings", "measures", "objectives", "scorecards", "api_keys")
 
 
 async def _reset_schema(url: str) -> None:
@@ -71,7 +70,10 @@ async def clean_db(app: Any) -> AsyncIterator[str]:
     """The database URL, with every table emptied after the test."""
     yield app.state.database_url
     async with app.state.engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+        tables = (await connection.scalars(text(
+            "SELECT quote_ident(tablename) FROM pg_tables"
+            " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"))).all()
+        await connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
 
 
 async def make_key(sessionmaker: async_sessionmaker[AsyncSession], scope: Scope) -> str:

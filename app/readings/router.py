@@ -11,7 +11,7 @@ from pydantic import AwareDatetime
 from app.auth.dependencies import require
 from app.auth.keys import Scope
 from app.core.database import SessionDep
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict
 from app.core.pagination import Cursor, Limit
 from app.core.schemas import Page
 from app.readings import service
@@ -30,11 +30,7 @@ router = APIRouter(tags=["readings"])
 async def create_reading(
     measure_id: uuid.UUID, body: ReadingCreate, session: SessionDep, response: Response
 ) -> ReadingOut:
-    measures = await service.lock_measures(session, [measure_id])
-    if not measures:
-        raise NotFound(f"measure {measure_id} not found")
-    service.refuse_derived(measures)
-    result = await service.write_readings(
+    result = await service.record_readings(
         session, [service.NewReading(measure_id=measure_id, **body.model_dump())]
     )
     if result.conflicts:
@@ -75,5 +71,4 @@ async def get_reading(reading_id: uuid.UUID, session: SessionDep) -> ReadingOut:
                dependencies=[Depends(require(Scope.write))], summary="Delete a reading")
 async def delete_reading(reading_id: uuid.UUID, session: SessionDep) -> Response:
     await service.delete_reading(session, reading_id)
-    await session.commit()
     return Response(status_code=204)

@@ -16,6 +16,7 @@ from app.core.ids import new_id
 from app.core.pagination import paginate
 from app.measures.models import Measure
 from app.readings.models import Reading
+from app.scores.status import refresh_statuses
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +67,23 @@ async def lock_measures(session: AsyncSession, measure_ids: Sequence[uuid.UUID])
     return list(rows.all())
 
 
+async def record_readings(session: AsyncSession, readings: Sequence[NewReading]) -> WriteResult:
+    """The write path for every kind of ingestion: lock the measures, insert, re-evaluate their
+    statuses (crossing detection). Unknown measures → 404, derived ones → 409. Does not commit:
+    the caller owns the transaction and decides, from `conflicts`, to commit or roll back."""
+    measure_ids = {r.measure_id for r in readings}
+    measures = await lock_measures(session, measure_ids)
+    if missing := measure_ids - {m.id for m in measures}:
+        raise NotFound(f"measure(s) {sorted(map(str, missing))} not found")
+    refuse_derived(measures)
+    result = await write_readings(session, readings)
+    if result.created and not result.conflicts:
+        await refresh_statuses(session, measure_ids)
+    return result
+
+
 async def write_readings(session: AsyncSession, readings: Sequence[NewReading]) -> WriteResult:
-    """Insert readings in one statement. Does not commit: the caller owns the transaction and
-    decides, from `conflicts`, whether to commit or roll back."""
+    """Insert readings in one set-based statement; skips (and classifies) external_id repeats."""
     ids = [new_id() for _ in readings]
     result = WriteResult(ids=ids)
     if not readings:
@@ -130,11 +145,12 @@ async def list_readings(
                           parse=[datetime.fromisoformat, uuid.UUID])
 
 
-async def delete_reading(session: AsyncSession, reading_id: uuid.UUID) -> uuid.UUID:
+async def delete_reading(session: AsyncSession, reading_id: uuid.UUID) -> None:
     reading = await get_reading(session, reading_id)
     await lock_measures(session, [reading.measure_id])
     await session.execute(delete(Reading).where(Reading.id == reading_id))
-    return reading.measure_id
+    await refresh_statuses(session, [reading.measure_id])
+    await session.commit()
 
 
 def refuse_derived(measures: Sequence[Measure]) -> None:

@@ -126,6 +126,7 @@ def test_scores_stay_within_zero_and_the_cap(case: Case, selector: PeriodSelecto
         for _, score in children:
             assert score is None or 0 <= score <= case.card.score_cap
         assert parent is None or 0 <= parent <= case.card.score_cap
+    assert 0 <= result.coverage <= 1
 
 
 @settings(max_examples=150, deadline=None)
@@ -159,22 +160,39 @@ def test_readings_observed_after_as_of_change_nothing(
     assert evaluate(case, selector, readings) == evaluate(case, selector)
 
 
+def scale(card: ScorecardDefinition, siblings: str, factor: float) -> ScorecardDefinition:
+    """`card` with the weights of every group of siblings multiplied by `factor`."""
+
+    def times(item: Any) -> Any:
+        return replace(item, weight=item.weight * factor)
+
+    if siblings == "perspectives":
+        return replace(card, perspectives=[times(p) for p in card.perspectives])
+    if siblings == "measures of objectives":
+        return replace(card, measures=[times(m) if m.objective_id else m for m in card.measures])
+    # The children of a perspective: its objectives and its measures without an objective.
+    return replace(
+        card,
+        objectives=[times(o) for o in card.objectives],
+        measures=[m if m.objective_id else times(m) for m in card.measures],
+    )
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     case=cases(),
-    level=st.sampled_from(["perspectives", "objectives", "measures"]),
+    siblings=st.sampled_from(
+        ["perspectives", "measures of objectives", "children of perspectives"]
+    ),
     factor=st.floats(min_value=0.01, max_value=100),
 )
-def test_scaling_the_weights_of_a_level_changes_nothing(
-    case: Case, level: str, factor: float
+def test_scaling_the_weights_of_siblings_changes_nothing(
+    case: Case, siblings: str, factor: float
 ) -> None:
-    card = case.card
-    scaled_card = replace(
-        card,
-        **{level: [replace(item, weight=item.weight * factor) for item in getattr(card, level)]},
-    )
     original = evaluate(case, PeriodSelector.current)
-    scaled = evaluate(Case(scaled_card, case.readings), PeriodSelector.current)
+    scaled = evaluate(
+        Case(scale(case.card, siblings, factor), case.readings), PeriodSelector.current
+    )
     for (score, children), (scaled_score, scaled_children) in zip(
         children_scores(original), children_scores(scaled), strict=True
     ):

@@ -1,0 +1,1 @@
+"""Scores on read: loads definitions and window statistics, runs the pure engine."""

@@ -1,0 +1,1 @@
+"""Webhook subscriptions, the event outbox and signed, retried delivery (SPEC §5)."""

@@ -26,9 +26,6 @@ class Period:
     start: datetime
     end: datetime
 
-    def contains(self, instant: datetime) -> bool:
-        return self.start <= instant < self.end
-
 
 def require_aware(instant: datetime, name: str = "instant") -> None:
     if instant.tzinfo is None or instant.utcoffset() is None:

@@ -1,7 +1,6 @@
 """Builders shared by the scoring tests (this module holds no tests)."""
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid5
@@ -91,7 +90,3 @@ def fetch(
         m.id: [Reading(value, at) for at, value in readings.get(m.key, ())] for m in card.measures
     }
     return {window: summarize(by_id[window.measure_id], window) for window in windows}
-
-
-def with_weight(definition: MeasureDefinition, weight: float) -> MeasureDefinition:
-    return replace(definition, weight=weight)

@@ -20,6 +20,10 @@ from app.scorecards.schemas import (
     ScorecardCreate,
     ScorecardUpdate,
 )
+from app.scores.status import refresh_statuses
+
+# Scorecard fields that can move a measure's status.
+STATUS_INPUTS = frozenset({"thresholds", "timezone", "score_cap"})
 
 
 async def get_scorecard(
@@ -77,6 +81,13 @@ async def update_scorecard(
     for name, value in changes.items():
         setattr(scorecard, name, value)
     scorecard.version += 1
+    if changes.keys() & STATUS_INPUTS:
+        await session.flush()
+        measure_ids = (await session.scalars(
+            select(Measure.id).where(Measure.scorecard_id == scorecard_id)
+            .order_by(Measure.id).with_for_update()
+        )).all()
+        await refresh_statuses(session, measure_ids)
     await session.commit()
     return scorecard
 

@@ -1,3 +1,94 @@
-from fastapi import APIRouter
+"""HTTP for scores and history (computed on read)."""
 
-router = APIRouter(tags=["scores"])
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from app.auth.dependencies import require
+from app.auth.keys import Scope
+from app.core.database import SessionDep
+from app.core.errors import ValidationFailed
+from app.scores import service
+from app.scores.schemas import (
+    MeasureHistoryOut,
+    MeasureScoreOut,
+    ScorecardHistoryOut,
+    ScorecardScoreOut,
+)
+from app.scoring import Cadence, PeriodSelector
+
+router = APIRouter(tags=["scores"], dependencies=[Depends(require(Scope.read))])
+
+AsOf = Annotated[datetime | None, Query(description="Evaluate at this instant (RFC 3339 with an "
+                                                   "offset); default now.")]
+Selector = Annotated[PeriodSelector, Query(alias="period",
+                                           description="`current`, or `previous` (last closed).")]
+From = Annotated[datetime | None, Query(alias="from", description="Default: a year before `to`.")]
+To = Annotated[datetime | None, Query(description="Exclusive; default now.")]
+
+
+def _aware(value: datetime | None, name: str, default: datetime) -> datetime:
+    if value is None:
+        return default
+    if value.tzinfo is None:
+        raise ValidationFailed.at(["query", name], "timestamp needs an offset, e.g. Z or +02:00")
+    return value
+
+
+def _range(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
+    end = _aware(end, "to", now)
+    start = _aware(start, "from", end - timedelta(days=365))
+    if start >= end:
+        raise ValidationFailed.at(["query", "from"], "`from` must be before `to`")
+    return start, end
+
+
+@router.get("/v1/scorecards/{scorecard_id}/score", summary="Score a scorecard",
+            response_model=ScorecardScoreOut)
+async def scorecard_score(
+    scorecard_id: uuid.UUID, session: SessionDep, as_of: AsOf = None,
+    selector: Selector = PeriodSelector.current,
+) -> ScorecardScoreOut:
+    instant = _aware(as_of, "as_of", datetime.now(UTC))
+    result = await service.score_scorecard(session, scorecard_id, instant, selector)
+    return ScorecardScoreOut.model_validate(result)
+
+
+@router.get("/v1/measures/{measure_id}/score", summary="Score one measure",
+            response_model=MeasureScoreOut)
+async def measure_score(
+    measure_id: uuid.UUID, session: SessionDep, as_of: AsOf = None,
+    selector: Selector = PeriodSelector.current,
+) -> MeasureScoreOut:
+    instant = _aware(as_of, "as_of", datetime.now(UTC))
+    result = await service.score_measure(session, measure_id, instant, selector)
+    return MeasureScoreOut.model_validate(result)
+
+
+@router.get("/v1/scorecards/{scorecard_id}/history", summary="Scorecard score per period",
+            response_model=ScorecardHistoryOut)
+async def scorecard_history(
+    scorecard_id: uuid.UUID, session: SessionDep, from_: From = None, to: To = None,
+    cadence: Cadence = Cadence.month,
+) -> ScorecardHistoryOut:
+    now = datetime.now(UTC)
+    start, end = _range(from_, to, now)
+    entries = await service.scorecard_history(session, scorecard_id, start, end, cadence, now)
+    return ScorecardHistoryOut.model_validate(
+        {"scorecard_id": scorecard_id, "cadence": cadence, "entries": entries})
+
+
+@router.get("/v1/measures/{measure_id}/history", summary="Measure value and score per period",
+            response_model=MeasureHistoryOut)
+async def measure_history(
+    measure_id: uuid.UUID, session: SessionDep, from_: From = None, to: To = None,
+) -> MeasureHistoryOut:
+    now = datetime.now(UTC)
+    start, end = _range(from_, to, now)
+    cadence, entries = await service.measure_history(session, measure_id, start, end, now)
+    return MeasureHistoryOut.model_validate(
+        {"measure_id": measure_id, "cadence": cadence, "entries": entries})

@@ -97,6 +97,23 @@ def serve(
     )
 
 
+@cli.command()
+def demo(
+    base_url: Annotated[str, typer.Option(help="Where the API is served.")] = (
+        "http://127.0.0.1:8000"
+    ),
+) -> None:
+    """Load a realistic T&D scorecard with a year of readings (idempotent)."""
+    settings = load_settings()
+    url = database_url(settings)
+    migrate_database(url)
+    scorecard_id, created = guarded("could not load the demo",
+                                    lambda: asyncio.run(_load_demo(url)))
+    typer.echo(f"{'Loaded' if created else 'Already loaded:'} demo scorecard {scorecard_id}",
+               err=True)
+    typer.echo(f"{base_url}/v1/scorecards/{scorecard_id}/score")
+
+
 @api_keys_cli.command("create")
 def create_api_key(
     name: Annotated[str, typer.Option(help="Who or what the key is for.")],
@@ -140,6 +157,18 @@ async def _create_key(url: str, name: str, scope: object) -> str:
             _, plaintext = await create_api_key(session, name.strip(), scope)
             await session.commit()
             return plaintext
+    finally:
+        await engine.dispose()
+
+
+async def _load_demo(url: str) -> tuple[object, bool]:
+    from app.core.database import make_engine, make_sessionmaker
+    from app.demo import load_demo
+
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            return await load_demo(session)
     finally:
         await engine.dispose()
 

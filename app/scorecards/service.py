@@ -49,8 +49,12 @@ async def list_scorecards(
                           parse=[uuid.UUID])
 
 
-async def create_scorecard(session: AsyncSession, body: ScorecardCreate) -> Scorecard:
+async def create_scorecard(
+    session: AsyncSession, body: ScorecardCreate, *, scorecard_id: uuid.UUID | None = None
+) -> Scorecard:
     scorecard = Scorecard(**body.model_dump())
+    if scorecard_id is not None:
+        scorecard.id = scorecard_id
     session.add(scorecard)
     await session.commit()
     return scorecard

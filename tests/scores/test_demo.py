@@ -1,0 +1,29 @@
+"""`scorecard demo` loads a full T&D scorecard, once."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from app.demo import DEMO_SCORECARD_ID, MEASURES, load_demo
+from app.readings.models import Reading
+
+
+async def test_demo_loads_once_and_scores(client, sessionmaker):
+    async with sessionmaker() as session:
+        scorecard_id, created = await load_demo(session)
+        readings = await session.scalar(select(func.count()).select_from(Reading))
+    assert created and scorecard_id == DEMO_SCORECARD_ID
+    assert readings > 3000
+    async with sessionmaker() as session:
+        _, created_again = await load_demo(session)
+        assert await session.scalar(select(func.count()).select_from(Reading)) == readings
+    assert not created_again
+
+    card = (await client.get(f"/v1/scorecards/{DEMO_SCORECARD_ID}/score")).json()
+    measures = [m for p in card["perspectives"] for o in p["objectives"] for m in o["measures"]]
+    assert len(measures) == len(MEASURES) == 16
+    assert card["coverage"] == 1
+    assert 0 < card["score"] <= 100
+    levels = (await client.get(f"/v1/scorecards/{DEMO_SCORECARD_ID}/measures",
+                               params={"level": "roi"})).json()["items"]
+    assert {m["key"] for m in levels} == {"cost-per-learner", "training-roi"}

@@ -15,6 +15,7 @@ from app.core.logging import configure_logging
 from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.core.settings import Settings, get_settings
 from app.measures.router import router as measures_router
+from app.ops.metrics import install_metrics
 from app.ops.router import router as ops_router
 from app.readings.router import router as readings_router
 from app.scorecards.router import router as scorecards_router
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app = FastAPI(title="Scorecard service", version="1.0.0", description=DESCRIPTION,
                   lifespan=lifespan)
     install_error_handlers(app)
+    install_metrics(app)
     for router in (ops_router, api_keys_router, scorecards_router, measures_router,
                    readings_router, scores_router, webhooks_router, xapi_router):
         app.include_router(router)

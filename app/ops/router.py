@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import text
 
 from app.core.jsonutil import dumps
@@ -32,3 +33,8 @@ async def readyz(request: Request) -> Response:
     ok = all(check["status"] == "pass" for check in checks.values()) and "schema" in checks
     body = {"status": "pass" if ok else "fail", "checks": checks}
     return Response(dumps(body), status_code=200 if ok else 503, media_type="application/json")
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics() -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -15,6 +15,7 @@ from app.core.errors import Conflict, NotFound
 from app.core.ids import new_id
 from app.core.pagination import paginate
 from app.measures.models import Measure
+from app.ops.metrics import READINGS_INGESTED
 from app.readings.models import Reading
 from app.scores.status import refresh_statuses
 
@@ -79,6 +80,8 @@ async def record_readings(session: AsyncSession, readings: Sequence[NewReading])
     result = await write_readings(session, readings)
     if result.created and not result.conflicts:
         await refresh_statuses(session, measure_ids)
+        # Counted before commit: a rare rollback after this point over-counts, never hides.
+        READINGS_INGESTED.inc(result.created)
     return result
 
 

@@ -17,7 +17,13 @@ def start_embedded(data_dir: Path, *, cleanup_mode: str | None = "stop") -> str:
     The server stops when the last process using it exits (cleanup_mode="stop")."""
     with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR in containers
         warnings.simplefilter("ignore")
-        import pgserver  # imported lazily: only needed without DATABASE_URL
+        try:
+            import pgserver  # imported lazily: only needed without DATABASE_URL
+        except ImportError:
+            raise RuntimeError(
+                "DATABASE_URL is unset and the embedded PostgreSQL is not installed "
+                "(pip install 'scorecard[embedded]')"
+            ) from None
 
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -9,7 +10,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Where alembic.ini and migrations/ live: the checkout, or the image's /app (the package itself
+# is installed into site-packages there).
+PROJECT_ROOT = Path(os.environ.get("SCORECARD_PROJECT_ROOT") or Path(__file__).resolve().parents[2])
 
 
 def alembic_config(database_url: str) -> Config:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from app.core.schemas import ResponseBody
 from app.scoring import Cadence
@@ -25,7 +25,19 @@ class TrendOut(ResponseBody):
     direction: Literal["up", "down", "flat"]
 
 
+_MEASURE_EXAMPLE = {
+    "measure_id": "01936f4e-8a7b-7c3d-9e2f-0a1b2c3d4e5f", "key": "completion",
+    "name": "Completion rate", "unit": "%", "weight": 1.0, "value": 82.0, "progress": 80.0,
+    "score": 80.0, "status": "amber", "coverage": 1.0,
+    "period": {"start": "2026-10-31T23:00:00Z", "end": "2026-11-30T23:00:00Z"},
+    "trend": {"previous_score": 72.5, "delta": 7.5, "direction": "up"},
+    "stale": False, "last_observed_at": "2026-11-02T08:00:00Z", "readings_in_period": 3,
+}
+
+
 class MeasureScoreOut(ResponseBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [_MEASURE_EXAMPLE]})
+
     measure_id: uuid.UUID
     key: str
     name: str
@@ -66,6 +78,24 @@ class PerspectiveScoreOut(ResponseBody):
 
 
 class ScorecardScoreOut(ResponseBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "scorecard_id": "01936f4e-0000-7000-8000-000000000001",
+        "as_of": "2026-11-28T10:00:00Z", "score": 80.0, "status": "amber", "coverage": 0.5,
+        "perspectives": [{
+            "key": "learning_growth", "name": "Learning & growth", "weight": 1.0,
+            "score": 80.0, "status": "amber", "coverage": 1.0,
+            "objectives": [{
+                "objective_id": "01936f4e-0000-7000-8000-000000000002",
+                "name": "Build capability", "weight": 1.0, "score": 80.0, "status": "amber",
+                "coverage": 1.0, "measures": [_MEASURE_EXAMPLE],
+            }],
+            "measures": [],
+        }, {
+            "key": "financial", "name": "Financial", "weight": 1.0, "score": None,
+            "status": "no_data", "coverage": 0.0, "objectives": [], "measures": [],
+        }],
+    }]})
+
     scorecard_id: uuid.UUID
     as_of: datetime
     score: float | None

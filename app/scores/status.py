@@ -24,8 +24,8 @@ from app.scoring import (
     evaluate_measure,
     measure_windows,
 )
+from app.webhooks.events import THRESHOLD_CROSSED, emit_event
 
-THRESHOLD_CROSSED = "measure.threshold_crossed"
 _SWEEP_LOCK = 0x5C0E5EE9  # advisory-lock namespace: one sweeper per scorecard at a time
 log = structlog.get_logger(__name__)
 
@@ -95,11 +95,6 @@ async def _store(
         .execution_options(synchronize_session=False)
     )
     measure.status = score.status.value
-    try:  # TODO(integration): module-level import once app.webhooks.events lands
-        from app.webhooks.events import emit_event
-    except ModuleNotFoundError:
-        return
-
     thresholds = next(m.thresholds for m in definition.measures if m.id == measure.id) \
         or definition.thresholds
     await emit_event(session, THRESHOLD_CROSSED, {

@@ -17,6 +17,7 @@ from app.core.settings import Settings, get_settings
 from app.measures.router import router as measures_router
 from app.ops.metrics import install_metrics
 from app.ops.router import router as ops_router
+from app.readings.batch_router import router as batch_readings_router
 from app.readings.router import router as readings_router
 from app.scorecards.router import router as scorecards_router
 from app.scores.router import router as scores_router
@@ -51,7 +52,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     install_error_handlers(app)
     install_metrics(app)
     for router in (ops_router, api_keys_router, scorecards_router, measures_router,
-                   readings_router, scores_router, webhooks_router, xapi_router):
+                   readings_router, batch_readings_router, scores_router, webhooks_router,
+                   xapi_router):
         app.include_router(router)
     # Outermost last: the request id and access log wrap everything, including 413s.
     app.add_middleware(BodyLimitMiddleware)

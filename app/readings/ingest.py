@@ -1,0 +1,334 @@
+"""Batch ingestion (JSON and CSV), all or nothing: validate every item, resolve measure keys in
+one query, report every problem in one 422, then write through `record_readings` in one
+transaction."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import Field, TypeAdapter, ValidationError
+from pydantic_core import from_json
+from sqlalchemy import Boolean, String, Uuid, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Conflict, PayloadTooLarge, ProblemError, ValidationFailed
+from app.core.schemas import RequestBody
+from app.readings.schemas import ReadingCreate
+from app.readings.service import NewReading, record_readings
+from app.scorecards.schemas import Key
+
+MAX_BATCH = 10_000
+CSV_COLUMNS = (
+    "measure_id",
+    "scorecard_id",
+    "measure_key",
+    "value",
+    "observed_at",
+    "external_id",
+    "source",
+    "note",
+)
+
+Location = list[str | int]
+
+
+class UnsupportedMediaType(ProblemError):
+    status, slug = 415, "unsupported-media-type"
+
+
+class BatchReading(ReadingCreate):
+    """One reading of a batch, addressed by `measure_id` or by `scorecard_id` + `measure_key`."""
+
+    measure_id: uuid.UUID | None = None
+    scorecard_id: uuid.UUID | None = None
+    measure_key: Key | None = None
+
+
+class BatchIn(RequestBody):
+    readings: list[BatchReading] = Field(description=f"Up to {MAX_BATCH:,} readings.")
+
+
+_ITEMS = TypeAdapter(list[BatchReading])
+
+
+@dataclass
+class Batch:
+    """Parsed items (None where an item is invalid), where each came from, and the problems
+    found so far as (item index, error) pairs."""
+
+    items: list[BatchReading | None]
+    locations: list[Location]
+    problems: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    noun: str = "readings"  # how the 422/409 details count the items: readings or lines
+
+    def problem(self, index: int, field_name: str, message: str) -> None:
+        self.problems.append(
+            (index, {"loc": [*self.locations[index], field_name], "message": message})
+        )
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    created: int
+    duplicates: int
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+
+def parse_json_batch(raw: bytes) -> Batch:
+    """`{"readings": [...]}`. The whole body is validated in one pass (pydantic's JSON parser is
+    the fast path); only when that fails are items validated one by one, so that the 422 can
+    also name reference errors of the items that are otherwise fine."""
+    try:
+        readings: list[BatchReading | None] = list(BatchIn.model_validate_json(raw).readings)
+    except ValidationError:
+        return _parse_json_items(raw)
+    _check_size(len(readings))
+    return Batch(readings, [["body", "readings", i] for i in range(len(readings))])
+
+
+def _parse_json_items(raw: bytes) -> Batch:
+    try:
+        # pydantic's parser, like the fast path, reads NaN/Infinity so they fail on the item.
+        body = from_json(raw)
+    except ValueError as exc:
+        raise ValidationFailed.at(["body"], f"invalid JSON: {exc}") from None
+    if not isinstance(body, dict) or not isinstance(body.get("readings"), list):
+        raise ValidationFailed.at(["body", "readings"], 'expected {"readings": [...]}')
+    if unknown := sorted(set(body) - {"readings"}):
+        raise ValidationFailed(
+            "unknown fields",
+            [{"loc": ["body", name], "message": "unknown field"} for name in unknown],
+        )
+    _check_size(len(body["readings"]))
+    return _validate_each(
+        body["readings"], [["body", "readings", i] for i in range(len(body["readings"]))]
+    )
+
+
+def parse_csv_batch(raw: bytes, content_type: str | None) -> Batch:
+    """A CSV file: a header line naming the columns, then one reading per line. Empty cells are
+    absent values. Locations are `["body", "line", n]`, n counting the header as line 1."""
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    if media_type != "text/csv":
+        raise UnsupportedMediaType(f"send the file with Content-Type: text/csv, not {media_type!r}")
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationFailed.at(["body"], "the file is not UTF-8 text") from None
+    reader = csv.reader(io.StringIO(content, newline=""))
+    try:
+        header = _csv_header(reader)
+        rows, lines, broken = _csv_rows(reader, header)
+    except csv.Error as exc:
+        raise ValidationFailed.at(
+            ["body", "line", reader.line_num], f"malformed CSV: {exc}"
+        ) from None
+    return _validate_each(rows, [["body", "line", n] for n in lines], noun="lines", broken=broken)
+
+
+def _csv_header(reader: Any) -> list[str]:
+    header = next((row for row in reader if row), None)
+    if header is None:
+        raise ValidationFailed.at(
+            ["body"], "empty file: expected a header line, e.g. measure_id,value,observed_at"
+        )
+    columns = [name.strip().lower() for name in header]
+    where: Location = ["body", "line", reader.line_num]
+    if unknown := [c for c in columns if c not in CSV_COLUMNS]:
+        raise ValidationFailed.at(where, f"unknown column(s) {unknown}; known: {list(CSV_COLUMNS)}")
+    if len(set(columns)) != len(columns):
+        raise ValidationFailed.at(where, "a column is named twice")
+    missing = [c for c in ("value", "observed_at") if c not in columns]
+    if "measure_id" not in columns and not {"scorecard_id", "measure_key"} <= set(columns):
+        missing.append("measure_id (or scorecard_id and measure_key)")
+    if missing:
+        raise ValidationFailed.at(where, f"missing column(s): {', '.join(missing)}")
+    return columns
+
+
+def _csv_rows(
+    reader: Any, header: list[str]
+) -> tuple[list[dict[str, str]], list[int], dict[int, str]]:
+    """Rows as dicts of their non-empty cells, the line each starts on, and what is wrong with
+    rows that have the wrong number of fields (by row index)."""
+    rows: list[dict[str, str]] = []
+    lines: list[int] = []
+    broken: dict[int, str] = {}
+    line = reader.line_num
+    for cells in reader:
+        start, line = line + 1, reader.line_num
+        if not cells:  # blank line
+            continue
+        if len(cells) != len(header):
+            broken[len(rows)] = f"expected {len(header)} fields, found {len(cells)}"
+        rows.append({name: cell for name, cell in zip(header, cells, strict=False) if cell})
+        lines.append(start)
+        _check_size(len(rows))
+    return rows, lines, broken
+
+
+def _check_size(count: int) -> None:
+    if count > MAX_BATCH:
+        raise PayloadTooLarge(
+            f"a batch holds at most {MAX_BATCH:,} readings; split this one into several requests"
+        )
+
+
+def _validate_each(
+    raw_items: Sequence[Any],
+    locations: list[Location],
+    noun: str = "readings",
+    broken: dict[int, str] | None = None,
+) -> Batch:
+    """Validate items in one pass if all are fine, else one by one to collect every error.
+    `broken` items are already known to be unusable, with the reason."""
+    broken = broken or {}
+    if not broken:
+        try:
+            return Batch(list(_ITEMS.validate_python(raw_items)), locations, noun=noun)
+        except ValidationError:
+            pass
+    batch = Batch([], locations, noun=noun)
+    for index, raw_item in enumerate(raw_items):
+        if index in broken:
+            batch.items.append(None)
+            batch.problems.append((index, {"loc": locations[index], "message": broken[index]}))
+            continue
+        try:
+            batch.items.append(BatchReading.model_validate(raw_item))
+        except ValidationError as exc:
+            batch.items.append(None)
+            for error in exc.errors():
+                message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+                batch.problems.append(
+                    (index, {"loc": [*locations[index], *error["loc"]], "message": message})
+                )
+    return batch
+
+
+# --- resolving and writing --------------------------------------------------------------------
+
+_MEASURES = text("""
+SELECT m.id, m.scorecard_id, m.key, m.formula IS NOT NULL AS derived
+FROM measures m
+WHERE m.id = ANY(CAST(:ids AS uuid[]))
+   OR (m.scorecard_id, m.key) IN (
+       SELECT * FROM unnest(CAST(:scorecard_ids AS uuid[]), CAST(:keys AS text[])))
+""").columns(id=Uuid, scorecard_id=Uuid, key=String, derived=Boolean)
+
+
+async def ingest(session: AsyncSession, batch: Batch) -> IngestResult:
+    """Resolve, check and write a parsed batch, then commit. Any problem → 422 (or 409 for an
+    external_id already stored with different content) and nothing is stored."""
+    readings = await _resolve(session, batch)
+    if batch.problems:
+        raise _invalid(batch)
+    result = await record_readings(session, readings)
+    if result.conflicts:
+        await session.rollback()
+        raise Conflict(
+            f"{batch.noun} {_indexes(batch, result.conflicts)} reuse an external_id already "
+            "stored with different content; nothing was stored",
+            errors=[
+                {
+                    "loc": [*batch.locations[i], "external_id"],
+                    "message": "already stored with a different value, time, source or note",
+                }
+                for i in result.conflicts
+            ],
+        )
+    await session.commit()
+    return IngestResult(created=result.created, duplicates=len(result.duplicates))
+
+
+async def _resolve(session: AsyncSession, batch: Batch) -> list[NewReading]:
+    """Turn valid items into NewReadings, looking every measure up in one query; unknown and
+    derived measures and bad addressing become problems of their items."""
+    ids = {item.measure_id for item in batch.items if item and item.measure_id}
+    pairs = {
+        (item.scorecard_id, item.measure_key)
+        for item in batch.items
+        if item and item.measure_id is None and item.scorecard_id and item.measure_key
+    }
+    rows = (
+        await session.execute(
+            _MEASURES,
+            {
+                "ids": list(ids),
+                "scorecard_ids": [scorecard_id for scorecard_id, _ in pairs],
+                "keys": [key for _, key in pairs],
+            },
+        )
+    ).all()
+    by_id = {row.id: row for row in rows}
+    by_key = {(row.scorecard_id, row.key): row for row in rows}
+    readings = []
+    for index, item in enumerate(batch.items):
+        if item is None or not _addressed(batch, index, item):
+            continue
+        if item.measure_id is not None:
+            measure, field_name = by_id.get(item.measure_id), "measure_id"
+        else:
+            measure, field_name = by_key.get((item.scorecard_id, item.measure_key)), "measure_key"
+        if measure is None:
+            batch.problem(index, field_name, "no such measure")
+        elif measure.derived:
+            batch.problem(
+                index,
+                field_name,
+                f"measure {measure.key!r} is derived from a formula and takes no readings",
+            )
+        else:
+            readings.append(
+                NewReading(
+                    measure_id=measure.id,
+                    value=item.value,
+                    observed_at=item.observed_at,
+                    source=item.source,
+                    external_id=item.external_id,
+                    note=item.note,
+                )
+            )
+    return readings
+
+
+def _addressed(batch: Batch, index: int, item: BatchReading) -> bool:
+    """Exactly one way of naming the measure: measure_id, or scorecard_id with measure_key."""
+    by_key = item.scorecard_id is not None or item.measure_key is not None
+    if item.measure_id is not None and by_key:
+        batch.problem(
+            index, "measure_id", "give measure_id or scorecard_id + measure_key, not both"
+        )
+    elif item.measure_id is None and not by_key:
+        batch.problem(index, "measure_id", "required (or scorecard_id and measure_key)")
+    elif item.measure_id is None and item.scorecard_id is None:
+        batch.problem(index, "scorecard_id", "required with measure_key")
+    elif item.measure_id is None and item.measure_key is None:
+        batch.problem(index, "measure_key", "required with scorecard_id")
+    else:
+        return True
+    return False
+
+
+def _invalid(batch: Batch) -> ValidationFailed:
+    batch.problems.sort(key=lambda problem: problem[0])
+    bad = sorted({index for index, _ in batch.problems})
+    return ValidationFailed(
+        f"{len(bad)} of {len(batch.items)} {batch.noun} are invalid ({_indexes(batch, bad)}); "
+        "nothing was stored",
+        [error for _, error in batch.problems],
+    )
+
+
+def _indexes(batch: Batch, indexes: Sequence[int], shown: int = 20) -> str:
+    """The first few item positions (line numbers for CSV), for a human-readable detail."""
+    labels = [str(batch.locations[i][-1]) for i in indexes[:shown]]
+    more = f" and {len(indexes) - shown} more" if len(indexes) > shown else ""
+    return ", ".join(labels) + more

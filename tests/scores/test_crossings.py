@@ -75,3 +75,24 @@ async def test_derived_measures_cross_with_their_inputs(client, app):
     statuses = [(e["previous_status"], e["status"]) for e in await crossing_events(app, rate["id"])]
     assert statuses == [("no_data", "red"), ("red", "green")]
     assert (await client.get(f"/v1/measures/{rate['id']}")).json()["status"] == "green"
+
+
+async def test_the_sweeper_records_crossings_that_time_makes(client, app, sessionmaker):
+    from app.scores.sweeper import sweep
+
+    scorecard = await create_scorecard(client)
+    measure = await create_measure(client, scorecard["id"], aggregation="sum", baseline=0,
+                                   target=10, cadence="day")
+    now = datetime.now(UTC)
+    await client.post(f"/v1/measures/{measure['id']}/readings",
+                      json={"value": 10, "observed_at": now.isoformat()})
+    assert (await client.get(f"/v1/measures/{measure['id']}")).json()["status"] == "green"
+    assert await sweep(sessionmaker, now) == 0  # nothing moved yet
+    # Two days on, today's sum is 0: the measure turned red without any write.
+    assert await sweep(sessionmaker, now + timedelta(days=2)) == 1
+    events = await crossing_events(app, measure["id"])
+    # A sum over no readings is 0, so the new measure started red.
+    assert [(e["previous_status"], e["status"]) for e in events] == [
+        ("no_data", "red"), ("red", "green"), ("green", "red")]
+    assert (await client.get(f"/v1/measures/{measure['id']}")).json()["status"] == "red"
+    assert await sweep(sessionmaker, now + timedelta(days=2)) == 0  # idempotent

@@ -1,0 +1,30 @@
+"""The sweeper: time alone moves statuses (a new period starts, a prorated target grows), so the
+worker re-evaluates every scorecard periodically and records the crossings it finds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.scorecards.models import Scorecard
+from app.scores.status import sweep_scorecard
+
+SWEEP_INTERVAL_SECONDS = 30.0  # crossings made by time are recorded within a minute
+log = structlog.get_logger(__name__)
+
+
+async def sweep(sessionmaker: async_sessionmaker[AsyncSession], now: datetime | None = None) -> int:
+    """One pass over every scorecard, a transaction each; returns how many statuses moved.
+    Safe with several workers: each scorecard is swept under an advisory lock."""
+    async with sessionmaker() as session:
+        scorecard_ids = (await session.scalars(select(Scorecard.id).order_by(Scorecard.id))).all()
+    moved = 0
+    for scorecard_id in scorecard_ids:
+        async with sessionmaker() as session:
+            moved += await sweep_scorecard(session, scorecard_id, now)
+    if moved:
+        log.info("sweep", scorecards=len(scorecard_ids), statuses_moved=moved)
+    return moved

@@ -39,7 +39,7 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
 
 async def paginate(
     session: AsyncSession,
-    query: Select[tuple[T]],
+    query: Select[T],
     *,
     keys: Sequence[InstrumentedAttribute[Any]],
     descending: bool = False,

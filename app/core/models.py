@@ -5,5 +5,7 @@ from app.core.database import Base
 from app.measures.models import Measure
 from app.readings.models import Reading
 from app.scorecards.models import Objective, Scorecard
+from app.webhooks.models import Delivery, DeliveryAttempt, Event, Subscription
 
-__all__ = ["ApiKey", "Base", "Measure", "Objective", "Reading", "Scorecard"]
+__all__ = ["ApiKey", "Base", "Delivery", "DeliveryAttempt", "Event", "Measure", "Objective",
+           "Reading", "Scorecard", "Subscription"]

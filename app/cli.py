@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Annotated, NoReturn, TypeVar
@@ -77,10 +79,16 @@ def serve(
     port: Annotated[int, typer.Option(envvar="PORT", help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     no_migrate: Annotated[bool, typer.Option("--no-migrate", help="Skip migrations.")] = False,
+    no_worker: Annotated[bool, typer.Option(
+        "--no-worker", help="Do not deliver webhooks in this process (run `scorecard worker`)."
+    )] = False,
 ) -> None:
-    """Migrate (under an advisory lock) and serve the API."""
+    """Migrate (under an advisory lock) and serve the API, delivering webhooks in-process."""
     import uvicorn
 
+    # Through the environment, so that every uvicorn worker process's app sees it.
+    os.environ["SCORECARD_WORKER_IN_PROCESS"] = "false" if no_worker else "true"
+    get_settings.cache_clear()
     settings = load_settings()
     url = database_url(settings)
     if not no_migrate:
@@ -95,6 +103,18 @@ def serve(
         "app.main:create_app", factory=True, host=host, port=port, workers=workers,
         log_config=None, proxy_headers=True, timeout_graceful_shutdown=30,
     )
+
+
+@cli.command()
+def worker() -> None:
+    """Deliver webhooks (and run the periodic jobs) until SIGTERM/SIGINT; any number of these
+    can run beside `serve`. Does not migrate: run `scorecard migrate` or `serve` first."""
+    from app.core.logging import configure_logging
+
+    settings = load_settings()
+    url = database_url(settings)
+    configure_logging(settings.log_level, settings.log_format)
+    guarded("worker failed", lambda: asyncio.run(_run_worker(url, settings)))
 
 
 @cli.command()
@@ -169,6 +189,25 @@ async def _load_demo(url: str) -> tuple[object, bool]:
     try:
         async with make_sessionmaker(engine)() as session:
             return await load_demo(session)
+    finally:
+        await engine.dispose()
+
+
+async def _run_worker(url: str, settings: Settings) -> None:
+    from sqlalchemy import text
+
+    from app.core.database import make_engine
+    from app.webhooks.worker import build_worker
+
+    engine = make_engine(url, pool_size=4)
+    try:
+        async with engine.connect() as connection:  # fail at start, in one line, if not ready
+            await connection.execute(text("SELECT 1 FROM deliveries LIMIT 0"))
+        background = build_worker(engine, settings)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, background.stop)
+        await background.run()
     finally:
         await engine.dispose()
 

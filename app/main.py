@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -22,6 +22,7 @@ from app.readings.router import router as readings_router
 from app.scorecards.router import router as scorecards_router
 from app.scores.router import router as scores_router
 from app.webhooks.router import router as webhooks_router
+from app.webhooks.worker import build_worker
 from app.xapi.router import router as xapi_router
 
 DESCRIPTION = """
@@ -32,9 +33,18 @@ Errors are RFC 9457 `application/problem+json`. Authenticate with `Authorization
 """
 
 
-def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database_url: str | None = None,
+    run_worker: bool | None = None,
+) -> FastAPI:
+    """`run_worker`: also deliver webhooks in this process (default: the setting `serve` sets,
+    so tests and embedders get no background worker unless they ask)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    if run_worker is None:
+        run_worker = settings.scorecard_worker_in_process
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -43,7 +53,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         try:
-            yield
+            async with AsyncExitStack() as background:
+                if run_worker:
+                    # Stopped after the last request: in-flight deliveries finish first.
+                    await background.enter_async_context(build_worker(engine, settings).running())
+                yield
         finally:
             await engine.dispose()
 

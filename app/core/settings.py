@@ -24,6 +24,8 @@ class Settings(BaseSettings):
         default=DEFAULT_RETRY_SCHEDULE, min_length=1
     )
     scorecard_webhook_timeout: PositiveFloat = 10.0
+    # Set by `scorecard serve` (off with --no-worker) so its app runs a delivery worker.
+    scorecard_worker_in_process: bool = False
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from app.core.jsonutil import dumps
 from app.core.migrate import head_revision
+from app.webhooks.service import backlog
 
 router = APIRouter(tags=["operations"])
 
@@ -24,10 +25,15 @@ async def readyz(request: Request) -> Response:
     try:
         async with request.app.state.engine.connect() as connection:
             revision = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+            at_head = revision == head_revision()
+            # Informational (always "pass"): a slow receiver must not take the API out of
+            # rotation, but ops should see the delivery backlog and lag.
+            webhooks = {"status": "pass", **await backlog(connection)} if at_head else None
         checks["database"] = {"status": "pass"}
-        at_head = revision == head_revision()
         checks["schema"] = {"status": "pass" if at_head else "fail", "revision": revision,
                             "head": head_revision()}
+        if webhooks is not None:
+            checks["webhooks"] = webhooks
     except Exception as exc:  # any failure to talk to the database means "not ready"
         checks["database"] = {"status": "fail", "error": type(exc).__name__}
     ok = all(check["status"] == "pass" for check in checks.values()) and "schema" in checks

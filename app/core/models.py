@@ -6,6 +6,7 @@ from app.measures.models import Measure
 from app.readings.models import Reading
 from app.scorecards.models import Objective, Scorecard
 from app.webhooks.models import Delivery, DeliveryAttempt, Event, Subscription
+from app.xapi.models import XapiStatement
 
 __all__ = ["ApiKey", "Base", "Delivery", "DeliveryAttempt", "Event", "Measure", "Objective",
-           "Reading", "Scorecard", "Subscription"]
+           "Reading", "Scorecard", "Subscription", "XapiStatement"]

@@ -232,7 +232,6 @@ async def ingest(session: AsyncSession, batch: Batch) -> IngestResult:
         raise _invalid(batch)
     result = await record_readings(session, readings)
     if result.conflicts:
-        await session.rollback()
         raise Conflict(
             f"{batch.noun} {_indexes(batch, result.conflicts)} reuse an external_id already "
             "stored with different content; nothing was stored",

@@ -1,3 +1,189 @@
-from fastapi import APIRouter
+"""HTTP for the minimal xAPI 1.0.3 LRS (`/xapi/about`, `/xapi/statements`) and the backfill of a
+measure's readings from stored statements."""
 
-router = APIRouter(tags=["xapi"])
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi.routing import APIRoute
+from starlette.types import Message, Receive, Scope, Send
+
+from app.auth.dependencies import require
+from app.auth.keys import Scope as Permission
+from app.core.database import SessionDep
+from app.core.errors import BadRequest, NotFound
+from app.core.jsonutil import dumps, loads
+from app.core.schemas import ResponseBody
+from app.xapi import service
+from app.xapi.statements import (
+    SUPPORTED_VERSION,
+    VERSION,
+    check_statement,
+    parse_statement_id,
+)
+
+VERSION_HEADER = "X-Experience-API-Version"
+_QUERY_PARAMETERS = frozenset({"statementId", "verb", "activity", "limit", "cursor"})
+_ALLOWED_METHODS = {"about": "GET", "statements": "GET, POST, PUT"}
+
+
+class XapiRoute(APIRoute):
+    """Every LRS response, errors included (401, 400, 404…), carries the xAPI version header."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_version(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (VERSION_HEADER.lower().encode(), VERSION.encode()),
+                ]
+            await send(message)
+
+        await super().handle(scope, receive, send_with_version)
+
+
+def check_version(
+    version: Annotated[
+        str | None, Header(alias=VERSION_HEADER, description="1.0.x, e.g. 1.0.3")
+    ] = None,
+) -> None:
+    if version is None:
+        raise BadRequest(f"the {VERSION_HEADER} header is required (1.0.x)")
+    if not SUPPORTED_VERSION.match(version.strip()):
+        raise BadRequest(f"xAPI version {version!r} is not supported; this LRS speaks {VERSION}")
+
+
+lrs = APIRouter(
+    prefix="/xapi",
+    tags=["xapi"],
+    route_class=XapiRoute,
+    dependencies=[Depends(check_version), Depends(require(Permission.ingest, allow_basic=True))],
+)
+
+
+def _json(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        dumps(body), status_code=status_code, media_type="application/json", headers=headers
+    )
+
+
+def _parse(raw: bytes) -> Any:
+    try:
+        return loads(raw)
+    except ValueError as exc:
+        raise BadRequest(f"invalid JSON: {exc}") from None
+
+
+@lrs.get("/about", summary="xAPI versions this LRS speaks")
+async def about() -> Response:
+    return _json({"version": [VERSION]})
+
+
+@lrs.post(
+    "/statements",
+    summary="Store one statement or an array of statements",
+    response_description="The statement ids, in order",
+)
+async def post_statements(request: Request, session: SessionDep) -> Response:
+    body = _parse(await request.body())
+    stored = datetime.now(UTC)
+    if isinstance(body, list):
+        statements = [check_statement(raw, stored, f"statement {i}") for i, raw in enumerate(body)]
+    else:
+        statements = [check_statement(body, stored)]
+    await service.store_statements(session, statements, stored)
+    return _json([str(s.id) for s in statements])
+
+
+@lrs.put("/statements", status_code=204, summary="Store one statement under a given id")
+async def put_statement(
+    request: Request,
+    session: SessionDep,
+    statement_id: Annotated[str | None, Query(alias="statementId")] = None,
+) -> Response:
+    if statement_id is None:
+        raise BadRequest("the statementId parameter is required")
+    target = parse_statement_id(statement_id)
+    body = _parse(await request.body())
+    if (
+        isinstance(body, dict)
+        and "id" in body
+        and parse_statement_id(body["id"], "statement") != target
+    ):
+        raise BadRequest("the statement's id differs from the statementId parameter")
+    stored = datetime.now(UTC)
+    statement = check_statement(
+        {**body, "id": statement_id} if isinstance(body, dict) else body, stored
+    )
+    await service.store_statements(session, [statement], stored)
+    return Response(status_code=204)
+
+
+@lrs.get("/statements", summary="One statement by id, or the most recently stored")
+async def get_statements(
+    request: Request,
+    session: SessionDep,
+    statement_id: Annotated[str | None, Query(alias="statementId")] = None,
+    verb: Annotated[str | None, Query(max_length=2048)] = None,
+    activity: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: Annotated[int, Query(ge=0, le=500, description="0 means the maximum, 500")] = 100,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    if unsupported := sorted(set(request.query_params) - _QUERY_PARAMETERS):
+        raise BadRequest(f"this minimal LRS does not support {unsupported}")
+    consistent = {"X-Experience-API-Consistent-Through": datetime.now(UTC).isoformat()}
+    if statement_id is not None:
+        statement = await service.get_statement(session, parse_statement_id(statement_id))
+        return _json(statement, headers=consistent)
+    statements, next_cursor = await service.list_statements(
+        session, verb=verb, activity=activity, limit=limit or 500, cursor=cursor
+    )
+    more = ""
+    if next_cursor is not None:
+        query = {k: v for k, v in request.query_params.items() if k != "cursor"}
+        more = f"/xapi/statements?{urlencode({**query, 'cursor': next_cursor})}"
+    return _json({"statements": statements, "more": more}, headers=consistent)
+
+
+@lrs.api_route(
+    "/{path:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False
+)
+async def not_implemented(path: str) -> Response:
+    # Here so that unknown xAPI resources and methods also answer with the version header.
+    if path in _ALLOWED_METHODS:
+        raise HTTPException(
+            405,
+            f"/xapi/{path} allows {_ALLOWED_METHODS[path]}",
+            headers={"Allow": _ALLOWED_METHODS[path]},
+        )
+    raise NotFound(f"/xapi/{path} is not part of this minimal LRS (about, statements)")
+
+
+class BackfillOut(ResponseBody):
+    created: int
+    duplicates: int
+    skipped: int
+
+
+backfill = APIRouter(tags=["xapi"])
+
+
+@backfill.post(
+    "/v1/measures/{measure_id}/xapi/backfill",
+    dependencies=[Depends(require(Permission.write))],
+    summary="Turn stored xAPI statements that match the measure's mapping into readings",
+    description="Idempotent: statements already turned into readings count as duplicates. "
+    "`skipped` counts matching statements that lack the field the mapping reads.",
+)
+async def backfill_measure(measure_id: uuid.UUID, session: SessionDep) -> BackfillOut:
+    result = await service.backfill(session, measure_id)
+    return BackfillOut(created=result.created, duplicates=result.duplicates, skipped=result.skipped)
+
+
+router = APIRouter()
+router.include_router(lrs)
+router.include_router(backfill)

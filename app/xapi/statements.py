@@ -1,0 +1,172 @@
+"""xAPI 1.0.3 statements, pure: the minimal shape check, the LRS-filled properties, the
+comparison rule for repeated ids, and the value a measure's mapping reads from a statement."""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from app.core.errors import BadRequest
+from app.core.jsonutil import dumps
+
+VERSION = "1.0.3"
+SUPPORTED_VERSION = re.compile(r"^1\.0(\.\d+)?$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_PROPERTIES = frozenset(
+    {
+        "id",
+        "actor",
+        "verb",
+        "object",
+        "result",
+        "context",
+        "timestamp",
+        "stored",
+        "authority",
+        "version",
+        "attachments",
+    }
+)
+# Set or changed by an LRS, so they never make two statements with one id differ (xAPI 2.3.1).
+_LRS_ASSIGNED = ("id", "authority", "stored", "timestamp", "version", "attachments")
+_OBJECTS_WITH_ID = (None, "Activity", "StatementRef")
+_OBJECT_TYPES = (*_OBJECTS_WITH_ID, "Agent", "Group", "SubStatement")
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    id: uuid.UUID
+    verb_id: str
+    activity_id: str | None  # object.id, unless the object is an Agent, Group or SubStatement
+    timestamp: datetime  # as sent, else the time it was stored
+    received: dict[str, Any]  # exactly as the client sent it
+
+
+def check_statement(raw: Any, stored: datetime, where: str = "statement") -> Statement:
+    """The minimal shape an LRS needs (actor, verb.id, object.id; typed result; parseable
+    id and timestamp) → a Statement with id and timestamp filled in. Anything else → 400."""
+
+    def bad(message: str) -> BadRequest:
+        return BadRequest(f"{where}: {message}")
+
+    if not isinstance(raw, dict):
+        raise bad("must be a JSON object")
+    if unknown := sorted(set(raw) - _PROPERTIES):
+        raise bad(f"unknown properties {unknown}")
+    if not isinstance(raw.get("actor"), dict):
+        raise bad("actor (an Agent or Group object) is required")
+    verb, target = raw.get("verb"), raw.get("object")
+    if not isinstance(verb, dict) or not _iri(verb.get("id")):
+        raise bad("verb.id (an IRI) is required")
+    if not isinstance(target, dict) or target.get("objectType") not in _OBJECT_TYPES:
+        raise bad("object must be an Activity, Agent, Group, StatementRef or SubStatement")
+    has_id = target.get("objectType") in _OBJECTS_WITH_ID
+    if has_id and not _iri(target.get("id")):
+        raise bad("object.id is required")
+    if "version" in raw and not SUPPORTED_VERSION.match(str(raw["version"])):
+        raise bad(f"version {raw['version']!r} is not 1.0.x")
+    _check_result(raw.get("result"), bad)
+    if b"\\u0000" in dumps(raw):  # PostgreSQL's jsonb cannot hold it
+        raise bad("must not contain NUL (\\u0000) characters")
+    return Statement(
+        # v4, not the service's usual v7: LRS clients (TinCanPython) accept versions 1-5 only.
+        id=parse_statement_id(raw["id"], where) if "id" in raw else uuid.uuid4(),
+        verb_id=verb["id"],
+        activity_id=target["id"] if has_id else None,
+        timestamp=_timestamp(raw["timestamp"], bad) if "timestamp" in raw else stored,
+        received=raw,
+    )
+
+
+def parse_statement_id(value: Any, where: str = "statementId") -> uuid.UUID:
+    if not isinstance(value, str) or not _UUID.match(value):
+        raise BadRequest(f"{where}: id must be a UUID in standard form, got {value!r}")
+    return uuid.UUID(value)
+
+
+def _iri(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 2048 and ":" in value
+
+
+def _timestamp(value: Any, bad: Any) -> datetime:
+    try:
+        return _instant(value)
+    except (TypeError, ValueError):
+        raise bad(f"timestamp {value!r} is not ISO 8601") from None
+
+
+def _instant(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    # xAPI only recommends an offset; without one, UTC is the common reading.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _check_result(result: Any, bad: Any) -> None:
+    if result is None:
+        return
+    if not isinstance(result, dict):
+        raise bad("result must be an object")
+    if "success" in result and not isinstance(result["success"], bool):
+        raise bad("result.success must be true or false")
+    score = result.get("score", {})
+    if not isinstance(score, dict):
+        raise bad("result.score must be an object")
+    for name in ("scaled", "raw", "min", "max"):
+        if name in score and not _finite(score[name]):
+            raise bad(f"result.score.{name} must be a number")
+    if not -1 <= score.get("scaled", 0) <= 1:
+        raise bad("result.score.scaled must be between -1 and 1")
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def same_statement(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """xAPI's comparison for a repeated id: ignore what an LRS assigns, compare timestamps as
+    instants (when both were sent), everything else exactly."""
+    if (
+        "timestamp" in a
+        and "timestamp" in b
+        and (_instant(a["timestamp"]) != _instant(b["timestamp"]))
+    ):
+        return False
+    return _without_assigned(a) == _without_assigned(b)
+
+
+def _without_assigned(statement: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in statement.items() if k not in _LRS_ASSIGNED}
+
+
+def mapped_value(statement: dict[str, Any], value: str) -> float | None:
+    """The reading a mapping takes from a statement: `count` → 1; `score_scaled`/`score_raw` →
+    result.score.scaled/raw; `success` → 1 or 0. None when the statement lacks the field."""
+    result = statement.get("result") or {}
+    if value == "count":
+        return 1.0
+    if value == "success":
+        return None if "success" not in result else float(result["success"])
+    number = (result.get("score") or {}).get(value.removeprefix("score_"))
+    return None if number is None else float(number)
+
+
+def rendered(
+    statement: dict[str, Any], statement_id: uuid.UUID, timestamp: datetime, stored: datetime
+) -> dict[str, Any]:
+    """A stored statement as the LRS returns it: as received, plus id, timestamp, stored and
+    version where the LRS sets them."""
+    return {
+        **statement,
+        "id": str(statement_id),
+        "timestamp": statement.get("timestamp") or _iso(timestamp),
+        "stored": _iso(stored),
+        "version": statement.get("version") or "1.0.0",
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

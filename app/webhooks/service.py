@@ -226,6 +226,10 @@ async def retry_delivery(session: AsyncSession, delivery_id: uuid.UUID) -> Deliv
     delivery.next_attempt_at = datetime.now(UTC)
     delivery.completed_at = None
     await session.execute(NOTIFY)
+    # Reload (event_type is a SQL expression the flush expired) while the row is still ours:
+    # after the commit a worker may already be sending it.
+    await session.flush()
+    await session.refresh(delivery)
     await session.commit()
     return delivery
 

@@ -36,8 +36,8 @@ def refusal(address: IPAddress) -> str | None:
             isinstance(address, ipaddress.IPv4Address) and address in SHARED,
             "a shared (CGNAT) address",
         ),
-        (address.is_private, "a private address"),
         (address.is_reserved, "a reserved address"),
+        (address.is_private, "a private address"),
         (not address.is_global, "not a publicly routable address"),
     )
     return next((label for refused, label in checks if refused), None)

@@ -42,7 +42,7 @@ from app.webhooks.ssrf import DestinationRefused, public_addresses
 
 log = structlog.get_logger(__name__)
 
-Job = Callable[[], Awaitable[None]]
+Job = Callable[[], Awaitable[object]]
 
 CLAIM_BATCH = 50
 MAX_IN_FLIGHT = 200
@@ -356,7 +356,9 @@ class Worker:
             delivery.signing_secrets, str(delivery.event_id), datetime.now(UTC), body
         )
         headers["user-agent"] = "scorecard-webhooks/1.0"
-        request = await self._request(delivery.url, headers, body)
+        request = await build_request(
+            self._http, delivery.url, headers, body, guarded=self._guarded
+        )
         response = await self._http.send(request, stream=True)
         try:
             received = b""
@@ -373,22 +375,6 @@ class Worker:
             snippet = received.decode("utf-8", "replace").strip()
             error = f"HTTP {response.status_code}" + (f": {snippet}" if snippet else "")
         return response.status_code, response.headers.get("retry-after"), error
-
-    async def _request(self, url: str, headers: dict[str, str], body: str) -> httpx.Request:
-        """The request, sent to an address the SSRF guard has checked (not re-resolved)."""
-        target = httpx.URL(url)
-        extensions: dict[str, Any] = {}
-        if self._guarded:
-            host = target.raw_host.decode("ascii")
-            port = target.port or (443 if target.scheme == "https" else 80)
-            address = (await public_addresses(host, port))[0]
-            headers["host"] = target.netloc.decode("ascii")
-            if target.scheme == "https":
-                extensions["sni_hostname"] = host  # the certificate is checked against it
-            target = target.copy_with(host=str(address))
-        return self._http.build_request(
-            "POST", target, headers=headers, content=body, extensions=extensions
-        )
 
     def _judge(
         self,
@@ -492,6 +478,25 @@ class Worker:
             except Exception:
                 log.exception("periodic job failed", job=getattr(job, "__name__", repr(job)))
             await self._sleep(interval)
+
+
+async def build_request(
+    http: httpx.AsyncClient, url: str, headers: dict[str, str], body: str, *, guarded: bool
+) -> httpx.Request:
+    """The POST. When `guarded`, it goes to an address the SSRF guard has just checked (with
+    the original Host header and TLS server name), so DNS cannot change the answer between
+    the check and the connection (rebinding)."""
+    target = httpx.URL(url)
+    extensions: dict[str, Any] = {}
+    if guarded:
+        host = target.raw_host.decode("ascii")
+        port = target.port or (443 if target.scheme == "https" else 80)
+        address = (await public_addresses(host, port))[0]
+        headers["host"] = target.netloc.decode("ascii")
+        if target.scheme == "https":
+            extensions["sni_hostname"] = host  # the certificate is checked against it
+        target = target.copy_with(host=str(address))
+    return http.build_request("POST", target, headers=headers, content=body, extensions=extensions)
 
 
 def _claimed(row: Any) -> Claimed:

@@ -60,10 +60,15 @@ def upgrade() -> None:
     op.create_table(
         "deliveries",
         sa.Column("id", sa.Uuid, primary_key=True),
-        sa.Column("event_id", sa.Uuid, sa.ForeignKey("events.id", ondelete="CASCADE"),
-                  nullable=False),
-        sa.Column("subscription_id", sa.Uuid,
-                  sa.ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "event_id", sa.Uuid, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column(
+            "subscription_id",
+            sa.Uuid,
+            sa.ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True)),
@@ -80,16 +85,28 @@ def upgrade() -> None:
     )
     op.create_index("ix_deliveries_subscription_id", "deliveries", ["subscription_id", "id"])
     # Partial indexes keep claiming O(due) however many finished deliveries accumulate.
-    op.create_index("ix_deliveries_due", "deliveries", ["next_attempt_at"],
-                    postgresql_where=sa.text("status = 'pending'"))
-    op.create_index("ix_deliveries_leased", "deliveries", ["lease_expires_at"],
-                    postgresql_where=sa.text("status = 'delivering'"))
+    op.create_index(
+        "ix_deliveries_due",
+        "deliveries",
+        ["next_attempt_at"],
+        postgresql_where=sa.text("status = 'pending'"),
+    )
+    op.create_index(
+        "ix_deliveries_leased",
+        "deliveries",
+        ["lease_expires_at"],
+        postgresql_where=sa.text("status = 'delivering'"),
+    )
 
     op.create_table(
         "delivery_attempts",
         sa.Column("id", sa.Uuid, primary_key=True),
-        sa.Column("delivery_id", sa.Uuid, sa.ForeignKey("deliveries.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "delivery_id",
+            sa.Uuid,
+            sa.ForeignKey("deliveries.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("attempt", sa.Integer, nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("duration_ms", sa.Float, nullable=False),

@@ -30,9 +30,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.core.database import make_sessionmaker
 from app.core.ids import new_id
 from app.core.jsonutil import dumps
 from app.core.settings import Settings
+from app.scores.sweeper import SWEEP_INTERVAL_SECONDS, sweep
 from app.webhooks.events import CHANNEL, event_payload
 from app.webhooks.metrics import BACKLOG_OLDEST_DUE_AGE, BACKLOG_PENDING, DELIVERIES
 from app.webhooks.retries import next_delay, parse_retry_after
@@ -556,9 +558,10 @@ async def refresh_backlog_gauges(engine: AsyncEngine) -> None:
 
 
 def build_worker(engine: AsyncEngine, settings: Settings) -> Worker:
-    """The background worker of `serve` and `scorecard worker`: webhook delivery plus the
-    periodic jobs listed here (add the period sweeper to this list)."""
+    """The background worker of `serve` and `scorecard worker`: webhook delivery, the period
+    sweeper (time-driven crossings) and the backlog gauges."""
     periodic: list[tuple[float, Job]] = [
         (BACKLOG_REFRESH, partial(refresh_backlog_gauges, engine)),
+        (SWEEP_INTERVAL_SECONDS, partial(sweep, make_sessionmaker(engine))),
     ]
     return Worker(engine, settings, periodic=periodic)

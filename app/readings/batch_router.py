@@ -72,7 +72,8 @@ skipped. Errors are located by line, counting the header as line 1:
     },
 )
 async def record_batch(request: Request, session: SessionDep) -> IngestOut:
-    # Parsed from the raw body: pydantic's JSON parser is ~3x faster than FastAPI's path here.
+    # Parsed here, not by FastAPI: one 422 can then name bad fields and unknown measures together
+    # (FastAPI would stop at the fields). pydantic's JSON parser keeps it ~15% faster, too.
     batch = ingest.parse_json_batch(await request.body())
     result = await ingest.ingest(session, batch)
     return IngestOut(created=result.created, duplicates=result.duplicates)

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,15 +41,7 @@ class WriteResult:
     conflicts: list[int] = field(default_factory=list)
 
 
-_INSERT = text("""
-INSERT INTO readings (id, measure_id, value, observed_at, source, external_id, note)
-SELECT * FROM unnest(
-    CAST(:ids AS uuid[]), CAST(:measure_ids AS uuid[]), CAST(:vals AS float8[]),
-    CAST(:observed AS timestamptz[]), CAST(:sources AS text[]), CAST(:external_ids AS text[]),
-    CAST(:notes AS text[]))
-ON CONFLICT (measure_id, external_id) DO NOTHING
-RETURNING id
-""")
+_COPY_COLUMNS = ("id", "measure_id", "value", "observed_at", "source", "external_id", "note")
 
 _EXISTING = text("""
 SELECT k.ord, r.id, r.value, r.observed_at, r.source, r.note
@@ -58,7 +51,7 @@ JOIN readings r ON r.measure_id = k.measure_id AND r.external_id = k.external_id
 """)
 
 
-async def lock_measures(session: AsyncSession, measure_ids: Sequence[uuid.UUID]) -> list[Measure]:
+async def lock_measures(session: AsyncSession, measure_ids: Collection[uuid.UUID]) -> list[Measure]:
     """Lock the measures being written (in id order, so concurrent writers cannot deadlock):
     writers of one measure serialise, which keeps its status and event chain consistent."""
     rows = await session.scalars(
@@ -86,38 +79,62 @@ async def record_readings(session: AsyncSession, readings: Sequence[NewReading])
 
 
 async def write_readings(session: AsyncSession, readings: Sequence[NewReading]) -> WriteResult:
-    """Insert readings in one set-based statement; skips (and classifies) external_id repeats."""
+    """Classify external_id repeats (of a stored reading, or of an earlier item of the same call)
+    as duplicates or conflicts, then COPY the rest in. No ON CONFLICT needed: every writer holds
+    the measures' locks (`lock_measures`), so nobody else can insert those keys meanwhile; the
+    unique constraint stays as the backstop. COPY is ~2x faster than INSERT … ON CONFLICT."""
     ids = [new_id() for _ in readings]
     result = WriteResult(ids=ids)
-    if not readings:
-        return result
-    inserted = set((await session.scalars(_INSERT, {
-        "ids": ids,
-        "measure_ids": [r.measure_id for r in readings],
-        "vals": [r.value for r in readings],
-        "observed": [r.observed_at for r in readings],
-        "sources": [r.source for r in readings],
-        "external_ids": [r.external_id for r in readings],
-        "notes": [r.note for r in readings],
-    })).all())
-    result.created = len(inserted)
-    skipped = [i for i, reading_id in enumerate(ids) if reading_id not in inserted]
-    if not skipped:
-        return result
-    stored = {
-        row.ord - 1: row
-        for row in await session.execute(_EXISTING, {
-            "measure_ids": [readings[i].measure_id for i in skipped],
-            "external_ids": [readings[i].external_id for i in skipped],
-        })
-    }
-    for position, i in enumerate(skipped):
-        row, reading = stored[position], readings[i]
-        same = (row.value, row.observed_at, row.source, row.note) == (
-            reading.value, reading.observed_at, reading.source, reading.note)
+    stored = await _stored_repeats(session, readings)
+    owner: dict[tuple[uuid.UUID, str], int] = {}  # (measure, external_id) → first item with it
+    fresh: list[int] = []
+    for i, reading in enumerate(readings):
+        if reading.external_id is None:
+            fresh.append(i)
+            continue
+        if (row := stored.get(i)) is not None:
+            ids[i], same = row.id, _content(row) == _content(reading)
+        elif (first := owner.get((reading.measure_id, reading.external_id))) is not None:
+            ids[i], same = ids[first], _content(readings[first]) == _content(reading)
+        else:
+            owner[(reading.measure_id, reading.external_id)] = i
+            fresh.append(i)
+            continue
         (result.duplicates if same else result.conflicts).append(i)
-        ids[i] = row.id
+    await _copy(session, [(ids[i], *_row(readings[i])) for i in fresh])
+    result.created = len(fresh)
     return result
+
+
+async def _stored_repeats(session: AsyncSession, readings: Sequence[NewReading]) -> dict[int, Any]:
+    """Stored readings that share (measure, external_id) with an input, by input index."""
+    keyed = [i for i, r in enumerate(readings) if r.external_id is not None]
+    if not keyed:
+        return {}
+    rows = await session.execute(_EXISTING, {
+        "measure_ids": [readings[i].measure_id for i in keyed],
+        "external_ids": [readings[i].external_id for i in keyed],
+    })
+    return {keyed[row.ord - 1]: row for row in rows}
+
+
+def _content(reading: Any) -> tuple[Any, ...]:
+    return (reading.value, reading.observed_at, reading.source, reading.note)
+
+
+def _row(reading: NewReading) -> tuple[Any, ...]:
+    return (reading.measure_id, reading.value, reading.observed_at, reading.source,
+            reading.external_id, reading.note)
+
+
+async def _copy(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
+    """Binary COPY into readings, inside the session's transaction."""
+    if not rows:
+        return
+    connection = await (await session.connection()).get_raw_connection()
+    driver = connection.driver_connection  # asyncpg's, in the session's transaction
+    assert driver is not None
+    await driver.copy_records_to_table("readings", records=rows, columns=_COPY_COLUMNS)
 
 
 async def get_reading(session: AsyncSession, reading_id: uuid.UUID) -> Reading:
@@ -159,4 +176,5 @@ async def delete_reading(session: AsyncSession, reading_id: uuid.UUID) -> None:
 def refuse_derived(measures: Sequence[Measure]) -> None:
     derived = [m.key for m in measures if m.formula]
     if derived:
-        raise Conflict(f"derived measures {derived} are computed from a formula and take no readings")
+        raise Conflict(f"derived measures {derived} are computed from a formula and take no "
+                       "readings")

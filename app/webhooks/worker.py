@@ -13,6 +13,7 @@ Any number of workers (in `serve` processes or `scorecard worker`) run side by s
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -48,6 +49,7 @@ Job = Callable[[], Awaitable[object]]
 
 CLAIM_BATCH = 50
 MAX_IN_FLIGHT = 200
+REQUESTS_PER_CLIENT = 8
 POLL_INTERVAL = 1.0
 # A lease outlives the longest possible attempt by this much before others may take over.
 LEASE_MARGIN = 30.0
@@ -56,19 +58,29 @@ RESULT_BATCH = 500
 BACKLOG_REFRESH = 5.0
 
 _CLAIM = text("""
-WITH due AS (
+WITH expired AS (
     SELECT id FROM deliveries
-    WHERE (status = 'pending' AND next_attempt_at <= now())
-       OR (status = 'delivering' AND lease_expires_at <= now())
+    WHERE status = 'delivering' AND lease_expires_at <= now()
+    ORDER BY lease_expires_at
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+), due AS (
+    SELECT id FROM deliveries
+    WHERE status = 'pending' AND next_attempt_at <= now()
     ORDER BY next_attempt_at
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
+), claimed AS (
+    -- Each branch walks its partial index; `due` is only read as far as needed.
+    SELECT id FROM expired UNION ALL SELECT id FROM due
+    LIMIT :limit
 )
 UPDATE deliveries d
 SET status = 'delivering', attempts = d.attempts + 1,
     lease_expires_at = now() + make_interval(secs => :lease)
-FROM due, events e, webhook_subscriptions s
-WHERE d.id = due.id AND e.id = d.event_id AND s.id = d.subscription_id
+FROM events e, webhook_subscriptions s
+WHERE d.id = ANY(ARRAY(SELECT id FROM claimed))  -- by primary key, never a scan
+  AND e.id = d.event_id AND s.id = d.subscription_id
 RETURNING d.id, d.attempts, d.subscription_id, s.url, s.active, s.secret,
     CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret,
     e.id AS event_id, e.type AS event_type, e.timestamp AS event_timestamp,
@@ -89,7 +101,9 @@ SELECT r.* FROM unnest(CAST(:ids AS uuid[]), CAST(:delivery_ids AS uuid[]),
                        CAST(:durations AS float8[]), CAST(:codes AS int[]),
                        CAST(:errors AS text[]))
      AS r(id, delivery_id, attempt, started_at, duration_ms, status_code, error)
-WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = r.delivery_id)
+-- Skip deliveries deleted meanwhile (with their subscription); looked up by primary key.
+WHERE r.delivery_id = ANY(ARRAY(
+    SELECT id FROM deliveries WHERE id = ANY(CAST(:delivery_ids AS uuid[]))))
 """)
 
 # Only the attempt that holds the lease (same attempt number, still delivering) may finish it.
@@ -167,7 +181,7 @@ def listen_dsn(engine: AsyncEngine) -> str:
 class Worker:
     """Delivers webhooks until `stop()`; also runs `periodic` jobs (interval seconds, job)."""
 
-    _http: httpx.AsyncClient
+    _http: HttpClients
 
     def __init__(
         self,
@@ -209,18 +223,16 @@ class Worker:
             await task
 
     async def run(self) -> None:
+        # httpx logs every request with its URL at INFO: URLs may carry tokens, and each
+        # attempt already gets its own line below.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         log.info(
             "webhook worker started",
             timeout_s=self._timeout,
             retry_schedule=self._schedule,
             ssrf_guard=self._guarded,
         )
-        limits = httpx.Limits(
-            max_connections=self._max_in_flight, max_keepalive_connections=self._max_in_flight
-        )
-        async with httpx.AsyncClient(
-            timeout=self._timeout, follow_redirects=False, limits=limits
-        ) as self._http:
+        async with HttpClients(self._max_in_flight, self._timeout) as self._http:
             recorder = asyncio.create_task(self._record_outcomes(), name="webhook-recorder")
             listener = asyncio.create_task(self._listen(), name="webhook-listener")
             jobs = [
@@ -358,20 +370,19 @@ class Worker:
             delivery.signing_secrets, str(delivery.event_id), datetime.now(UTC), body
         )
         headers["user-agent"] = "scorecard-webhooks/1.0"
-        request = await build_request(
-            self._http, delivery.url, headers, body, guarded=self._guarded
-        )
-        response = await self._http.send(request, stream=True)
-        try:
-            received = b""
-            async for chunk in response.aiter_raw():
-                # Keep the start for the error message; read the rest so the connection can be
-                # reused, but stop at a limit.
-                received += chunk[: max(0, 300 - len(received))]
-                if response.num_bytes_downloaded > MAX_RESPONSE_BYTES:
-                    break
-        finally:
-            await response.aclose()
+        async with self._http.least_busy() as http:
+            request = await build_request(http, delivery.url, headers, body, guarded=self._guarded)
+            response = await http.send(request, stream=True)
+            try:
+                received = b""
+                async for chunk in response.aiter_raw():
+                    # Keep the start for the error message; read the rest so the connection
+                    # can be reused, but stop at a limit.
+                    received += chunk[: max(0, 300 - len(received))]
+                    if response.num_bytes_downloaded > MAX_RESPONSE_BYTES:
+                        break
+            finally:
+                await response.aclose()
         error = None
         if not response.is_success:
             snippet = received.decode("utf-8", "replace").strip()
@@ -480,6 +491,39 @@ class Worker:
             except Exception:
                 log.exception("periodic job failed", job=getattr(job, "__name__", repr(job)))
             await self._sleep(interval)
+
+
+class HttpClients:
+    """Several small httpx clients instead of one big one. httpx's pool does bookkeeping
+    proportional to its connections on every request: measured here, one client sends ~400
+    requests/s at 4 concurrent but ~100/s at 50. Each request takes the least busy client, so
+    none exceeds REQUESTS_PER_CLIENT and none queues for a connection."""
+
+    def __init__(self, max_in_flight: int, timeout: float) -> None:
+        count = -(-max_in_flight // REQUESTS_PER_CLIENT)
+        limits = httpx.Limits(
+            max_connections=REQUESTS_PER_CLIENT, max_keepalive_connections=REQUESTS_PER_CLIENT
+        )
+        self._clients = [
+            httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=limits)
+            for _ in range(count)
+        ]
+        self._busy = [0] * count
+
+    @asynccontextmanager
+    async def least_busy(self) -> AsyncIterator[httpx.AsyncClient]:
+        index = min(range(len(self._busy)), key=self._busy.__getitem__)
+        self._busy[index] += 1
+        try:
+            yield self._clients[index]
+        finally:
+            self._busy[index] -= 1
+
+    async def __aenter__(self) -> HttpClients:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await asyncio.gather(*(client.aclose() for client in self._clients))
 
 
 async def build_request(

@@ -504,8 +504,9 @@ class HttpClients:
         limits = httpx.Limits(
             max_connections=REQUESTS_PER_CLIENT, max_keepalive_connections=REQUESTS_PER_CLIENT
         )
+        tls = httpx.create_ssl_context()  # loading the CA bundle takes ~60 ms: do it once
         self._clients = [
-            httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=limits)
+            httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=limits, verify=tls)
             for _ in range(count)
         ]
         self._busy = [0] * count

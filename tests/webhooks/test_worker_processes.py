@@ -14,7 +14,9 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from tests.e2e.server import running_server, scorecard_cli
+from app.auth.keys import Scope
+from tests.conftest import make_key
+from tests.e2e.server import running_server
 from tests.webhooks.conftest import eventually, sql
 from tests.webhooks.receiver import Answer
 
@@ -94,11 +96,8 @@ async def test_killed_workers_lose_nothing(app, clean_db, receiver, subscribe, e
     assert "webhook-signature" not in log
 
 
-async def test_serve_delivers_in_process_unless_told_not_to(clean_db, receiver):
-    created = scorecard_cli(
-        "api-keys", "create", "--name", "ops", "--scope", "admin", env={"DATABASE_URL": clean_db}
-    )
-    headers = {"Authorization": f"Bearer {created.stdout.strip()}"}
+async def test_serve_delivers_in_process_unless_told_not_to(clean_db, sessionmaker, receiver):
+    headers = {"Authorization": f"Bearer {await make_key(sessionmaker, Scope.admin)}"}
     env = {"SCORECARD_WEBHOOK_ALLOW_PRIVATE": "true"}
     with running_server(clean_db, "--no-worker", env=env) as (base_url, _):
         async with httpx.AsyncClient(base_url=base_url, headers=headers) as http:

@@ -208,7 +208,9 @@ async def list_events(
             "you processed) or an RFC 3339 timestamp with an offset (events strictly later).",
         ),
     ] = None,
-    type: Annotated[EventType | None, Query(description="Only events of this type.")] = None,
+    event_type: Annotated[
+        EventType | None, Query(alias="type", description="Only events of this type.")
+    ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[EventOut]:
@@ -217,7 +219,7 @@ async def list_events(
     rows, next_cursor = await service.list_events(
         session,
         after=service.parse_after(after) if after else None,
-        event_type=type,
+        event_type=event_type,
         limit=limit,
         cursor=cursor,
     )

@@ -29,7 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -217,28 +217,41 @@ async def post_all(
 
 
 @contextmanager
-def peak_rss(pid: int) -> Iterator[dict[str, float]]:
-    """Samples the RSS of the process and its children every 50 ms; yields {"peak_mb": …}."""
-    peak = {"peak_mb": 0.0}
+def watch(server_pid: int, postgres_pid: int) -> Iterator[dict[str, float]]:
+    """While the block runs: the server's peak RSS (with its children, sampled every 50 ms) and
+    the CPU seconds the server and PostgreSQL (postmaster and backends) spend."""
+    stats = {"peak_mb": 0.0}
     stop = threading.Event()
-    process = psutil.Process(pid)
+    server, postgres = psutil.Process(server_pid), psutil.Process(postgres_pid)
+
+    def tree(process: psutil.Process) -> list[psutil.Process]:
+        return [process, *process.children(recursive=True)]
+
+    def cpu(process: psutil.Process) -> dict[int, float]:
+        times = {}
+        for member in tree(process):
+            with suppress(psutil.Error):
+                times[member.pid] = sum(member.cpu_times()[:2])
+        return times
 
     def sample() -> None:
         while not stop.is_set():
-            try:
-                rss = sum(p.memory_info().rss for p in [process, *process.children(True)])
-            except psutil.Error:
-                return
-            peak["peak_mb"] = max(peak["peak_mb"], rss / 2**20)
+            with suppress(psutil.Error):
+                rss = sum(p.memory_info().rss for p in tree(server))
+                stats["peak_mb"] = max(stats["peak_mb"], rss / 2**20)
             stop.wait(0.05)
 
+    before = {"server": cpu(server), "postgres": cpu(postgres)}
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        yield peak
+        yield stats
     finally:
         stop.set()
         sampler.join()
+        for name, process in (("server", server), ("postgres", postgres)):
+            after = cpu(process)
+            stats[f"{name}_cpu_s"] = sum(t - before[name].get(pid, 0.0) for pid, t in after.items())
 
 
 def create_measures(http: httpx.Client, count: int, **fields: Any) -> list[uuid.UUID]:
@@ -293,7 +306,7 @@ def serve_flags() -> list[str]:
     return ["--no-worker"] if "--no-worker" in result.stdout else []
 
 
-def run(url: str, plan: Plan) -> dict[str, Any]:
+def run(url: str, postgres_pid: int, plan: Plan) -> dict[str, Any]:
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
     key = scorecard_cli(
         "api-keys", "create", "--name", "bench", "--scope", "admin", env={"DATABASE_URL": url}
@@ -321,7 +334,7 @@ def run(url: str, plan: Plan) -> dict[str, Any]:
             batch_bodies(per_client[k], plan.rows // plan.clients) for k in range(plan.clients)
         ]
         bodies = [body for group in zip(*shares, strict=False) for body in group]
-        with peak_rss(process.pid) as rss:
+        with watch(process.pid, postgres_pid) as rss:
             seconds = asyncio.run(
                 post_all(base_url, key, "/v1/readings/batch", bodies, plan.clients)
             )
@@ -329,7 +342,7 @@ def run(url: str, plan: Plan) -> dict[str, Any]:
 
         print("(c) xAPI statements…", flush=True)
         statements = statement_bodies(plan.statements)
-        with peak_rss(process.pid) as xapi_rss:
+        with watch(process.pid, postgres_pid) as xapi_rss:
             xapi_seconds = asyncio.run(
                 post_all(
                     base_url,
@@ -353,6 +366,10 @@ def run(url: str, plan: Plan) -> dict[str, Any]:
         "http_rows_stored": stored,
         "ratio": round(http_rows / seconds / ceiling, 3),
         "ratio_to_fk_copy": round(http_rows / seconds / raw["batched_fk"], 3),
+        "http_cpu_us_per_row": {
+            "server": round(rss["server_cpu_s"] / http_rows * 1e6, 1),
+            "postgres": round(rss["postgres_cpu_s"] / http_rows * 1e6, 1),
+        },
         "server_peak_rss_mb": round(max(rss["peak_mb"], xapi_rss["peak_mb"]), 1),
         "xapi_statements": plan.statements,
         "xapi_statements_per_s": round(plan.statements / xapi_seconds),
@@ -373,6 +390,8 @@ def report(result: dict[str, Any]) -> None:
         f"(b) HTTP /v1/readings/batch       {result['http_rows_per_s']:>10,} rows/s "
         f"({result['http_rows_stored']:,} stored)"
     )
+    cpu = result["http_cpu_us_per_row"]
+    print(f"    CPU per row: server {cpu['server']} µs, PostgreSQL {cpu['postgres']} µs")
     print(
         f"(c) HTTP /xapi/statements         {result['xapi_statements_per_s']:>10,} statements/s "
         f"({result['xapi_readings_stored']:,} readings)"
@@ -414,7 +433,8 @@ def main(argv: list[str] | None = None) -> int:
         url = embedded.start_embedded(data_dir, cleanup_mode="delete")
         try:
             upgrade(url)
-            result = run(url, plan)
+            postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+            result = run(url, postmaster, plan)
         finally:  # stop the server now, not at interpreter exit after its directory is gone
             embedded._servers.pop(data_dir.resolve()).cleanup()
     result["machine"] = {

@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from asyncpg.exceptions import UniqueViolationError
+from asyncpg.pgproto.pgproto import UUID as AsyncpgUUID
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from uuid_utils import uuid7
 
 from app.core.errors import Conflict, NotFound
-from app.core.ids import new_id
 from app.core.pagination import paginate
 from app.measures.models import Measure
 from app.ops.metrics import READINGS_INGESTED
@@ -79,13 +81,23 @@ async def record_readings(session: AsyncSession, readings: Sequence[NewReading])
 
 
 async def write_readings(session: AsyncSession, readings: Sequence[NewReading]) -> WriteResult:
-    """Classify external_id repeats (of a stored reading, or of an earlier item of the same call)
-    as duplicates or conflicts, then COPY the rest in. No ON CONFLICT needed: every writer holds
-    the measures' locks (`lock_measures`), so nobody else can insert those keys meanwhile; the
-    unique constraint stays as the backstop. COPY is ~2x faster than INSERT … ON CONFLICT."""
-    ids = [new_id() for _ in readings]
+    """COPY the readings in, classifying external_id repeats (of a stored reading, or of an
+    earlier item of the same call) as duplicates or conflicts. No ON CONFLICT needed: every
+    writer holds the measures' locks (`lock_measures`), so nobody else inserts those keys
+    meanwhile. Optimistic: the common all-new call skips looking for stored repeats; when the
+    unique constraint says there are some, the savepoint undoes the COPY and we look first."""
+    try:
+        async with session.begin_nested():
+            return await _classify_and_copy(session, readings, stored={})
+    except UniqueViolationError:
+        return await _classify_and_copy(session, readings, await _stored_repeats(session, readings))
+
+
+async def _classify_and_copy(
+    session: AsyncSession, readings: Sequence[NewReading], stored: dict[int, Any]
+) -> WriteResult:
+    ids = _new_ids(len(readings))
     result = WriteResult(ids=ids)
-    stored = await _stored_repeats(session, readings)
     owner: dict[tuple[uuid.UUID, str], int] = {}  # (measure, external_id) → first item with it
     fresh: list[int] = []
     for i, reading in enumerate(readings):
@@ -104,6 +116,12 @@ async def write_readings(session: AsyncSession, readings: Sequence[NewReading]) 
     await _copy(session, [(ids[i], *_row(readings[i])) for i in fresh])
     result.created = len(fresh)
     return result
+
+
+def _new_ids(count: int) -> list[uuid.UUID]:
+    """UUIDv7s, as `new_id()` makes, but as asyncpg's C-built uuid.UUID: ~4x cheaper per id,
+    which counts at thousands of readings per call."""
+    return [AsyncpgUUID(uuid7().bytes) for _ in range(count)]
 
 
 async def _stored_repeats(session: AsyncSession, readings: Sequence[NewReading]) -> dict[int, Any]:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from app.auth.keys import Scope, create_api_key
 from app.core.embedded import start_embedded
+from app.core.models import Base
 from app.core.migrate import upgrade
 from app.core.settings import Settings, normalise_database_url
 from app.main import create_app
@@ -69,11 +70,10 @@ def sessionmaker(app: Any) -> async_sessionmaker[AsyncSession]:
 async def clean_db(app: Any) -> AsyncIterator[str]:
     """The database URL, with every table emptied after the test."""
     yield app.state.database_url
+    # DELETE, children first: on tables this small it is ~10x faster than TRUNCATE.
     async with app.state.engine.begin() as connection:
-        tables = (await connection.scalars(text(
-            "SELECT quote_ident(tablename) FROM pg_tables"
-            " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"))).all()
-        await connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(table.delete())
 
 
 async def make_key(sessionmaker: async_sessionmaker[AsyncSession], scope: Scope) -> str:

@@ -1,0 +1,44 @@
+"""From a reading to a signed webhook: crossings made by concurrent writers all arrive, in one
+unbroken chain that ends at the measure's current status."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+from standardwebhooks.webhooks import Webhook
+
+from tests.factories import create_measure, create_scorecard
+
+
+async def test_every_crossing_of_concurrent_writers_is_delivered(
+    client, app, receiver, subscribe, worker
+):
+    scorecard = await create_scorecard(client)
+    webhook = await subscribe(scorecard_id=scorecard["id"])
+    measure = await create_measure(client, scorecard["id"], baseline=0, target=100)
+    url = f"/v1/measures/{measure['id']}/readings"
+    start = datetime.now(UTC) - timedelta(minutes=5)
+
+    async def post(i):
+        response = await client.post(url, json={
+            "value": 95 if i % 2 else 10,
+            "observed_at": (start + timedelta(seconds=i)).isoformat()})
+        assert response.status_code == 201
+
+    await asyncio.gather(*(post(i) for i in range(40)))
+    async with app.state.engine.connect() as connection:
+        stored = (await connection.execute(text(
+            "SELECT count(*) FROM events WHERE data->>'measure_id' = :id"),
+            {"id": measure["id"]})).scalar_one()
+    await receiver.wait_for(stored, timeout=15)
+    await asyncio.sleep(0.3)  # room for any duplicate to show up
+    payloads = [Webhook(webhook["secret"]).verify(r.body, r.headers) for r in receiver.requests]
+    assert len(payloads) == len({p["id"] for p in payloads}) == stored  # each exactly once
+    chain = sorted(payloads, key=lambda p: p["id"])  # ids are UUIDv7: creation order
+    assert chain[0]["data"]["previous_status"] == "no_data"
+    for before, after in zip(chain, chain[1:], strict=False):
+        assert after["data"]["previous_status"] == before["data"]["status"]
+    current = (await client.get(f"/v1/measures/{measure['id']}")).json()["status"]
+    assert chain[-1]["data"]["status"] == current == "green"

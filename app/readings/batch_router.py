@@ -74,9 +74,7 @@ skipped. Errors are located by line, counting the header as line 1:
 async def record_batch(request: Request, session: SessionDep) -> IngestOut:
     # Parsed here, not by FastAPI: one 422 can then name bad fields and unknown measures together
     # (FastAPI would stop at the fields). pydantic's JSON parser keeps it ~15% faster, too.
-    with ingest.gc_paused():
-        batch = ingest.parse_json_batch(await request.body())
-        result = await ingest.ingest(session, batch)
+    result = await ingest.ingest_json(session, await request.body())
     return IngestOut(created=result.created, duplicates=result.duplicates)
 
 
@@ -103,7 +101,6 @@ async def record_batch(request: Request, session: SessionDep) -> IngestOut:
     },
 )
 async def import_csv(request: Request, session: SessionDep) -> IngestOut:
-    with ingest.gc_paused():
-        batch = ingest.parse_csv_batch(await request.body(), request.headers.get("content-type"))
-        result = await ingest.ingest(session, batch)
+    content_type = request.headers.get("content-type")
+    result = await ingest.ingest_csv(session, await request.body(), content_type)
     return IngestOut(created=result.created, duplicates=result.duplicates)

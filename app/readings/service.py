@@ -23,7 +23,7 @@ from app.readings.models import Reading
 from app.scores.status import refresh_statuses
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: that makes __init__ ~2x slower, at thousands per batch
 class NewReading:
     measure_id: uuid.UUID
     value: float
@@ -113,7 +113,7 @@ async def _classify_and_copy(
             fresh.append(i)
             continue
         (result.duplicates if same else result.conflicts).append(i)
-    await _copy(session, [(ids[i], *_row(readings[i])) for i in fresh])
+    await _copy(session, [_row(ids[i], readings[i]) for i in fresh])
     result.created = len(fresh)
     return result
 
@@ -140,8 +140,8 @@ def _content(reading: Any) -> tuple[Any, ...]:
     return (reading.value, reading.observed_at, reading.source, reading.note)
 
 
-def _row(reading: NewReading) -> tuple[Any, ...]:
-    return (reading.measure_id, reading.value, reading.observed_at, reading.source,
+def _row(reading_id: uuid.UUID, reading: NewReading) -> tuple[Any, ...]:
+    return (reading_id, reading.measure_id, reading.value, reading.observed_at, reading.source,
             reading.external_id, reading.note)
 
 

@@ -46,7 +46,8 @@ class XapiRoute(APIRoute):
         await super().handle(scope, receive, send_with_version)
 
 
-def check_version(
+# async, though it awaits nothing: FastAPI would run a plain def in its thread pool.
+async def check_version(
     version: Annotated[
         str | None, Header(alias=VERSION_HEADER, description="1.0.x, e.g. 1.0.3")
     ] = None,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
+from sqlalchemy import text
 
 from app.auth.keys import Scope
 from app.readings.ingest import MAX_BATCH
@@ -243,3 +245,19 @@ async def test_ingest_scope_suffices_and_read_does_not(client, scoped_client, me
     body = {"readings": [reading(measure["id"], 1)]}
     assert (await ingester.post(BATCH, json=body)).status_code == 200
     assert (await reader.post(BATCH, json=body)).status_code == 403
+
+
+async def test_concurrent_pushes_of_one_batch_store_it_once(client, measure, sessionmaker):
+    # Two LMS workers retrying the same batch at once: the measure lock orders them, the
+    # second finds every external_id stored.
+    items = [reading(measure["id"], i, external_id=f"lms-{i}") for i in range(2_000)]
+    first, second = await asyncio.gather(
+        client.post(BATCH, json={"readings": items}), client.post(BATCH, json={"readings": items})
+    )
+    outcomes = sorted([first.json(), second.json()], key=lambda outcome: outcome["created"])
+    assert outcomes == [{"created": 0, "duplicates": 2_000}, {"created": 2_000, "duplicates": 0}]
+    async with sessionmaker() as session:
+        stored = await session.scalar(
+            text("SELECT count(*) FROM readings WHERE measure_id = :id"), {"id": measure["id"]}
+        )
+    assert stored == 2_000

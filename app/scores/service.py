@@ -7,9 +7,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import NotFound, ValidationFailed
-from app.measures.models import Measure
-from app.scores.data import fetch_window_stats, load_scorecard
+from app.core.errors import ValidationFailed
+from app.scores.data import fetch_window_stats, load_definition, scorecard_of_measure
 from app.scoring import (
     Cadence,
     MeasureHistoryEntry,
@@ -35,22 +34,15 @@ MAX_HISTORY_PERIODS = 500
 async def score_scorecard(
     session: AsyncSession, scorecard_id: uuid.UUID, as_of: datetime, selector: PeriodSelector
 ) -> ScorecardScore:
-    definition, _ = await load_scorecard(session, scorecard_id)
+    definition = await load_definition(session, scorecard_id)
     stats = await fetch_window_stats(session, scorecard_windows(definition, as_of, selector))
     return evaluate_scorecard(definition, as_of, selector, stats)
-
-
-async def _scorecard_of(session: AsyncSession, measure_id: uuid.UUID) -> uuid.UUID:
-    measure = await session.get(Measure, measure_id)
-    if measure is None:
-        raise NotFound(f"measure {measure_id} not found")
-    return measure.scorecard_id
 
 
 async def score_measure(
     session: AsyncSession, measure_id: uuid.UUID, as_of: datetime, selector: PeriodSelector
 ) -> MeasureScore:
-    definition, _ = await load_scorecard(session, await _scorecard_of(session, measure_id))
+    definition = await load_definition(session, await scorecard_of_measure(session, measure_id))
     windows = measure_windows(definition, measure_id, as_of, selector)
     stats = await fetch_window_stats(session, windows)
     return evaluate_measure(definition, measure_id, as_of, selector, stats)
@@ -68,7 +60,7 @@ async def scorecard_history(
     session: AsyncSession, scorecard_id: uuid.UUID, start: datetime, end: datetime,
     cadence: Cadence, now: datetime,
 ) -> list[ScorecardHistoryEntry]:
-    definition, _ = await load_scorecard(session, scorecard_id)
+    definition = await load_definition(session, scorecard_id)
     points = scorecard_history_points(definition, start, end, now, cadence)
     _check_history_size(list(points))
     stats = await fetch_window_stats(session, scorecard_history_windows(definition, points))
@@ -79,7 +71,7 @@ async def measure_history(
     session: AsyncSession, measure_id: uuid.UUID, start: datetime, end: datetime,
     now: datetime,
 ) -> tuple[Cadence, list[MeasureHistoryEntry]]:
-    definition, _ = await load_scorecard(session, await _scorecard_of(session, measure_id))
+    definition = await load_definition(session, await scorecard_of_measure(session, measure_id))
     points = measure_history_points(definition, measure_id, start, end, now)
     _check_history_size(list(points))
     windows = measure_history_windows(definition, measure_id, points)

@@ -66,10 +66,8 @@ lrs = APIRouter(
 )
 
 
-def _json(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        dumps(body), status_code=status_code, media_type="application/json", headers=headers
-    )
+def _json(body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(dumps(body), media_type="application/json", headers=headers)
 
 
 def _parse(raw: bytes) -> Any:
@@ -84,10 +82,23 @@ async def about() -> Response:
     return _json({"version": [VERSION]})
 
 
+_STATEMENT = {
+    "type": "object",
+    "required": ["actor", "verb", "object"],
+    "description": "An xAPI 1.0.3 statement",
+}
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI for a body the handler parses itself (xAPI errors are 400s, not FastAPI's 422s)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
 @lrs.post(
     "/statements",
     summary="Store one statement or an array of statements",
     response_description="The statement ids, in order",
+    openapi_extra=_body({"oneOf": [_STATEMENT, {"type": "array", "items": _STATEMENT}]}),
 )
 async def post_statements(request: Request, session: SessionDep) -> Response:
     body = _parse(await request.body())
@@ -100,7 +111,12 @@ async def post_statements(request: Request, session: SessionDep) -> Response:
     return _json([str(s.id) for s in statements])
 
 
-@lrs.put("/statements", status_code=204, summary="Store one statement under a given id")
+@lrs.put(
+    "/statements",
+    status_code=204,
+    summary="Store one statement under a given id",
+    openapi_extra=_body(_STATEMENT),
+)
 async def put_statement(
     request: Request,
     session: SessionDep,

@@ -16,8 +16,11 @@ from app.core.settings import Settings, get_settings
 
 T = TypeVar("T")
 
-cli = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="Balanced Scorecards for training & development teams.")
+cli = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Balanced Scorecards for training & development teams.",
+)
 api_keys_cli = typer.Typer(no_args_is_help=True, help="Manage API keys.")
 cli.add_typer(api_keys_cli, name="api-keys")
 
@@ -79,9 +82,12 @@ def serve(
     port: Annotated[int, typer.Option(envvar="PORT", help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     no_migrate: Annotated[bool, typer.Option("--no-migrate", help="Skip migrations.")] = False,
-    no_worker: Annotated[bool, typer.Option(
-        "--no-worker", help="Do not deliver webhooks in this process (run `scorecard worker`)."
-    )] = False,
+    no_worker: Annotated[
+        bool,
+        typer.Option(
+            "--no-worker", help="Do not deliver webhooks in this process (run `scorecard worker`)."
+        ),
+    ] = False,
 ) -> None:
     """Migrate (under an advisory lock) and serve the API, delivering webhooks in-process."""
     import uvicorn
@@ -100,8 +106,14 @@ def serve(
             err=True,
         )
     uvicorn.run(
-        "app.main:create_app", factory=True, host=host, port=port, workers=workers,
-        log_config=None, proxy_headers=True, timeout_graceful_shutdown=30,
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        proxy_headers=True,
+        timeout_graceful_shutdown=30,
     )
 
 
@@ -127,10 +139,10 @@ def demo(
     settings = load_settings()
     url = database_url(settings)
     migrate_database(url)
-    scorecard_id, created = guarded("could not load the demo",
-                                    lambda: asyncio.run(_load_demo(url)))
-    typer.echo(f"{'Loaded' if created else 'Already loaded:'} demo scorecard {scorecard_id}",
-               err=True)
+    scorecard_id, created = guarded("could not load the demo", lambda: asyncio.run(_load_demo(url)))
+    typer.echo(
+        f"{'Loaded' if created else 'Already loaded:'} demo scorecard {scorecard_id}", err=True
+    )
     typer.echo(f"{base_url}/v1/scorecards/{scorecard_id}/score")
 
 

@@ -45,63 +45,232 @@ OBJECTIVES = {
 
 # (objective, definition, series or None for derived measures)
 MEASURES: list[tuple[str, dict[str, Any], Series | None]] = [
-    ("spend", dict(key="cost-per-learner", name="Cost per learner", unit="EUR", level="roi",
-                   direction="decrease", baseline=600, target=420), Series(30, 610, 450, 25)),
-    ("spend", dict(key="training-roi", name="Training ROI", unit="%", level="roi",
-                   direction="increase", baseline=0, target=150, cadence="quarter"),
-     Series(91, 60, 135, 15)),
-    ("spend", dict(key="budget-utilisation", name="Budget utilisation", unit="%",
-                   direction="range", target_min=90, target_max=100, tolerance=15),
-     Series(30, 70, 94, 4)),
-    ("delight", dict(key="learner-satisfaction", name="Learner satisfaction (1-5)",
-                     level="reaction", direction="increase", baseline=3.5, target=4.5,
-                     aggregation="mean"), Series(1, 3.9, 4.4, 0.4)),
-    ("delight", dict(key="learner-nps", name="Learner NPS", level="reaction",
-                     direction="increase", baseline=0, target=50), Series(30, 18, 41, 5)),
-    ("delight", dict(key="manager-endorsement", name="Managers who see behaviour change",
-                     unit="%", level="behavior", direction="increase", baseline=50,
-                     target=85, cadence="quarter"), Series(91, 58, 79, 4)),
-    ("deliver", dict(key="enrolments", name="Enrolments", level="reaction",
-                     direction="increase", baseline=0, target=520, aggregation="sum",
-                     prorate=True), Series(1, 15, 19, 5, integer=True)),
-    ("deliver", dict(key="courses-completed", name="Courses completed", level="learning",
-                     direction="increase", baseline=0, target=440, aggregation="sum",
-                     prorate=True), Series(1, 11, 16, 4, integer=True)),
-    ("deliver", dict(key="completion-rate", name="Completion rate", unit="%",
-                     level="learning", direction="increase", baseline=60, target=90,
-                     formula="courses-completed / enrolments * 100"), None),
-    ("deliver", dict(key="time-to-competency", name="Time to competency (new hires)",
-                     unit="days", level="behavior", direction="decrease", baseline=90,
-                     target=60, aggregation="mean"), Series(7, 84, 66, 6)),
-    ("deliver", dict(key="content-freshness", name="Courses reviewed in the last 12 months",
-                     unit="%", direction="increase", baseline=60, target=90),
-     Series(30, 64, 83, 3)),
-    ("capability", dict(key="assessments-taken", name="Assessments taken", level="learning",
-                        direction="increase", baseline=0, target=300, aggregation="sum"),
-     Series(1, 9, 12, 3, integer=True)),
-    ("capability", dict(key="assessments-passed", name="Assessments passed", level="learning",
-                        direction="increase", baseline=0, target=255, aggregation="sum"),
-     Series(1, 7, 10.5, 2, integer=True)),
-    ("capability", dict(key="assessment-pass-rate", name="Assessment pass rate", unit="%",
-                        level="learning", direction="increase", baseline=60, target=85,
-                        formula="assessments-passed / assessments-taken * 100"), None),
-    ("capability", dict(key="training-hours", name="Training hours per employee", unit="h",
-                        level="learning", direction="increase", baseline=0, target=10,
-                        aggregation="sum", cadence="quarter", prorate=True),
-     Series(7, 0.6, 0.85, 0.2)),
-    ("capability", dict(key="skills-coverage", name="Roles with a current skills profile",
-                        unit="%", level="results", direction="increase", baseline=40,
-                        target=80), Series(30, 45, 71, 2)),
+    (
+        "spend",
+        dict(
+            key="cost-per-learner",
+            name="Cost per learner",
+            unit="EUR",
+            level="roi",
+            direction="decrease",
+            baseline=600,
+            target=420,
+        ),
+        Series(30, 610, 450, 25),
+    ),
+    (
+        "spend",
+        dict(
+            key="training-roi",
+            name="Training ROI",
+            unit="%",
+            level="roi",
+            direction="increase",
+            baseline=0,
+            target=150,
+            cadence="quarter",
+        ),
+        Series(91, 60, 135, 15),
+    ),
+    (
+        "spend",
+        dict(
+            key="budget-utilisation",
+            name="Budget utilisation",
+            unit="%",
+            direction="range",
+            target_min=90,
+            target_max=100,
+            tolerance=15,
+        ),
+        Series(30, 70, 94, 4),
+    ),
+    (
+        "delight",
+        dict(
+            key="learner-satisfaction",
+            name="Learner satisfaction (1-5)",
+            level="reaction",
+            direction="increase",
+            baseline=3.5,
+            target=4.5,
+            aggregation="mean",
+        ),
+        Series(1, 3.9, 4.4, 0.4),
+    ),
+    (
+        "delight",
+        dict(
+            key="learner-nps",
+            name="Learner NPS",
+            level="reaction",
+            direction="increase",
+            baseline=0,
+            target=50,
+        ),
+        Series(30, 18, 41, 5),
+    ),
+    (
+        "delight",
+        dict(
+            key="manager-endorsement",
+            name="Managers who see behaviour change",
+            unit="%",
+            level="behavior",
+            direction="increase",
+            baseline=50,
+            target=85,
+            cadence="quarter",
+        ),
+        Series(91, 58, 79, 4),
+    ),
+    (
+        "deliver",
+        dict(
+            key="enrolments",
+            name="Enrolments",
+            level="reaction",
+            direction="increase",
+            baseline=0,
+            target=520,
+            aggregation="sum",
+            prorate=True,
+        ),
+        Series(1, 15, 19, 5, integer=True),
+    ),
+    (
+        "deliver",
+        dict(
+            key="courses-completed",
+            name="Courses completed",
+            level="learning",
+            direction="increase",
+            baseline=0,
+            target=440,
+            aggregation="sum",
+            prorate=True,
+        ),
+        Series(1, 11, 16, 4, integer=True),
+    ),
+    (
+        "deliver",
+        dict(
+            key="completion-rate",
+            name="Completion rate",
+            unit="%",
+            level="learning",
+            direction="increase",
+            baseline=60,
+            target=90,
+            formula="courses-completed / enrolments * 100",
+        ),
+        None,
+    ),
+    (
+        "deliver",
+        dict(
+            key="time-to-competency",
+            name="Time to competency (new hires)",
+            unit="days",
+            level="behavior",
+            direction="decrease",
+            baseline=90,
+            target=60,
+            aggregation="mean",
+        ),
+        Series(7, 84, 66, 6),
+    ),
+    (
+        "deliver",
+        dict(
+            key="content-freshness",
+            name="Courses reviewed in the last 12 months",
+            unit="%",
+            direction="increase",
+            baseline=60,
+            target=90,
+        ),
+        Series(30, 64, 83, 3),
+    ),
+    (
+        "capability",
+        dict(
+            key="assessments-taken",
+            name="Assessments taken",
+            level="learning",
+            direction="increase",
+            baseline=0,
+            target=300,
+            aggregation="sum",
+        ),
+        Series(1, 9, 12, 3, integer=True),
+    ),
+    (
+        "capability",
+        dict(
+            key="assessments-passed",
+            name="Assessments passed",
+            level="learning",
+            direction="increase",
+            baseline=0,
+            target=255,
+            aggregation="sum",
+        ),
+        Series(1, 7, 10.5, 2, integer=True),
+    ),
+    (
+        "capability",
+        dict(
+            key="assessment-pass-rate",
+            name="Assessment pass rate",
+            unit="%",
+            level="learning",
+            direction="increase",
+            baseline=60,
+            target=85,
+            formula="assessments-passed / assessments-taken * 100",
+        ),
+        None,
+    ),
+    (
+        "capability",
+        dict(
+            key="training-hours",
+            name="Training hours per employee",
+            unit="h",
+            level="learning",
+            direction="increase",
+            baseline=0,
+            target=10,
+            aggregation="sum",
+            cadence="quarter",
+            prorate=True,
+        ),
+        Series(7, 0.6, 0.85, 0.2),
+    ),
+    (
+        "capability",
+        dict(
+            key="skills-coverage",
+            name="Roles with a current skills profile",
+            unit="%",
+            level="results",
+            direction="increase",
+            baseline=40,
+            target=80,
+        ),
+        Series(30, 45, 71, 2),
+    ),
 ]
 
 
-def _readings(measure_id: uuid.UUID, key: str, series: Series, now: datetime,
-              rng: random.Random) -> list[NewReading]:
+def _readings(
+    measure_id: uuid.UUID, key: str, series: Series, now: datetime, rng: random.Random
+) -> list[NewReading]:
     readings = []
     days = 365
     for day in range(days - 1, -1, -series.every):
-        observed_at = (now - timedelta(days=day)).replace(hour=9, minute=0, second=0,
-                                                          microsecond=0)
+        observed_at = (now - timedelta(days=day)).replace(hour=9, minute=0, second=0, microsecond=0)
         if observed_at > now:
             continue
         progress = 1 - day / days
@@ -109,8 +278,15 @@ def _readings(measure_id: uuid.UUID, key: str, series: Series, now: datetime,
         seasonal = 1 + 0.05 * math.sin(2 * math.pi * progress * 4)
         value = max(0.0, rng.gauss(trend * seasonal, series.noise))
         value = float(round(value)) if series.integer else round(value, 2)
-        readings.append(NewReading(measure_id=measure_id, value=value, observed_at=observed_at,
-                                   source="demo", external_id=f"demo-{key}-{day}"))
+        readings.append(
+            NewReading(
+                measure_id=measure_id,
+                value=value,
+                observed_at=observed_at,
+                source="demo",
+                external_id=f"demo-{key}-{day}",
+            )
+        )
     return readings
 
 
@@ -119,21 +295,33 @@ async def load_demo(session: AsyncSession, now: datetime | None = None) -> tuple
     now = now or datetime.now(UTC)
     if await session.get(Scorecard, DEMO_SCORECARD_ID) is not None:
         return DEMO_SCORECARD_ID, False
-    await create_scorecard(session, ScorecardCreate(
-        name="Academy: T&D balanced scorecard (demo)", owner="Learning & Development",
-        description="A year of a corporate academy's training data, Kirkpatrick and Phillips "
-                    "levels across the four perspectives.", timezone="Europe/Berlin"),
-        scorecard_id=DEMO_SCORECARD_ID)
+    await create_scorecard(
+        session,
+        ScorecardCreate(
+            name="Academy: T&D balanced scorecard (demo)",
+            owner="Learning & Development",
+            description="A year of a corporate academy's training data, Kirkpatrick and Phillips "
+            "levels across the four perspectives.",
+            timezone="Europe/Berlin",
+        ),
+        scorecard_id=DEMO_SCORECARD_ID,
+    )
     objectives = {}
     for name, (perspective, title, weight) in OBJECTIVES.items():
-        objective = await create_objective(session, DEMO_SCORECARD_ID, ObjectiveCreate(
-            perspective=perspective, name=title, weight=weight))
+        objective = await create_objective(
+            session,
+            DEMO_SCORECARD_ID,
+            ObjectiveCreate(perspective=perspective, name=title, weight=weight),
+        )
         objectives[name] = objective.id
-    rng = random.Random(2026)
+    rng = random.Random(2026)  # noqa: S311 -- reproducible demo data, not a secret
     readings: list[NewReading] = []
-    for objective, fields, series in MEASURES:
-        measure = await create_measure(session, DEMO_SCORECARD_ID, MeasureCreate(
-            objective_id=objectives[objective], **fields))
+    for objective_name, fields, series in MEASURES:
+        measure = await create_measure(
+            session,
+            DEMO_SCORECARD_ID,
+            MeasureCreate(objective_id=objectives[objective_name], **fields),
+        )
         if series is not None:
             readings += _readings(measure.id, fields["key"], series, now, rng)
     await record_readings(session, readings)

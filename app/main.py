@@ -61,13 +61,22 @@ def create_app(
         finally:
             await engine.dispose()
 
-    app = FastAPI(title="Scorecard service", version="1.0.0", description=DESCRIPTION,
-                  lifespan=lifespan)
+    app = FastAPI(
+        title="Scorecard service", version="1.0.0", description=DESCRIPTION, lifespan=lifespan
+    )
     install_error_handlers(app)
     install_metrics(app)
-    for router in (ops_router, api_keys_router, scorecards_router, measures_router,
-                   readings_router, batch_readings_router, scores_router, webhooks_router,
-                   xapi_router):
+    for router in (
+        ops_router,
+        api_keys_router,
+        scorecards_router,
+        measures_router,
+        readings_router,
+        batch_readings_router,
+        scores_router,
+        webhooks_router,
+        xapi_router,
+    ):
         app.include_router(router)
     # Outermost last: the request id and access log wrap everything, including 413s.
     app.add_middleware(BodyLimitMiddleware)

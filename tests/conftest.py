@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from app.auth.keys import Scope, create_api_key
 from app.core.embedded import start_embedded
-from app.core.models import Base
 from app.core.migrate import upgrade
+from app.core.models import Base
 from app.core.settings import Settings, normalise_database_url
 from app.main import create_app
-
 
 
 async def _reset_schema(url: str) -> None:
@@ -106,8 +104,9 @@ async def scoped_client(app: Any, sessionmaker: Any, clean_db: str) -> AsyncIter
     async def make(scope: Scope) -> httpx.AsyncClient:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         key = await make_key(sessionmaker, scope)
-        c = httpx.AsyncClient(transport=transport, base_url="http://test",
-                              headers={"Authorization": f"Bearer {key}"})
+        c = httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers={"Authorization": f"Bearer {key}"}
+        )
         clients.append(c)
         return c
 

@@ -17,8 +17,15 @@ async def create_scorecard(client: httpx.AsyncClient, **fields: Any) -> dict[str
 async def create_measure(
     client: httpx.AsyncClient, scorecard_id: str, **fields: Any
 ) -> dict[str, Any]:
-    body = {"key": f"m{uuid.uuid4().hex[:8]}", "name": "Completion rate", "perspective":
-            "learning_growth", "direction": "increase", "baseline": 0, "target": 100, **fields}
+    body = {
+        "key": f"m{uuid.uuid4().hex[:8]}",
+        "name": "Completion rate",
+        "perspective": "learning_growth",
+        "direction": "increase",
+        "baseline": 0,
+        "target": 100,
+        **fields,
+    }
     response = await client.post(f"/v1/scorecards/{scorecard_id}/measures", json=body)
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]

@@ -17,7 +17,9 @@ from app.core.errors import Forbidden, Unauthorized
 
 # Declared for the OpenAPI document only; parsing is ours, so errors are problem+json.
 bearer_scheme = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer <key>`")
-basic_scheme = HTTPBasic(auto_error=False, description="xAPI clients: any user, the key as password")
+basic_scheme = HTTPBasic(
+    auto_error=False, description="xAPI clients: any user, the key as password"
+)
 
 
 def _presented_key(request: Request, *, allow_basic: bool) -> str | None:
@@ -36,9 +38,7 @@ def _presented_key(request: Request, *, allow_basic: bool) -> str | None:
     return None
 
 
-def require(
-    permission: Scope, *, allow_basic: bool = False
-) -> Callable[..., Any]:
+def require(permission: Scope, *, allow_basic: bool = False) -> Callable[..., Any]:
     async def authenticate(
         request: Request,
         session: SessionDep,

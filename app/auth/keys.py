@@ -39,8 +39,9 @@ def hash_key(key: str) -> str:
 async def create_api_key(session: AsyncSession, name: str, scope: Scope) -> tuple[ApiKey, str]:
     """Store a new key and return it with its plaintext, which is never stored or shown again."""
     plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
-    api_key = ApiKey(name=name, scope=scope.value, prefix=plaintext[:10],
-                     key_hash=hash_key(plaintext))
+    api_key = ApiKey(
+        name=name, scope=scope.value, prefix=plaintext[:10], key_hash=hash_key(plaintext)
+    )
     session.add(api_key)
     await session.flush()
     return api_key, plaintext

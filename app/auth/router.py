@@ -14,12 +14,15 @@ from app.core.errors import NotFound
 from app.core.pagination import Cursor, Limit, paginate
 from app.core.schemas import Name, Page, RequestBody, ResponseBody
 
-router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"],
-                   dependencies=[Depends(require(Scope.admin))])
+router = APIRouter(
+    prefix="/v1/api-keys", tags=["api-keys"], dependencies=[Depends(require(Scope.admin))]
+)
+
 
 class ApiKeyCreate(RequestBody):
     name: Name
     scope: Scope
+
 
 class ApiKeyOut(ResponseBody):
     id: uuid.UUID
@@ -28,23 +31,35 @@ class ApiKeyOut(ResponseBody):
     prefix: str
     created_at: datetime
 
+
 class ApiKeyCreated(ApiKeyOut):
     key: str
 
-@router.post("", status_code=201, response_model=ApiKeyCreated,
-             summary="Create an API key (the key is shown only in this response)")
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ApiKeyCreated,
+    summary="Create an API key (the key is shown only in this response)",
+)
 async def create_key(body: ApiKeyCreate, session: SessionDep, response: Response) -> ApiKeyCreated:
     api_key, plaintext = await create_api_key(session, body.name, body.scope)
     await session.commit()
     response.headers["Location"] = f"/v1/api-keys/{api_key.id}"
     return ApiKeyCreated(**ApiKeyOut.model_validate(api_key).model_dump(), key=plaintext)
 
+
 @router.get("", response_model=Page[ApiKeyOut], summary="List API keys (never their secrets)")
-async def list_keys(session: SessionDep, limit: Limit = 50, cursor: Cursor = None) -> Page[ApiKeyOut]:
-    rows, next_cursor = await paginate(session, select(ApiKey), keys=[ApiKey.id], limit=limit,
-                                       cursor=cursor, parse=[uuid.UUID])
-    return Page[ApiKeyOut](items=[ApiKeyOut.model_validate(r) for r in rows],
-                           next_cursor=next_cursor)
+async def list_keys(
+    session: SessionDep, limit: Limit = 50, cursor: Cursor = None
+) -> Page[ApiKeyOut]:
+    rows, next_cursor = await paginate(
+        session, select(ApiKey), keys=[ApiKey.id], limit=limit, cursor=cursor, parse=[uuid.UUID]
+    )
+    return Page[ApiKeyOut](
+        items=[ApiKeyOut.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
+
 
 @router.delete("/{key_id}", status_code=204, summary="Revoke an API key")
 async def revoke_key(key_id: uuid.UUID, session: SessionDep) -> Response:

@@ -30,7 +30,9 @@ def start_embedded(data_dir: Path, *, cleanup_mode: str | None = "stop") -> str:
     if data_dir not in _servers:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            _servers[data_dir] = pgserver.get_server(data_dir, cleanup_mode=cleanup_mode)
+            _servers[data_dir] = pgserver.get_server(  # type: ignore[attr-defined]
+                data_dir, cleanup_mode=cleanup_mode
+            )
     return normalise_database_url(_servers[data_dir].get_uri())
 
 

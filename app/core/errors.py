@@ -123,8 +123,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> Response:
         errors = _pydantic_errors(exc)
         where = ", ".join(".".join(str(p) for p in e["loc"]) for e in errors[:5])
-        return problem_response(422, f"invalid request: {where}", slug="validation-error",
-                                errors=errors)
+        return problem_response(
+            422, f"invalid request: {where}", slug="validation-error", errors=errors
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:

@@ -8,5 +8,16 @@ from app.scorecards.models import Objective, Scorecard
 from app.webhooks.models import Delivery, DeliveryAttempt, Event, Subscription
 from app.xapi.models import XapiStatement
 
-__all__ = ["ApiKey", "Base", "Delivery", "DeliveryAttempt", "Event", "Measure", "Objective",
-           "Reading", "Scorecard", "Subscription", "XapiStatement"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Delivery",
+    "DeliveryAttempt",
+    "Event",
+    "Measure",
+    "Objective",
+    "Reading",
+    "Scorecard",
+    "Subscription",
+    "XapiStatement",
+]

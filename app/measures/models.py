@@ -16,9 +16,7 @@ class Measure(Timestamped, Base):
     __table_args__ = (UniqueConstraint("scorecard_id", "key"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    scorecard_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("scorecards.id", ondelete="CASCADE")
-    )
+    scorecard_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scorecards.id", ondelete="CASCADE"))
     objective_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("objectives.id", ondelete="CASCADE"), index=True
     )

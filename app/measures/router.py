@@ -27,8 +27,12 @@ def _measure(response: Response, measure: object) -> MeasureOut:
     return out
 
 
-@router.post("/v1/scorecards/{scorecard_id}/measures", status_code=201, dependencies=can_write,
-             summary="Create a measure")
+@router.post(
+    "/v1/scorecards/{scorecard_id}/measures",
+    status_code=201,
+    dependencies=can_write,
+    summary="Create a measure",
+)
 async def create_measure(
     scorecard_id: uuid.UUID, body: MeasureCreate, session: SessionDep, response: Response
 ) -> MeasureOut:
@@ -37,8 +41,11 @@ async def create_measure(
     return _measure(response, measure)
 
 
-@router.get("/v1/scorecards/{scorecard_id}/measures", dependencies=can_read,
-            summary="List a scorecard's measures")
+@router.get(
+    "/v1/scorecards/{scorecard_id}/measures",
+    dependencies=can_read,
+    summary="List a scorecard's measures",
+)
 async def list_measures(
     scorecard_id: uuid.UUID,
     session: SessionDep,
@@ -49,11 +56,15 @@ async def list_measures(
     cursor: Cursor = None,
 ) -> Page[MeasureOut]:
     rows, next_cursor = await service.list_measures(
-        session, scorecard_id, limit=limit, cursor=cursor,
+        session,
+        scorecard_id,
+        limit=limit,
+        cursor=cursor,
         filters={"perspective": perspective, "objective_id": objective_id, "level": level},
     )
-    return Page[MeasureOut](items=[MeasureOut.model_validate(r) for r in rows],
-                            next_cursor=next_cursor)
+    return Page[MeasureOut](
+        items=[MeasureOut.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
 
 
 @router.get("/v1/measures/{measure_id}", dependencies=can_read, summary="Get a measure")
@@ -61,19 +72,28 @@ async def get_measure(measure_id: uuid.UUID, session: SessionDep, response: Resp
     return _measure(response, await service.get_measure(session, measure_id))
 
 
-@router.patch("/v1/measures/{measure_id}", dependencies=can_write,
-              summary="Update a measure (partial)")
+@router.patch(
+    "/v1/measures/{measure_id}", dependencies=can_write, summary="Update a measure (partial)"
+)
 async def update_measure(
-    measure_id: uuid.UUID, body: MeasureUpdate, session: SessionDep, response: Response,
+    measure_id: uuid.UUID,
+    body: MeasureUpdate,
+    session: SessionDep,
+    response: Response,
     if_match: IfMatch = None,
 ) -> MeasureOut:
     return _measure(response, await service.update_measure(session, measure_id, body, if_match))
 
 
-@router.delete("/v1/measures/{measure_id}", status_code=204, dependencies=can_write,
-               summary="Delete a measure (409 while it has readings, unless cascade=true)")
+@router.delete(
+    "/v1/measures/{measure_id}",
+    status_code=204,
+    dependencies=can_write,
+    summary="Delete a measure (409 while it has readings, unless cascade=true)",
+)
 async def delete_measure(
-    measure_id: uuid.UUID, session: SessionDep,
+    measure_id: uuid.UUID,
+    session: SessionDep,
     cascade: Annotated[bool, Query(description="Also delete its readings.")] = False,
     if_match: IfMatch = None,
 ) -> Response:

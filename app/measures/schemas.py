@@ -31,7 +31,9 @@ def _formula_syntax(text: str) -> str:
 
 
 FormulaText = Annotated[
-    str, StringConstraints(min_length=1, max_length=1000), AfterValidator(_formula_syntax),
+    str,
+    StringConstraints(min_length=1, max_length=1000),
+    AfterValidator(_formula_syntax),
     Field(examples=["completed / enrolled * 100"]),
 ]
 Iri = Annotated[str, StringConstraints(min_length=1, max_length=500)]
@@ -48,8 +50,16 @@ class XapiMapping(RequestBody):
 Number = Annotated[float, Field(ge=-1e15, le=1e15)]
 
 DEFINITION_FIELDS = (
-    "direction", "baseline", "target", "target_min", "target_max", "tolerance",
-    "aggregation", "prorate", "formula", "xapi",
+    "direction",
+    "baseline",
+    "target",
+    "target_min",
+    "target_max",
+    "tolerance",
+    "aggregation",
+    "prorate",
+    "formula",
+    "xapi",
 )
 
 
@@ -82,8 +92,10 @@ def definition_errors(fields: dict[str, Any]) -> list[dict[str, Any]]:
             bad("target_max", "must be at least target_min")
         if tolerance is not None and tolerance <= 0:
             bad("tolerance", "must be greater than 0")
-    if fields.get("prorate") and fields.get("aggregation") not in (Aggregation.sum,
-                                                                 Aggregation.count):
+    if fields.get("prorate") and fields.get("aggregation") not in (
+        Aggregation.sum,
+        Aggregation.count,
+    ):
         bad("prorate", "only applies to sum and count aggregations")
     if fields.get("formula") and fields.get("xapi"):
         bad("xapi", "a derived measure (with a formula) takes no readings, so no xAPI mapping")
@@ -117,8 +129,9 @@ class MeasureCreate(RequestBody):
     def _consistent(self) -> Self:
         errors = definition_errors(self.model_dump())
         if self.perspective is None and self.objective_id is None:
-            errors.append({"loc": ["body", "perspective"],
-                           "message": "required unless objective_id is given"})
+            errors.append(
+                {"loc": ["body", "perspective"], "message": "required unless objective_id is given"}
+            )
         if errors:
             raise ValueError("; ".join(f"{e['loc'][-1]}: {e['message']}" for e in errors))
         return self

@@ -47,21 +47,21 @@ async def list_measures(
     for name, value in filters.items():
         if value is not None:
             query = query.where(getattr(Measure, name) == value)
-    return await paginate(session, query, keys=[Measure.id], limit=limit, cursor=cursor,
-                          parse=[uuid.UUID])
+    return await paginate(
+        session, query, keys=[Measure.id], limit=limit, cursor=cursor, parse=[uuid.UUID]
+    )
 
 
-async def _placement(
-    session: AsyncSession, scorecard: Scorecard, fields: dict[str, Any]
-) -> str:
+async def _placement(session: AsyncSession, scorecard: Scorecard, fields: dict[str, Any]) -> str:
     """The measure's perspective: its objective's, which an explicit one must agree with."""
     objective_id = fields.get("objective_id")
     perspective = fields.get("perspective")
     if objective_id is not None:
         objective: Objective | None = await session.get(Objective, objective_id)
         if objective is None or objective.scorecard_id != scorecard.id:
-            raise ValidationFailed.at(["body", "objective_id"],
-                                      "no such objective in this scorecard")
+            raise ValidationFailed.at(
+                ["body", "objective_id"], "no such objective in this scorecard"
+            )
         if perspective is not None and perspective != objective.perspective:
             raise ValidationFailed.at(
                 ["body", "perspective"],
@@ -71,19 +71,26 @@ async def _placement(
     keys = [p["key"] for p in scorecard.perspectives]
     if perspective not in keys:
         raise ValidationFailed.at(
-            ["body", "perspective"], f"unknown perspective {perspective!r}; this scorecard has {keys}"
+            ["body", "perspective"],
+            f"unknown perspective {perspective!r}; this scorecard has {keys}",
         )
     return str(perspective)
 
 
 async def _check_formulas(
-    session: AsyncSession, scorecard_id: uuid.UUID, measure: dict[str, Any],
+    session: AsyncSession,
+    scorecard_id: uuid.UUID,
+    measure: dict[str, Any],
     measure_id: uuid.UUID | None,
 ) -> None:
     """Unknown keys and cycles across the scorecard's derived measures → 422."""
-    rows = (await session.execute(
-        select(Measure.id, Measure.key, Measure.formula).where(Measure.scorecard_id == scorecard_id)
-    )).all()
+    rows = (
+        await session.execute(
+            select(Measure.id, Measure.key, Measure.formula).where(
+                Measure.scorecard_id == scorecard_id
+            )
+        )
+    ).all()
     formulas = {key: parse_formula(f) if f else None for mid, key, f in rows if mid != measure_id}
     formulas[measure["key"]] = parse_formula(measure["formula"]) if measure["formula"] else None
     try:
@@ -93,11 +100,14 @@ async def _check_formulas(
 
 
 async def _dependents(session: AsyncSession, scorecard_id: uuid.UUID, key: str) -> list[str]:
-    rows = (await session.execute(
-        select(Measure.key, Measure.formula)
-        .where(Measure.scorecard_id == scorecard_id, Measure.formula.is_not(None))
-    )).all()
-    return sorted(k for k, f in rows if key in parse_formula(f).keys)
+    rows = (
+        await session.execute(
+            select(Measure.key, Measure.formula).where(
+                Measure.scorecard_id == scorecard_id, Measure.formula.is_not(None)
+            )
+        )
+    ).all()
+    return sorted(k for k, f in rows if key in parse_formula(f or "").keys)
 
 
 async def _has_readings(session: AsyncSession, measure_id: uuid.UUID) -> bool:
@@ -147,13 +157,15 @@ async def update_measure(
         if "objective_id" in changes and changes["objective_id"] is not None:
             merged["perspective"] = changes.get("perspective")
         merged["perspective"] = await _placement(session, scorecard, merged)
-    if "key" in changes and changes["key"] != measure.key:
-        if users := await _dependents(session, scorecard.id, measure.key):
-            raise Conflict(f"derived measures {users} use key {measure.key!r}; update them first")
+    renamed = "key" in changes and changes["key"] != measure.key
+    if renamed and (users := await _dependents(session, scorecard.id, measure.key)):
+        raise Conflict(f"derived measures {users} use key {measure.key!r}; update them first")
     if merged["formula"] and ("formula" in changes or "key" in changes):
         if measure.formula is None and await _has_readings(session, measure_id):
-            raise Conflict("this measure has readings; a derived measure takes none — "
-                           "delete its readings first")
+            raise Conflict(
+                "this measure has readings; a derived measure takes none — "
+                "delete its readings first"
+            )
         await _check_formulas(session, scorecard.id, merged, measure_id)
     for name in MeasureUpdate.model_fields:
         setattr(measure, name, merged[name])
@@ -175,4 +187,3 @@ async def delete_measure(
         raise Conflict("measure has readings; delete them or use ?cascade=true")
     await session.execute(delete(Measure).where(Measure.id == measure_id))
     await session.commit()
-

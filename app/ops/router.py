@@ -18,8 +18,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "pass"}
 
 
-@router.get("/readyz", summary="Readiness: database reachable and schema at head",
-            responses={503: {"description": "Not ready; `checks` says why"}})
+@router.get(
+    "/readyz",
+    summary="Readiness: database reachable and schema at head",
+    responses={503: {"description": "Not ready; `checks` says why"}},
+)
 async def readyz(request: Request) -> Response:
     checks: dict[str, Any] = {}
     try:
@@ -30,8 +33,11 @@ async def readyz(request: Request) -> Response:
             # rotation, but ops should see the delivery backlog and lag.
             webhooks = {"status": "pass", **await backlog(connection)} if at_head else None
         checks["database"] = {"status": "pass"}
-        checks["schema"] = {"status": "pass" if at_head else "fail", "revision": revision,
-                            "head": head_revision()}
+        checks["schema"] = {
+            "status": "pass" if at_head else "fail",
+            "revision": revision,
+            "head": head_revision(),
+        }
         if webhooks is not None:
             checks["webhooks"] = webhooks
     except Exception as exc:  # any failure to talk to the database means "not ready"

@@ -21,11 +21,16 @@ router = APIRouter(tags=["readings"])
 
 
 @router.post(
-    "/v1/measures/{measure_id}/readings", status_code=201,
+    "/v1/measures/{measure_id}/readings",
+    status_code=201,
     dependencies=[Depends(require(Scope.ingest))],
     summary="Record a reading",
-    responses={200: {"model": ReadingOut,
-                     "description": "A retry: same external_id and content as a stored reading"}},
+    responses={
+        200: {
+            "model": ReadingOut,
+            "description": "A retry: same external_id and content as a stored reading",
+        }
+    },
 )
 async def create_reading(
     measure_id: uuid.UUID, body: ReadingCreate, session: SessionDep, response: Response
@@ -34,8 +39,10 @@ async def create_reading(
         session, [service.NewReading(measure_id=measure_id, **body.model_dump())]
     )
     if result.conflicts:
-        raise Conflict(f"reading {result.ids[0]} already has external_id "
-                       f"{body.external_id!r} with different content")
+        raise Conflict(
+            f"reading {result.ids[0]} already has external_id "
+            f"{body.external_id!r} with different content"
+        )
     if result.duplicates:
         response.status_code = 200
     else:
@@ -44,31 +51,44 @@ async def create_reading(
     return ReadingOut.model_validate(await service.get_reading(session, result.ids[0]))
 
 
-@router.get("/v1/measures/{measure_id}/readings", dependencies=[Depends(require(Scope.read))],
-            summary="List a measure's readings, newest first")
+@router.get(
+    "/v1/measures/{measure_id}/readings",
+    dependencies=[Depends(require(Scope.read))],
+    summary="List a measure's readings, newest first",
+)
 async def list_readings(
     measure_id: uuid.UUID,
     session: SessionDep,
-    from_: Annotated[AwareDatetime | None, Query(alias="from",
-                                                 description="observed_at ≥ from")] = None,
+    from_: Annotated[
+        AwareDatetime | None, Query(alias="from", description="observed_at ≥ from")
+    ] = None,
     to: Annotated[AwareDatetime | None, Query(description="observed_at < to")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[ReadingOut]:
-    rows, next_cursor = await service.list_readings(session, measure_id, start=from_, end=to,
-                                                    limit=limit, cursor=cursor)
-    return Page[ReadingOut](items=[ReadingOut.model_validate(r) for r in rows],
-                            next_cursor=next_cursor)
+    rows, next_cursor = await service.list_readings(
+        session, measure_id, start=from_, end=to, limit=limit, cursor=cursor
+    )
+    return Page[ReadingOut](
+        items=[ReadingOut.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
 
 
-@router.get("/v1/readings/{reading_id}", dependencies=[Depends(require(Scope.read))],
-            summary="Get a reading")
+@router.get(
+    "/v1/readings/{reading_id}",
+    dependencies=[Depends(require(Scope.read))],
+    summary="Get a reading",
+)
 async def get_reading(reading_id: uuid.UUID, session: SessionDep) -> ReadingOut:
     return ReadingOut.model_validate(await service.get_reading(session, reading_id))
 
 
-@router.delete("/v1/readings/{reading_id}", status_code=204,
-               dependencies=[Depends(require(Scope.write))], summary="Delete a reading")
+@router.delete(
+    "/v1/readings/{reading_id}",
+    status_code=204,
+    dependencies=[Depends(require(Scope.write))],
+    summary="Delete a reading",
+)
 async def delete_reading(reading_id: uuid.UUID, session: SessionDep) -> Response:
     await service.delete_reading(session, reading_id)
     return Response(status_code=204)

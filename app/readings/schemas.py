@@ -10,7 +10,8 @@ from app.core.schemas import LongText, RequestBody, ResponseBody
 
 Value = Annotated[float, Field(ge=-1e15, le=1e15, description="A finite number.")]
 ExternalId = Annotated[
-    str, StringConstraints(min_length=1, max_length=200),
+    str,
+    StringConstraints(min_length=1, max_length=200),
     Field(description="Your id for this reading; retries with the same id are idempotent."),
 ]
 Source = Annotated[str, StringConstraints(max_length=200)]

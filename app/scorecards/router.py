@@ -41,8 +41,9 @@ def _objective(response: Response, objective: object) -> ObjectiveOut:
     return out
 
 
-@router.post("/v1/scorecards", status_code=201, dependencies=can_write,
-             summary="Create a scorecard")
+@router.post(
+    "/v1/scorecards", status_code=201, dependencies=can_write, summary="Create a scorecard"
+)
 async def create_scorecard(
     body: ScorecardCreate, session: SessionDep, response: Response
 ) -> ScorecardOut:
@@ -59,8 +60,9 @@ async def list_scorecards(
     cursor: Cursor = None,
 ) -> Page[ScorecardOut]:
     rows, next_cursor = await service.list_scorecards(session, q=q, limit=limit, cursor=cursor)
-    return Page[ScorecardOut](items=[ScorecardOut.model_validate(r) for r in rows],
-                              next_cursor=next_cursor)
+    return Page[ScorecardOut](
+        items=[ScorecardOut.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
 
 
 @router.get("/v1/scorecards/{scorecard_id}", dependencies=can_read, summary="Get a scorecard")
@@ -70,28 +72,42 @@ async def get_scorecard(
     return _scorecard(response, await service.get_scorecard(session, scorecard_id))
 
 
-@router.patch("/v1/scorecards/{scorecard_id}", dependencies=can_write,
-              summary="Update a scorecard (partial)")
+@router.patch(
+    "/v1/scorecards/{scorecard_id}", dependencies=can_write, summary="Update a scorecard (partial)"
+)
 async def update_scorecard(
-    scorecard_id: uuid.UUID, body: ScorecardUpdate, session: SessionDep, response: Response,
+    scorecard_id: uuid.UUID,
+    body: ScorecardUpdate,
+    session: SessionDep,
+    response: Response,
     if_match: IfMatch = None,
 ) -> ScorecardOut:
     scorecard = await service.update_scorecard(session, scorecard_id, body, if_match)
     return _scorecard(response, scorecard)
 
 
-@router.delete("/v1/scorecards/{scorecard_id}", status_code=204, dependencies=can_write,
-               summary="Delete a scorecard (409 while it has measures, unless cascade=true)")
+@router.delete(
+    "/v1/scorecards/{scorecard_id}",
+    status_code=204,
+    dependencies=can_write,
+    summary="Delete a scorecard (409 while it has measures, unless cascade=true)",
+)
 async def delete_scorecard(
-    scorecard_id: uuid.UUID, session: SessionDep, cascade: Cascade = False,
+    scorecard_id: uuid.UUID,
+    session: SessionDep,
+    cascade: Cascade = False,
     if_match: IfMatch = None,
 ) -> Response:
     await service.delete_scorecard(session, scorecard_id, cascade=cascade, if_match=if_match)
     return Response(status_code=204)
 
 
-@router.post("/v1/scorecards/{scorecard_id}/objectives", status_code=201,
-             dependencies=can_write, summary="Create an objective")
+@router.post(
+    "/v1/scorecards/{scorecard_id}/objectives",
+    status_code=201,
+    dependencies=can_write,
+    summary="Create an objective",
+)
 async def create_objective(
     scorecard_id: uuid.UUID, body: ObjectiveCreate, session: SessionDep, response: Response
 ) -> ObjectiveOut:
@@ -100,15 +116,20 @@ async def create_objective(
     return _objective(response, objective)
 
 
-@router.get("/v1/scorecards/{scorecard_id}/objectives", dependencies=can_read,
-            summary="List a scorecard's objectives")
+@router.get(
+    "/v1/scorecards/{scorecard_id}/objectives",
+    dependencies=can_read,
+    summary="List a scorecard's objectives",
+)
 async def list_objectives(
     scorecard_id: uuid.UUID, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[ObjectiveOut]:
-    rows, next_cursor = await service.list_objectives(session, scorecard_id, limit=limit,
-                                                      cursor=cursor)
-    return Page[ObjectiveOut](items=[ObjectiveOut.model_validate(r) for r in rows],
-                              next_cursor=next_cursor)
+    rows, next_cursor = await service.list_objectives(
+        session, scorecard_id, limit=limit, cursor=cursor
+    )
+    return Page[ObjectiveOut](
+        items=[ObjectiveOut.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
 
 
 @router.get("/v1/objectives/{objective_id}", dependencies=can_read, summary="Get an objective")
@@ -118,20 +139,30 @@ async def get_objective(
     return _objective(response, await service.get_objective(session, objective_id))
 
 
-@router.patch("/v1/objectives/{objective_id}", dependencies=can_write,
-              summary="Update an objective (partial)")
+@router.patch(
+    "/v1/objectives/{objective_id}", dependencies=can_write, summary="Update an objective (partial)"
+)
 async def update_objective(
-    objective_id: uuid.UUID, body: ObjectiveUpdate, session: SessionDep, response: Response,
+    objective_id: uuid.UUID,
+    body: ObjectiveUpdate,
+    session: SessionDep,
+    response: Response,
     if_match: IfMatch = None,
 ) -> ObjectiveOut:
     objective = await service.update_objective(session, objective_id, body, if_match)
     return _objective(response, objective)
 
 
-@router.delete("/v1/objectives/{objective_id}", status_code=204, dependencies=can_write,
-               summary="Delete an objective (409 while it has measures, unless cascade=true)")
+@router.delete(
+    "/v1/objectives/{objective_id}",
+    status_code=204,
+    dependencies=can_write,
+    summary="Delete an objective (409 while it has measures, unless cascade=true)",
+)
 async def delete_objective(
-    objective_id: uuid.UUID, session: SessionDep, cascade: Cascade = False,
+    objective_id: uuid.UUID,
+    session: SessionDep,
+    cascade: Cascade = False,
     if_match: IfMatch = None,
 ) -> Response:
     await service.delete_objective(session, objective_id, cascade=cascade, if_match=if_match)

@@ -21,7 +21,9 @@ def _iana_zone(name: str) -> str:
 
 
 TimeZone = Annotated[
-    str, StringConstraints(max_length=64), AfterValidator(_iana_zone),
+    str,
+    StringConstraints(max_length=64),
+    AfterValidator(_iana_zone),
     Field(examples=["Europe/Berlin"]),
 ]
 
@@ -84,7 +86,9 @@ class ScorecardUpdate(RequestBody):
     score_cap: float | None = Field(None, ge=100, le=200)
     perspectives: Perspectives | None = None
 
-    REQUIRED: ClassVar[frozenset[str]] = frozenset({"name", "timezone", "thresholds", "score_cap", "perspectives"})
+    REQUIRED: ClassVar[frozenset[str]] = frozenset(
+        {"name", "timezone", "thresholds", "score_cap", "perspectives"}
+    )
 
 
 class ThresholdsOut(ResponseBody):

@@ -45,8 +45,9 @@ async def list_scorecards(
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
         query = query.where(Scorecard.name.ilike(f"%{escaped}%"))
-    return await paginate(session, query, keys=[Scorecard.id], limit=limit, cursor=cursor,
-                          parse=[uuid.UUID])
+    return await paginate(
+        session, query, keys=[Scorecard.id], limit=limit, cursor=cursor, parse=[uuid.UUID]
+    )
 
 
 async def create_scorecard(
@@ -61,8 +62,10 @@ async def create_scorecard(
 
 
 async def _perspectives_in_use(session: AsyncSession, scorecard_id: uuid.UUID) -> set[str]:
-    used = select(Objective.perspective).where(Objective.scorecard_id == scorecard_id).union(
-        select(Measure.perspective).where(Measure.scorecard_id == scorecard_id)
+    used = (
+        select(Objective.perspective)
+        .where(Objective.scorecard_id == scorecard_id)
+        .union(select(Measure.perspective).where(Measure.scorecard_id == scorecard_id))
     )
     return set((await session.scalars(used)).all())
 
@@ -87,10 +90,14 @@ async def update_scorecard(
     scorecard.version += 1
     if changes.keys() & STATUS_INPUTS:
         await session.flush()
-        measure_ids = (await session.scalars(
-            select(Measure.id).where(Measure.scorecard_id == scorecard_id)
-            .order_by(Measure.id).with_for_update()
-        )).all()
+        measure_ids = (
+            await session.scalars(
+                select(Measure.id)
+                .where(Measure.scorecard_id == scorecard_id)
+                .order_by(Measure.id)
+                .with_for_update()
+            )
+        ).all()
         await refresh_statuses(session, measure_ids)
     await session.commit()
     return scorecard
@@ -138,8 +145,9 @@ async def list_objectives(
 ) -> tuple[list[Objective], str | None]:
     await get_scorecard(session, scorecard_id)
     query = select(Objective).where(Objective.scorecard_id == scorecard_id)
-    return await paginate(session, query, keys=[Objective.id], limit=limit, cursor=cursor,
-                          parse=[uuid.UUID])
+    return await paginate(
+        session, query, keys=[Objective.id], limit=limit, cursor=cursor, parse=[uuid.UUID]
+    )
 
 
 async def create_objective(
@@ -160,11 +168,13 @@ async def update_objective(
     check_if_match(if_match, objective.version)
     changes: dict[str, Any] = sent_fields(body, required=ObjectiveUpdate.REQUIRED)
     if "perspective" in changes and changes["perspective"] != objective.perspective:
-        _check_perspective(await get_scorecard(session, objective.scorecard_id),
-                           changes["perspective"])
+        _check_perspective(
+            await get_scorecard(session, objective.scorecard_id), changes["perspective"]
+        )
         # A measure's perspective always agrees with its objective's.
         await session.execute(
-            update(Measure).where(Measure.objective_id == objective_id)
+            update(Measure)
+            .where(Measure.objective_id == objective_id)
             .values(perspective=changes["perspective"], version=Measure.version + 1)
         )
     for name, value in changes.items():

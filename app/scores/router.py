@@ -23,10 +23,13 @@ from app.scoring import Cadence, PeriodSelector
 
 router = APIRouter(tags=["scores"], dependencies=[Depends(require(Scope.read))])
 
-AsOf = Annotated[datetime | None, Query(description="Evaluate at this instant (RFC 3339 with an "
-                                                   "offset); default now.")]
-Selector = Annotated[PeriodSelector, Query(alias="period",
-                                           description="`current`, or `previous` (last closed).")]
+AsOf = Annotated[
+    datetime | None,
+    Query(description="Evaluate at this instant (RFC 3339 with an offset); default now."),
+]
+Selector = Annotated[
+    PeriodSelector, Query(alias="period", description="`current`, or `previous` (last closed).")
+]
 From = Annotated[datetime | None, Query(alias="from", description="Default: a year before `to`.")]
 To = Annotated[datetime | None, Query(description="Exclusive; default now.")]
 
@@ -39,7 +42,9 @@ def _aware(value: datetime | None, name: str, default: datetime) -> datetime:
     return value
 
 
-def _range(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
+def _range(
+    start: datetime | None, end: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
     end = _aware(end, "to", now)
     start = _aware(start, "from", end - timedelta(days=365))
     if start >= end:
@@ -47,10 +52,15 @@ def _range(start: datetime | None, end: datetime | None, now: datetime) -> tuple
     return start, end
 
 
-@router.get("/v1/scorecards/{scorecard_id}/score", summary="Score a scorecard",
-            response_model=ScorecardScoreOut)
+@router.get(
+    "/v1/scorecards/{scorecard_id}/score",
+    summary="Score a scorecard",
+    response_model=ScorecardScoreOut,
+)
 async def scorecard_score(
-    scorecard_id: uuid.UUID, session: SessionDep, as_of: AsOf = None,
+    scorecard_id: uuid.UUID,
+    session: SessionDep,
+    as_of: AsOf = None,
     selector: Selector = PeriodSelector.current,
 ) -> ScorecardScoreOut:
     instant = _aware(as_of, "as_of", datetime.now(UTC))
@@ -58,10 +68,13 @@ async def scorecard_score(
     return ScorecardScoreOut.model_validate(result)
 
 
-@router.get("/v1/measures/{measure_id}/score", summary="Score one measure",
-            response_model=MeasureScoreOut)
+@router.get(
+    "/v1/measures/{measure_id}/score", summary="Score one measure", response_model=MeasureScoreOut
+)
 async def measure_score(
-    measure_id: uuid.UUID, session: SessionDep, as_of: AsOf = None,
+    measure_id: uuid.UUID,
+    session: SessionDep,
+    as_of: AsOf = None,
     selector: Selector = PeriodSelector.current,
 ) -> MeasureScoreOut:
     instant = _aware(as_of, "as_of", datetime.now(UTC))
@@ -69,26 +82,40 @@ async def measure_score(
     return MeasureScoreOut.model_validate(result)
 
 
-@router.get("/v1/scorecards/{scorecard_id}/history", summary="Scorecard score per period",
-            response_model=ScorecardHistoryOut)
+@router.get(
+    "/v1/scorecards/{scorecard_id}/history",
+    summary="Scorecard score per period",
+    response_model=ScorecardHistoryOut,
+)
 async def scorecard_history(
-    scorecard_id: uuid.UUID, session: SessionDep, from_: From = None, to: To = None,
+    scorecard_id: uuid.UUID,
+    session: SessionDep,
+    from_: From = None,
+    to: To = None,
     cadence: Cadence = Cadence.month,
 ) -> ScorecardHistoryOut:
     now = datetime.now(UTC)
     start, end = _range(from_, to, now)
     entries = await service.scorecard_history(session, scorecard_id, start, end, cadence, now)
     return ScorecardHistoryOut.model_validate(
-        {"scorecard_id": scorecard_id, "cadence": cadence, "entries": entries})
+        {"scorecard_id": scorecard_id, "cadence": cadence, "entries": entries}
+    )
 
 
-@router.get("/v1/measures/{measure_id}/history", summary="Measure value and score per period",
-            response_model=MeasureHistoryOut)
+@router.get(
+    "/v1/measures/{measure_id}/history",
+    summary="Measure value and score per period",
+    response_model=MeasureHistoryOut,
+)
 async def measure_history(
-    measure_id: uuid.UUID, session: SessionDep, from_: From = None, to: To = None,
+    measure_id: uuid.UUID,
+    session: SessionDep,
+    from_: From = None,
+    to: To = None,
 ) -> MeasureHistoryOut:
     now = datetime.now(UTC)
     start, end = _range(from_, to, now)
     cadence, entries = await service.measure_history(session, measure_id, start, end, now)
     return MeasureHistoryOut.model_validate(
-        {"measure_id": measure_id, "cadence": cadence, "entries": entries})
+        {"measure_id": measure_id, "cadence": cadence, "entries": entries}
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -25,13 +25,22 @@ class TrendOut(ResponseBody):
     direction: Literal["up", "down", "flat"]
 
 
-_MEASURE_EXAMPLE = {
-    "measure_id": "01936f4e-8a7b-7c3d-9e2f-0a1b2c3d4e5f", "key": "completion",
-    "name": "Completion rate", "unit": "%", "weight": 1.0, "value": 82.0, "progress": 80.0,
-    "score": 80.0, "status": "amber", "coverage": 1.0,
+_MEASURE_EXAMPLE: dict[str, Any] = {
+    "measure_id": "01936f4e-8a7b-7c3d-9e2f-0a1b2c3d4e5f",
+    "key": "completion",
+    "name": "Completion rate",
+    "unit": "%",
+    "weight": 1.0,
+    "value": 82.0,
+    "progress": 80.0,
+    "score": 80.0,
+    "status": "amber",
+    "coverage": 1.0,
     "period": {"start": "2026-10-31T23:00:00Z", "end": "2026-11-30T23:00:00Z"},
     "trend": {"previous_score": 72.5, "delta": 7.5, "direction": "up"},
-    "stale": False, "last_observed_at": "2026-11-02T08:00:00Z", "readings_in_period": 3,
+    "stale": False,
+    "last_observed_at": "2026-11-02T08:00:00Z",
+    "readings_in_period": 3,
 }
 
 
@@ -44,8 +53,9 @@ class MeasureScoreOut(ResponseBody):
     unit: str | None
     weight: float
     value: float | None
-    progress: float | None = Field(description="Percent of the way from baseline to target; "
-                                               "uncapped.")
+    progress: float | None = Field(
+        description="Percent of the way from baseline to target; uncapped."
+    )
     score: float | None = Field(description="Progress clamped to [0, score_cap].")
     status: StatusOut
     coverage: float
@@ -78,23 +88,51 @@ class PerspectiveScoreOut(ResponseBody):
 
 
 class ScorecardScoreOut(ResponseBody):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "scorecard_id": "01936f4e-0000-7000-8000-000000000001",
-        "as_of": "2026-11-28T10:00:00Z", "score": 80.0, "status": "amber", "coverage": 0.5,
-        "perspectives": [{
-            "key": "learning_growth", "name": "Learning & growth", "weight": 1.0,
-            "score": 80.0, "status": "amber", "coverage": 1.0,
-            "objectives": [{
-                "objective_id": "01936f4e-0000-7000-8000-000000000002",
-                "name": "Build capability", "weight": 1.0, "score": 80.0, "status": "amber",
-                "coverage": 1.0, "measures": [_MEASURE_EXAMPLE],
-            }],
-            "measures": [],
-        }, {
-            "key": "financial", "name": "Financial", "weight": 1.0, "score": None,
-            "status": "no_data", "coverage": 0.0, "objectives": [], "measures": [],
-        }],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "scorecard_id": "01936f4e-0000-7000-8000-000000000001",
+                    "as_of": "2026-11-28T10:00:00Z",
+                    "score": 80.0,
+                    "status": "amber",
+                    "coverage": 0.5,
+                    "perspectives": [
+                        {
+                            "key": "learning_growth",
+                            "name": "Learning & growth",
+                            "weight": 1.0,
+                            "score": 80.0,
+                            "status": "amber",
+                            "coverage": 1.0,
+                            "objectives": [
+                                {
+                                    "objective_id": "01936f4e-0000-7000-8000-000000000002",
+                                    "name": "Build capability",
+                                    "weight": 1.0,
+                                    "score": 80.0,
+                                    "status": "amber",
+                                    "coverage": 1.0,
+                                    "measures": [_MEASURE_EXAMPLE],
+                                }
+                            ],
+                            "measures": [],
+                        },
+                        {
+                            "key": "financial",
+                            "name": "Financial",
+                            "weight": 1.0,
+                            "score": None,
+                            "status": "no_data",
+                            "coverage": 0.0,
+                            "objectives": [],
+                            "measures": [],
+                        },
+                    ],
+                }
+            ]
+        }
+    )
 
     scorecard_id: uuid.UUID
     as_of: datetime

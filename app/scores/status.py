@@ -30,7 +30,9 @@ _SWEEP_LOCK = 0x5C0E5EE9  # advisory-lock namespace: one sweeper per scorecard a
 log = structlog.get_logger(__name__)
 
 
-def _with_dependents(definition: ScorecardDefinition, measure_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+def _with_dependents(
+    definition: ScorecardDefinition, measure_ids: set[uuid.UUID]
+) -> set[uuid.UUID]:
     """`measure_ids` plus every derived measure that uses one of them, transitively."""
     keys = {m.key for m in definition.measures if m.id in measure_ids}
     grew = True
@@ -44,12 +46,15 @@ def _with_dependents(definition: ScorecardDefinition, measure_ids: set[uuid.UUID
 
 
 async def _evaluate(
-    session: AsyncSession, definition: ScorecardDefinition, measure_ids: Iterable[uuid.UUID],
+    session: AsyncSession,
+    definition: ScorecardDefinition,
+    measure_ids: Iterable[uuid.UUID],
     now: datetime,
 ) -> dict[uuid.UUID, MeasureScore]:
     ids = list(measure_ids)
     windows = set().union(
-        *(measure_windows(definition, i, now, PeriodSelector.current) for i in ids))
+        *(measure_windows(definition, i, now, PeriodSelector.current) for i in ids)
+    )
     stats = await fetch_window_stats(session, windows)
     return {i: evaluate_measure(definition, i, now, PeriodSelector.current, stats) for i in ids}
 
@@ -63,17 +68,22 @@ async def refresh_statuses(
     the same order every writer uses, so writers cannot deadlock)."""
     now = now or datetime.now(UTC)
     requested = set(measure_ids)
-    scorecard_ids = (await session.scalars(
-        select(Measure.scorecard_id).where(Measure.id.in_(requested)).distinct()
-    )).all()
+    scorecard_ids = (
+        await session.scalars(
+            select(Measure.scorecard_id).where(Measure.id.in_(requested)).distinct()
+        )
+    ).all()
     for scorecard_id in scorecard_ids:
         definition, rows = await load_scorecard(session, scorecard_id)
         affected = _with_dependents(definition, requested)
         if dependents := sorted(affected - requested):
             # Re-read under the lock: another writer may have moved their status meanwhile.
             await session.scalars(
-                select(Measure).where(Measure.id.in_(dependents)).order_by(Measure.id)
-                .with_for_update().execution_options(populate_existing=True)
+                select(Measure)
+                .where(Measure.id.in_(dependents))
+                .order_by(Measure.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
             )
         stored = {m.id: m for m in rows}
         scores = await _evaluate(session, definition, affected, now)
@@ -82,38 +92,54 @@ async def refresh_statuses(
 
 
 async def _store(
-    session: AsyncSession, definition: ScorecardDefinition, measure: Measure,
-    score: MeasureScore, now: datetime,
+    session: AsyncSession,
+    definition: ScorecardDefinition,
+    measure: Measure,
+    score: MeasureScore,
+    now: datetime,
 ) -> None:
     previous = measure.status
     if score.status == previous:
         return
     # A computed status is not an edit: version and updated_at stay as they are.
     await session.execute(
-        update(Measure).where(Measure.id == measure.id)
+        update(Measure)
+        .where(Measure.id == measure.id)
         .values(status=score.status.value, updated_at=Measure.updated_at)
         .execution_options(synchronize_session=False)
     )
     measure.status = score.status.value
-    thresholds = next(m.thresholds for m in definition.measures if m.id == measure.id) \
+    thresholds = (
+        next(m.thresholds for m in definition.measures if m.id == measure.id)
         or definition.thresholds
-    await emit_event(session, THRESHOLD_CROSSED, {
-        "scorecard_id": str(definition.id),
-        "measure_id": str(measure.id),
-        "measure_key": measure.key,
-        "previous_status": previous,
-        "status": score.status.value,
-        "value": score.value,
-        "score": score.score,
-        "thresholds": {"green": thresholds.green, "amber": thresholds.amber},
-        "as_of": now.isoformat(),
-    }, scorecard_id=definition.id)
-    log.info("threshold_crossed", measure_id=str(measure.id), previous_status=previous,
-             status=score.status.value)
+    )
+    await emit_event(
+        session,
+        THRESHOLD_CROSSED,
+        {
+            "scorecard_id": str(definition.id),
+            "measure_id": str(measure.id),
+            "measure_key": measure.key,
+            "previous_status": previous,
+            "status": score.status.value,
+            "value": score.value,
+            "score": score.score,
+            "thresholds": {"green": thresholds.green, "amber": thresholds.amber},
+            "as_of": now.isoformat(),
+        },
+        scorecard_id=definition.id,
+    )
+    log.info(
+        "threshold_crossed",
+        measure_id=str(measure.id),
+        previous_status=previous,
+        status=score.status.value,
+    )
 
 
-async def sweep_scorecard(session: AsyncSession, scorecard_id: uuid.UUID,
-                          now: datetime | None = None) -> int:
+async def sweep_scorecard(
+    session: AsyncSession, scorecard_id: uuid.UUID, now: datetime | None = None
+) -> int:
     """Re-evaluate a whole scorecard at `now`; lock and refresh only the measures whose status
     moved. Skips the scorecard when another worker is sweeping it. Commits; returns the number
     of measures re-checked under lock."""
@@ -132,8 +158,12 @@ async def sweep_scorecard(session: AsyncSession, scorecard_id: uuid.UUID,
         derived = {m.id for m in definition.measures if m.formula}
         for group in ([i for i in moved if i not in derived], [i for i in moved if i in derived]):
             if group:
-                await session.execute(select(Measure.id).where(Measure.id.in_(group))
-                                      .order_by(Measure.id).with_for_update())
+                await session.execute(
+                    select(Measure.id)
+                    .where(Measure.id.in_(group))
+                    .order_by(Measure.id)
+                    .with_for_update()
+                )
         session.expire_all()
         await refresh_statuses(session, moved, now)
     await session.commit()

@@ -20,10 +20,12 @@ depends_on: str | Sequence[str] | None = None
 def _timestamps() -> list[sa.Column]:
     return [
         sa.Column("version", sa.Integer, nullable=False, server_default="1"),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
     ]
 
 
@@ -35,8 +37,9 @@ def upgrade() -> None:
         sa.Column("scope", sa.String(16), nullable=False),
         sa.Column("prefix", sa.String(16), nullable=False),
         sa.Column("key_hash", sa.String(64), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.CheckConstraint("scope IN ('admin', 'write', 'ingest', 'read')", name="scope"),
         sa.UniqueConstraint("key_hash"),
     )
@@ -57,8 +60,12 @@ def upgrade() -> None:
     op.create_table(
         "objectives",
         sa.Column("id", sa.Uuid, primary_key=True),
-        sa.Column("scorecard_id", sa.Uuid,
-                  sa.ForeignKey("scorecards.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "scorecard_id",
+            sa.Uuid,
+            sa.ForeignKey("scorecards.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("perspective", sa.String(64), nullable=False),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("description", sa.Text),
@@ -69,8 +76,12 @@ def upgrade() -> None:
     op.create_table(
         "measures",
         sa.Column("id", sa.Uuid, primary_key=True),
-        sa.Column("scorecard_id", sa.Uuid,
-                  sa.ForeignKey("scorecards.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "scorecard_id",
+            sa.Uuid,
+            sa.ForeignKey("scorecards.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("objective_id", sa.Uuid, sa.ForeignKey("objectives.id", ondelete="CASCADE")),
         sa.Column("key", sa.String(64), nullable=False),
         sa.Column("name", sa.String(200), nullable=False),
@@ -100,15 +111,17 @@ def upgrade() -> None:
     op.create_table(
         "readings",
         sa.Column("id", sa.Uuid, primary_key=True),
-        sa.Column("measure_id", sa.Uuid,
-                  sa.ForeignKey("measures.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "measure_id", sa.Uuid, sa.ForeignKey("measures.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("value", sa.Float, nullable=False),
         sa.Column("observed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("source", sa.String(200)),
         sa.Column("external_id", sa.String(200)),
         sa.Column("note", sa.Text),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         # Also the index behind idempotent retries (ON CONFLICT (measure_id, external_id)).
         sa.UniqueConstraint("measure_id", "external_id", name="uq_readings_measure_id"),
     )

@@ -41,15 +41,17 @@ async def test_scopes_grant_least_privilege(client, scoped_client):
     assert (await reader.post("/v1/scorecards", json={"name": "x"})).status_code == 403
     assert (await reader.get("/v1/api-keys")).status_code == 403
 
-    assert (await ingester.post(f"/v1/measures/{measure['id']}/readings", json=reading)
-            ).status_code == 201
+    assert (
+        await ingester.post(f"/v1/measures/{measure['id']}/readings", json=reading)
+    ).status_code == 201
     assert (await ingester.get("/v1/scorecards")).status_code == 403
     assert (await ingester.post("/v1/scorecards", json={"name": "x"})).status_code == 403
 
     assert (await writer.post("/v1/scorecards", json={"name": "x"})).status_code == 201
     assert (await writer.get("/v1/scorecards")).status_code == 200
-    assert (await writer.post("/v1/api-keys", json={"name": "x", "scope": "admin"})
-            ).status_code == 403
+    assert (
+        await writer.post("/v1/api-keys", json={"name": "x", "scope": "admin"})
+    ).status_code == 403
     forbidden = await writer.get("/v1/api-keys")
     assert forbidden.status_code == 403
     assert "admin" in forbidden.json()["detail"]

@@ -15,9 +15,15 @@ async def measure(client):
 
 async def test_create_get_and_delete(client, measure):
     url = f"/v1/measures/{measure['id']}/readings"
-    response = await client.post(url, json={"value": 42.5,
-                                            "observed_at": "2026-03-01T09:00:00+01:00",
-                                            "source": "manual", "note": "Q1 cohort"})
+    response = await client.post(
+        url,
+        json={
+            "value": 42.5,
+            "observed_at": "2026-03-01T09:00:00+01:00",
+            "source": "manual",
+            "note": "Q1 cohort",
+        },
+    )
     assert response.status_code == 201
     reading = response.json()
     assert response.headers["location"] == f"/v1/readings/{reading['id']}"
@@ -28,13 +34,16 @@ async def test_create_get_and_delete(client, measure):
     assert (await client.get(f"/v1/readings/{reading['id']}")).status_code == 404
 
 
-@pytest.mark.parametrize("bad", [
-    {"value": 1, "observed_at": "2026-03-01T09:00:00"},  # no offset
-    {"value": 1, "observed_at": "yesterday"},
-    {"value": "lots", "observed_at": "2026-03-01T09:00:00Z"},
-    {"observed_at": "2026-03-01T09:00:00Z"},
-    {"value": 1, "observed_at": "2026-03-01T09:00:00Z", "extra": True},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"value": 1, "observed_at": "2026-03-01T09:00:00"},  # no offset
+        {"value": 1, "observed_at": "yesterday"},
+        {"value": "lots", "observed_at": "2026-03-01T09:00:00Z"},
+        {"observed_at": "2026-03-01T09:00:00Z"},
+        {"value": 1, "observed_at": "2026-03-01T09:00:00Z", "extra": True},
+    ],
+)
 async def test_bad_readings_are_422(client, measure, bad):
     response = await client.post(f"/v1/measures/{measure['id']}/readings", json=bad)
     assert response.status_code == 422
@@ -62,8 +71,9 @@ async def test_list_is_newest_first_with_from_to_and_cursor(client, measure):
         await client.post(url, json={"value": day, "observed_at": f"2026-03-0{day}T12:00:00Z"})
     everything = (await client.get(url)).json()["items"]
     assert [r["value"] for r in everything] == [7, 6, 5, 4, 3, 2, 1]
-    window = (await client.get(url, params={"from": "2026-03-02T12:00:00Z",
-                                            "to": "2026-03-05T12:00:00Z"})).json()["items"]
+    window = (
+        await client.get(url, params={"from": "2026-03-02T12:00:00Z", "to": "2026-03-05T12:00:00Z"})
+    ).json()["items"]
     assert [r["value"] for r in window] == [4, 3, 2]  # from inclusive, to exclusive
     page = (await client.get(url, params={"limit": 3})).json()
     rest = (await client.get(url, params={"limit": 10, "cursor": page["next_cursor"]})).json()
@@ -73,6 +83,8 @@ async def test_list_is_newest_first_with_from_to_and_cursor(client, measure):
 
 
 async def test_unknown_measure_is_404(client):
-    response = await client.post("/v1/measures/00000000-0000-7000-8000-000000000000/readings",
-                                 json={"value": 1, "observed_at": "2026-03-01T00:00:00Z"})
+    response = await client.post(
+        "/v1/measures/00000000-0000-7000-8000-000000000000/readings",
+        json={"value": 1, "observed_at": "2026-03-01T00:00:00Z"},
+    )
     assert response.status_code == 404

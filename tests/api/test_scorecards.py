@@ -20,13 +20,18 @@ async def test_create_scorecard_defaults_and_location(client):
     assert body["thresholds"] == {"green": 90, "amber": 70}
     assert body["score_cap"] == 100
     assert [p["key"] for p in body["perspectives"]] == [
-        "financial", "customer", "internal_process", "learning_growth"]
+        "financial",
+        "customer",
+        "internal_process",
+        "learning_growth",
+    ]
     assert all(p["weight"] == 1 for p in body["perspectives"])
     assert body["version"] == 1
     assert body["created_at"].endswith(("Z", "+00:00"))
 
-    fetched = await client.get(body["location"] if "location" in body else
-                               response.headers["location"])
+    fetched = await client.get(
+        body["location"] if "location" in body else response.headers["location"]
+    )
     assert fetched.status_code == 200
     assert fetched.json() == body
 
@@ -61,29 +66,44 @@ async def test_patch_refuses_null_for_required_fields(client):
 
 
 async def test_validation_errors_are_problem_json_with_locations(client):
-    response = await client.post("/v1/scorecards", json={
-        "name": "", "timezone": "Mars/Olympus", "score_cap": 300, "colour": "blue"})
+    response = await client.post(
+        "/v1/scorecards",
+        json={"name": "", "timezone": "Mars/Olympus", "score_cap": 300, "colour": "blue"},
+    )
     assert response.status_code == 422
     assert response.headers["content-type"] == PROBLEM
     problem = response.json()
     assert {"type", "title", "status", "detail", "errors"} <= problem.keys()
     locations = {tuple(e["loc"]) for e in problem["errors"]}
-    assert {("body", "name"), ("body", "timezone"), ("body", "score_cap"),
-            ("body", "colour")} <= locations
+    assert {
+        ("body", "name"),
+        ("body", "timezone"),
+        ("body", "score_cap"),
+        ("body", "colour"),
+    } <= locations
     unknown = next(e for e in problem["errors"] if e["loc"] == ["body", "colour"])
     assert unknown["message"] == "unknown field"
 
 
 async def test_malformed_json_is_422_not_500(client):
-    response = await client.post("/v1/scorecards", content=b"{not json",
-                                 headers={"Content-Type": "application/json"})
+    response = await client.post(
+        "/v1/scorecards", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 422
     assert response.headers["content-type"] == PROBLEM
 
 
 async def test_custom_perspectives_must_be_unique(client):
-    response = await client.post("/v1/scorecards", json={"name": "x", "perspectives": [
-        {"key": "people", "name": "People"}, {"key": "people", "name": "Again"}]})
+    response = await client.post(
+        "/v1/scorecards",
+        json={
+            "name": "x",
+            "perspectives": [
+                {"key": "people", "name": "People"},
+                {"key": "people", "name": "Again"},
+            ],
+        },
+    )
     assert response.status_code == 422
 
 
@@ -92,12 +112,16 @@ async def test_list_paginates_in_creation_order_and_filters_by_name(client):
     await create_scorecard(client, name="Sales academy")
     page1 = (await client.get("/v1/scorecards", params={"limit": 2, "q": "card"})).json()
     assert [s["name"] for s in page1["items"]] == ["Card 0", "Card 1"]
-    page2 = (await client.get("/v1/scorecards",
-                              params={"limit": 2, "q": "card", "cursor": page1["next_cursor"]})
-             ).json()
-    page3 = (await client.get("/v1/scorecards",
-                              params={"limit": 2, "q": "card", "cursor": page2["next_cursor"]})
-             ).json()
+    page2 = (
+        await client.get(
+            "/v1/scorecards", params={"limit": 2, "q": "card", "cursor": page1["next_cursor"]}
+        )
+    ).json()
+    page3 = (
+        await client.get(
+            "/v1/scorecards", params={"limit": 2, "q": "card", "cursor": page2["next_cursor"]}
+        )
+    ).json()
     names = [s["name"] for s in page1["items"] + page2["items"] + page3["items"]]
     assert names == [c["name"] for c in created]
     assert page3["next_cursor"] is None
@@ -121,8 +145,10 @@ async def test_delete_with_measures_needs_cascade(client):
 async def test_removing_a_perspective_in_use_is_a_conflict(client):
     scorecard = await create_scorecard(client)
     await create_measure(client, scorecard["id"], perspective="financial")
-    response = await client.patch(f"/v1/scorecards/{scorecard['id']}", json={
-        "perspectives": [{"key": "customer", "name": "Customer"}]})
+    response = await client.patch(
+        f"/v1/scorecards/{scorecard['id']}",
+        json={"perspectives": [{"key": "customer", "name": "Customer"}]},
+    )
     assert response.status_code == 409
 
 
@@ -131,19 +157,22 @@ async def test_objectives_crud_and_perspective_check(client):
     base = f"/v1/scorecards/{scorecard['id']}/objectives"
     wrong = await client.post(base, json={"perspective": "nope", "name": "Grow skills"})
     assert wrong.status_code == 422
-    created = await client.post(base, json={"perspective": "learning_growth",
-                                            "name": "Grow skills", "weight": 2})
+    created = await client.post(
+        base, json={"perspective": "learning_growth", "name": "Grow skills", "weight": 2}
+    )
     assert created.status_code == 201
     objective = created.json()
     assert created.headers["location"] == f"/v1/objectives/{objective['id']}"
     listed = (await client.get(base)).json()
     assert [o["id"] for o in listed["items"]] == [objective["id"]]
 
-    measure = await create_measure(client, scorecard["id"], objective_id=objective["id"],
-                                   perspective=None)
+    measure = await create_measure(
+        client, scorecard["id"], objective_id=objective["id"], perspective=None
+    )
     assert measure["perspective"] == "learning_growth"
-    moved = await client.patch(f"/v1/objectives/{objective['id']}",
-                               json={"perspective": "customer"})
+    moved = await client.patch(
+        f"/v1/objectives/{objective['id']}", json={"perspective": "customer"}
+    )
     assert moved.status_code == 200
     assert (await client.get(f"/v1/measures/{measure['id']}")).json()["perspective"] == "customer"
 

@@ -24,13 +24,23 @@ async def _admin(url: str, *statements: str) -> list[str]:
 def test_upgrade_downgrade_upgrade(database_url):
     scratch = make_url(database_url).set(database="scorecard_migration_roundtrip")
     url = scratch.render_as_string(hide_password=False)
-    asyncio.run(_admin(database_url, f"DROP DATABASE IF EXISTS {scratch.database}",
-                       f"CREATE DATABASE {scratch.database}"))
+    asyncio.run(
+        _admin(
+            database_url,
+            f"DROP DATABASE IF EXISTS {scratch.database}",
+            f"CREATE DATABASE {scratch.database}",
+        )
+    )
     try:
         upgrade(url)
         downgrade(url, "base")
-        [tables] = asyncio.run(_admin(url, "SELECT count(*) FROM pg_tables "
-                                           "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"))
+        [tables] = asyncio.run(
+            _admin(
+                url,
+                "SELECT count(*) FROM pg_tables "
+                "WHERE schemaname = 'public' AND tablename <> 'alembic_version'",
+            )
+        )
         assert tables == "0"
         upgrade(url)
         [revision] = asyncio.run(_admin(url, "SELECT version_num FROM alembic_version"))

@@ -12,8 +12,15 @@ from tests.e2e.server import running_server, scorecard_cli
 def test_walkthrough_against_the_real_server(clean_db):
     database_url = clean_db
     with running_server(database_url) as (base_url, process):
-        created = scorecard_cli("api-keys", "create", "--name", "ops", "--scope", "admin",
-                                env={"DATABASE_URL": database_url})
+        created = scorecard_cli(
+            "api-keys",
+            "create",
+            "--name",
+            "ops",
+            "--scope",
+            "admin",
+            env={"DATABASE_URL": database_url},
+        )
         assert created.returncode == 0, created.stderr
         key = created.stdout.strip()
         assert created.stdout == key + "\n"  # the key and nothing else on stdout
@@ -23,13 +30,23 @@ def test_walkthrough_against_the_real_server(clean_db):
             scorecard = http.post("/v1/scorecards", json={"name": "Academy"})
             assert scorecard.status_code == 201
             assert scorecard.headers["x-request-id"] == "walkthrough-1"
-            measure = http.post(f"/v1/scorecards/{scorecard.json()['id']}/measures", json={
-                "key": "completion", "name": "Completion rate", "perspective": "customer",
-                "direction": "increase", "baseline": 50, "target": 90, "unit": "%"})
+            measure = http.post(
+                f"/v1/scorecards/{scorecard.json()['id']}/measures",
+                json={
+                    "key": "completion",
+                    "name": "Completion rate",
+                    "perspective": "customer",
+                    "direction": "increase",
+                    "baseline": 50,
+                    "target": 90,
+                    "unit": "%",
+                },
+            )
             assert measure.status_code == 201
             readings_url = f"/v1/measures/{measure.json()['id']}/readings"
-            reading = http.post(readings_url, json={"value": 80,
-                                                    "observed_at": "2026-11-01T10:00:00Z"})
+            reading = http.post(
+                readings_url, json={"value": 80, "observed_at": "2026-11-01T10:00:00Z"}
+            )
             assert reading.status_code == 201
             assert [r["value"] for r in http.get(readings_url).json()["items"]] == [80]
             assert http.get("/v1/scorecards").json()["items"][0]["name"] == "Academy"
@@ -45,9 +62,11 @@ def test_walkthrough_against_the_real_server(clean_db):
 
 
 def test_bad_configuration_fails_with_one_line():
-    for env in ({"DATABASE_URL": "mysql://root@localhost/x"},
-                {"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere"},
-                {"LOG_FORMAT": "xml", "DATABASE_URL": "postgresql://x@127.0.0.1:1/x"}):
+    for env in (
+        {"DATABASE_URL": "mysql://root@localhost/x"},
+        {"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere"},
+        {"LOG_FORMAT": "xml", "DATABASE_URL": "postgresql://x@127.0.0.1:1/x"},
+    ):
         result = scorecard_cli("migrate", env=env)
         assert result.returncode == 2, (env, result)
         lines = result.stderr.strip().splitlines()

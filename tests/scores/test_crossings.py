@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
@@ -12,9 +13,13 @@ from tests.factories import create_measure, create_scorecard
 
 async def crossing_events(app, measure_id):
     async with app.state.engine.connect() as connection:
-        rows = await connection.execute(text(
-            "SELECT data FROM events WHERE type = 'measure.threshold_crossed'"
-            " AND data->>'measure_id' = :id ORDER BY id"), {"id": measure_id})
+        rows = await connection.execute(
+            text(
+                "SELECT data FROM events WHERE type = 'measure.threshold_crossed'"
+                " AND data->>'measure_id' = :id ORDER BY id"
+            ),
+            {"id": measure_id},
+        )
         return [row.data for row in rows]
 
 
@@ -27,9 +32,15 @@ async def test_a_crossing_records_one_event_with_the_spec_payload(client, app):
     await client.post(url, json={"value": 49, "observed_at": now.isoformat()})  # still green
     [event] = await crossing_events(app, measure["id"])
     assert event == {
-        "scorecard_id": scorecard["id"], "measure_id": measure["id"], "measure_key": "nps",
-        "previous_status": "no_data", "status": "green", "value": 48, "score": 96,
-        "thresholds": {"green": 90, "amber": 70}, "as_of": event["as_of"],
+        "scorecard_id": scorecard["id"],
+        "measure_id": measure["id"],
+        "measure_key": "nps",
+        "previous_status": "no_data",
+        "status": "green",
+        "value": 48,
+        "score": 96,
+        "thresholds": {"green": 90, "amber": 70},
+        "as_of": event["as_of"],
     }
     assert datetime.fromisoformat(event["as_of"]) >= now
 
@@ -42,15 +53,16 @@ async def test_concurrent_writers_leave_an_unbroken_chain(client, app):
 
     async def post(i):
         value = 95 if i % 2 else 10  # green, red, green, …
-        response = await client.post(url, json={
-            "value": value, "observed_at": (start + timedelta(seconds=i)).isoformat()})
+        response = await client.post(
+            url, json={"value": value, "observed_at": (start + timedelta(seconds=i)).isoformat()}
+        )
         assert response.status_code == 201
 
     await asyncio.gather(*(post(i) for i in range(40)))
     events = await crossing_events(app, measure["id"])
     assert events, "no crossing recorded"
     assert events[0]["previous_status"] == "no_data"
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after["previous_status"] == before["status"]
         assert after["status"] != after["previous_status"]
     current = (await client.get(f"/v1/measures/{measure['id']}")).json()["status"]
@@ -63,15 +75,19 @@ async def test_derived_measures_cross_with_their_inputs(client, app):
     scorecard = await create_scorecard(client)
     done = await create_measure(client, scorecard["id"], key="done", aggregation="sum")
     enrolled = await create_measure(client, scorecard["id"], key="enrolled", aggregation="sum")
-    rate = await create_measure(client, scorecard["id"], key="rate",
-                                formula="done / enrolled * 100", baseline=0, target=100)
+    rate = await create_measure(
+        client, scorecard["id"], key="rate", formula="done / enrolled * 100", baseline=0, target=100
+    )
     now = datetime.now(UTC).isoformat()
-    await client.post(f"/v1/measures/{enrolled['id']}/readings",
-                      json={"value": 10, "observed_at": now})
-    await client.post(f"/v1/measures/{done['id']}/readings",
-                      json={"value": 5, "observed_at": now})  # rate 50 % → red
-    await client.post(f"/v1/measures/{done['id']}/readings",
-                      json={"value": 4, "observed_at": now})  # rate 90 % → green
+    await client.post(
+        f"/v1/measures/{enrolled['id']}/readings", json={"value": 10, "observed_at": now}
+    )
+    await client.post(
+        f"/v1/measures/{done['id']}/readings", json={"value": 5, "observed_at": now}
+    )  # rate 50 % → red
+    await client.post(
+        f"/v1/measures/{done['id']}/readings", json={"value": 4, "observed_at": now}
+    )  # rate 90 % → green
     statuses = [(e["previous_status"], e["status"]) for e in await crossing_events(app, rate["id"])]
     assert statuses == [("no_data", "red"), ("red", "green")]
     assert (await client.get(f"/v1/measures/{rate['id']}")).json()["status"] == "green"
@@ -81,11 +97,13 @@ async def test_the_sweeper_records_crossings_that_time_makes(client, app, sessio
     from app.scores.sweeper import sweep
 
     scorecard = await create_scorecard(client)
-    measure = await create_measure(client, scorecard["id"], aggregation="sum", baseline=0,
-                                   target=10, cadence="day")
+    measure = await create_measure(
+        client, scorecard["id"], aggregation="sum", baseline=0, target=10, cadence="day"
+    )
     now = datetime.now(UTC)
-    await client.post(f"/v1/measures/{measure['id']}/readings",
-                      json={"value": 10, "observed_at": now.isoformat()})
+    await client.post(
+        f"/v1/measures/{measure['id']}/readings", json={"value": 10, "observed_at": now.isoformat()}
+    )
     assert (await client.get(f"/v1/measures/{measure['id']}")).json()["status"] == "green"
     assert await sweep(sessionmaker, now) == 0  # nothing moved yet
     # Two days on, today's sum is 0: the measure turned red without any write.
@@ -93,6 +111,9 @@ async def test_the_sweeper_records_crossings_that_time_makes(client, app, sessio
     events = await crossing_events(app, measure["id"])
     # A sum over no readings is 0, so the new measure started red.
     assert [(e["previous_status"], e["status"]) for e in events] == [
-        ("no_data", "red"), ("red", "green"), ("green", "red")]
+        ("no_data", "red"),
+        ("red", "green"),
+        ("green", "red"),
+    ]
     assert (await client.get(f"/v1/measures/{measure['id']}")).json()["status"] == "red"
     assert await sweep(sessionmaker, now + timedelta(days=2)) == 0  # idempotent

@@ -24,6 +24,7 @@ async def test_demo_loads_once_and_scores(client, sessionmaker):
     assert len(measures) == len(MEASURES) == 16
     assert card["coverage"] == 1
     assert 0 < card["score"] <= 100
-    levels = (await client.get(f"/v1/scorecards/{DEMO_SCORECARD_ID}/measures",
-                               params={"level": "roi"})).json()["items"]
+    levels = (
+        await client.get(f"/v1/scorecards/{DEMO_SCORECARD_ID}/measures", params={"level": "roi"})
+    ).json()["items"]
     assert {m["key"] for m in levels} == {"cost-per-learner", "training-roi"}

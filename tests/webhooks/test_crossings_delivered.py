@@ -4,6 +4,7 @@ unbroken chain that ends at the measure's current status."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
@@ -22,23 +23,30 @@ async def test_every_crossing_of_concurrent_writers_is_delivered(
     start = datetime.now(UTC) - timedelta(minutes=5)
 
     async def post(i):
-        response = await client.post(url, json={
-            "value": 95 if i % 2 else 10,
-            "observed_at": (start + timedelta(seconds=i)).isoformat()})
+        response = await client.post(
+            url,
+            json={
+                "value": 95 if i % 2 else 10,
+                "observed_at": (start + timedelta(seconds=i)).isoformat(),
+            },
+        )
         assert response.status_code == 201
 
     await asyncio.gather(*(post(i) for i in range(40)))
     async with app.state.engine.connect() as connection:
-        stored = (await connection.execute(text(
-            "SELECT count(*) FROM events WHERE data->>'measure_id' = :id"),
-            {"id": measure["id"]})).scalar_one()
+        stored = (
+            await connection.execute(
+                text("SELECT count(*) FROM events WHERE data->>'measure_id' = :id"),
+                {"id": measure["id"]},
+            )
+        ).scalar_one()
     await receiver.wait_for(stored, timeout=15)
     await asyncio.sleep(0.3)  # room for any duplicate to show up
     payloads = [Webhook(webhook["secret"]).verify(r.body, r.headers) for r in receiver.requests]
     assert len(payloads) == len({p["id"] for p in payloads}) == stored  # each exactly once
     chain = sorted(payloads, key=lambda p: p["id"])  # ids are UUIDv7: creation order
     assert chain[0]["data"]["previous_status"] == "no_data"
-    for before, after in zip(chain, chain[1:], strict=False):
+    for before, after in itertools.pairwise(chain):
         assert after["data"]["previous_status"] == before["data"]["status"]
     current = (await client.get(f"/v1/measures/{measure['id']}")).json()["status"]
     assert chain[-1]["data"]["status"] == current == "green"

@@ -7,9 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
@@ -34,20 +36,24 @@ def scorecard_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProces
 def running_server(
     database_url: str, *args: str, env: dict[str, str] | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """Yields (base_url, process); the server's output goes to the file `process.log_path`
+    (a pipe nobody reads would fill up and stall a chatty server)."""
     port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="scorecard-serve-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--port", str(port), *args],
         env={**os.environ, "DATABASE_URL": database_url, "LOG_FORMAT": "json", **(env or {})},
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    process.log_path = log.name  # type: ignore[attr-defined]
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{process.stdout.read()}")  # type: ignore[union-attr]
+                raise RuntimeError(f"server exited early:\n{Path(log.name).read_text()}")
             try:
                 if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
                     break
@@ -65,3 +71,5 @@ def running_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        log.close()
+        Path(log.name).unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import httpx
 
@@ -53,7 +54,7 @@ def test_walkthrough_against_the_real_server(clean_db):
         process.send_signal(signal.SIGTERM)
         # uvicorn shuts down gracefully, then re-raises the signal as its exit status.
         assert process.wait(timeout=20) in (0, -signal.SIGTERM)
-        log = process.stdout.read()
+        log = Path(process.log_path).read_text()
     assert "Finished server process" in log
     # One JSON access-log line per request, with route template and request id; no secrets.
     assert '"route": "/v1/measures/{measure_id}/readings"' in log

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, MetaData, func, select
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from app.core.errors import NotFound
 
 # Stable constraint names, so Alembic migrations can name what they drop.
 NAMING_CONVENTION = {
@@ -73,3 +76,19 @@ async def driver_connection(session: AsyncSession) -> Any:
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     return raw.driver_connection
+
+
+Row = TypeVar("Row", bound=Base)
+
+
+async def get_or_404(
+    session: AsyncSession, model: type[Row], row_id: UUID, *, what: str, for_update: bool = False
+) -> Row:
+    """The row with this id (locked FOR UPDATE if asked), or a 404 naming `what`."""
+    query = select(model).where(model.id == row_id)  # type: ignore[attr-defined]
+    if for_update:
+        query = query.with_for_update()
+    row = await session.scalar(query)
+    if row is None:
+        raise NotFound(f"{what} {row_id} not found")
+    return row

@@ -9,7 +9,8 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.database import get_or_404
+from app.core.errors import Conflict, ValidationFailed
 from app.core.http import check_if_match
 from app.core.pagination import paginate
 from app.core.patching import sent_fields
@@ -25,13 +26,7 @@ from app.scoring import FormulaError, evaluation_order, parse_formula
 async def get_measure(
     session: AsyncSession, measure_id: uuid.UUID, *, for_update: bool = False
 ) -> Measure:
-    query = select(Measure).where(Measure.id == measure_id)
-    if for_update:
-        query = query.with_for_update()
-    measure = await session.scalar(query)
-    if measure is None:
-        raise NotFound(f"measure {measure_id} not found")
-    return measure
+    return await get_or_404(session, Measure, measure_id, what="measure", for_update=for_update)
 
 
 async def list_measures(

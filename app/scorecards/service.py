@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.database import get_or_404
+from app.core.errors import Conflict, ValidationFailed
 from app.core.http import check_if_match
 from app.core.pagination import paginate
 from app.core.patching import sent_fields
@@ -29,13 +30,9 @@ STATUS_INPUTS = frozenset({"thresholds", "timezone", "score_cap"})
 async def get_scorecard(
     session: AsyncSession, scorecard_id: uuid.UUID, *, for_update: bool = False
 ) -> Scorecard:
-    query = select(Scorecard).where(Scorecard.id == scorecard_id)
-    if for_update:
-        query = query.with_for_update()
-    scorecard = await session.scalar(query)
-    if scorecard is None:
-        raise NotFound(f"scorecard {scorecard_id} not found")
-    return scorecard
+    return await get_or_404(
+        session, Scorecard, scorecard_id, what="scorecard", for_update=for_update
+    )
 
 
 async def list_scorecards(
@@ -131,13 +128,9 @@ def _check_perspective(scorecard: Scorecard, key: str) -> None:
 async def get_objective(
     session: AsyncSession, objective_id: uuid.UUID, *, for_update: bool = False
 ) -> Objective:
-    query = select(Objective).where(Objective.id == objective_id)
-    if for_update:
-        query = query.with_for_update()
-    objective = await session.scalar(query)
-    if objective is None:
-        raise NotFound(f"objective {objective_id} not found")
-    return objective
+    return await get_or_404(
+        session, Objective, objective_id, what="objective", for_update=for_update
+    )
 
 
 async def list_objectives(

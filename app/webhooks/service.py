@@ -12,7 +12,8 @@ import httpx
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.database import get_or_404
+from app.core.errors import Conflict, ValidationFailed
 from app.core.http import check_if_match
 from app.core.pagination import paginate
 from app.core.patching import sent_fields
@@ -51,13 +52,9 @@ async def _check_scorecard(session: AsyncSession, scorecard_id: uuid.UUID | None
 async def get_webhook(
     session: AsyncSession, webhook_id: uuid.UUID, *, for_update: bool = False
 ) -> Subscription:
-    query = select(Subscription).where(Subscription.id == webhook_id)
-    if for_update:
-        query = query.with_for_update()
-    subscription = await session.scalar(query)
-    if subscription is None:
-        raise NotFound(f"webhook {webhook_id} not found")
-    return subscription
+    return await get_or_404(
+        session, Subscription, webhook_id, what="webhook", for_update=for_update
+    )
 
 
 async def list_webhooks(
@@ -156,13 +153,7 @@ async def send_test(session: AsyncSession, webhook_id: uuid.UUID) -> Delivery:
 async def get_delivery(
     session: AsyncSession, delivery_id: uuid.UUID, *, for_update: bool = False
 ) -> Delivery:
-    query = select(Delivery).where(Delivery.id == delivery_id)
-    if for_update:
-        query = query.with_for_update()
-    delivery = await session.scalar(query)
-    if delivery is None:
-        raise NotFound(f"delivery {delivery_id} not found")
-    return delivery
+    return await get_or_404(session, Delivery, delivery_id, what="delivery", for_update=for_update)
 
 
 async def list_deliveries(

@@ -7,6 +7,7 @@ returned as UTC-aware datetimes, so a "day" lasts 23 or 25 hours across a DST ch
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 # PostgreSQL timestamps have microsecond resolution, so this is the smallest step between instants.
@@ -34,7 +35,14 @@ def require_aware(instant: datetime, name: str = "instant") -> None:
 
 def period_containing(instant: datetime, cadence: Cadence, tz: ZoneInfo) -> Period:
     require_aware(instant)
-    first_day = _first_day(instant.astimezone(tz).date(), cadence)
+    return _period_of_day(instant.astimezone(tz).date(), cadence, tz)
+
+
+# Every score asks for the same few periods over and over (all measures of a cadence share one),
+# and zone arithmetic is the engine's most expensive step: remember the answers.
+@lru_cache(maxsize=8192)
+def _period_of_day(day: date, cadence: Cadence, tz: ZoneInfo) -> Period:
+    first_day = _first_day(day, cadence)
     return Period(
         _start_of_day(first_day, tz), _start_of_day(_next_first_day(first_day, cadence), tz)
     )

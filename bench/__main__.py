@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-MODULES = ("scores", "webhooks", "ingest")
+MODULES = ("scores", "webhooks", "write_path", "ingest")
 TIMEOUT_S = 45 * 60  # per module: a hung benchmark must not hang `make bench`
 
 

@@ -12,11 +12,14 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import select, text, update
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
+from app.core.database import driver_connection
 from app.measures.models import Measure
-from app.scores.data import fetch_window_stats, load_scorecard
+from app.scores.data import fetch_window_stats, load_definition
 from app.scoring import (
     MeasureScore,
     PeriodSelector,
@@ -59,66 +62,58 @@ async def _evaluate(
     return {i: evaluate_measure(definition, i, now, PeriodSelector.current, stats) for i in ids}
 
 
+# Statuses as stored, locked: the caller holds the locks of the measures it wrote, so this
+# waits only for derived dependents (ids ascending, after the inputs: every writer's order).
+_LOCKED_STATUSES = """
+SELECT id, status FROM measures WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE
+"""
+_STATUSES = "SELECT id, status FROM measures WHERE scorecard_id = $1"
+_SCORECARDS_OF = "SELECT DISTINCT scorecard_id FROM measures WHERE id = ANY($1::uuid[])"
+# A computed status is not an edit: version and updated_at stay as they are.
+_SET_STATUS = "UPDATE measures SET status = $2 WHERE id = $1"
+
+
 async def refresh_statuses(
     session: AsyncSession, measure_ids: Iterable[uuid.UUID], now: datetime | None = None
 ) -> None:
     """Re-evaluate these measures and every derived measure that uses them at `now`, store each
     status, and record an event for each change. Runs in the caller's transaction; the caller
-    has locked `measure_ids`; derived dependents are locked here (after the inputs, in id order,
-    the same order every writer uses, so writers cannot deadlock)."""
+    has locked `measure_ids`; derived dependents are locked here."""
     now = now or datetime.now(UTC)
-    requested = set(measure_ids)
-    scorecard_ids = (
-        await session.scalars(
-            select(Measure.scorecard_id).where(Measure.id.in_(requested)).distinct()
-        )
-    ).all()
-    for scorecard_id in scorecard_ids:
-        definition, rows = await load_scorecard(session, scorecard_id)
-        affected = _with_dependents(definition, requested)
-        if dependents := sorted(affected - requested):
-            # Re-read under the lock: another writer may have moved their status meanwhile.
-            await session.scalars(
-                select(Measure)
-                .where(Measure.id.in_(dependents))
-                .order_by(Measure.id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        stored = {m.id: m for m in rows}
+    requested = list(set(measure_ids))
+    connection = await driver_connection(session)
+    for (scorecard_id,) in await connection.fetch(_SCORECARDS_OF, requested):
+        definition = await load_definition(session, scorecard_id)
+        affected = sorted(_with_dependents(definition, set(requested)))
+        stored = dict(await connection.fetch(_LOCKED_STATUSES, affected))
         scores = await _evaluate(session, definition, affected, now)
         for measure_id, score in scores.items():
-            await _store(session, definition, stored[measure_id], score, now)
+            if score.status.value != stored[measure_id]:
+                await _record_crossing(
+                    session, definition, measure_id, stored[measure_id], score, now
+                )
 
 
-async def _store(
+async def _record_crossing(
     session: AsyncSession,
     definition: ScorecardDefinition,
-    measure: Measure,
+    measure_id: uuid.UUID,
+    previous: str,
     score: MeasureScore,
     now: datetime,
 ) -> None:
-    previous = measure.status
-    if score.status == previous:
-        return
-    # A computed status is not an edit: version and updated_at stay as they are.
-    await session.execute(
-        update(Measure)
-        .where(Measure.id == measure.id)
-        .values(status=score.status.value, updated_at=Measure.updated_at)
-        .execution_options(synchronize_session=False)
-    )
-    measure.status = score.status.value
-    thresholds = (
-        next(m.thresholds for m in definition.measures if m.id == measure.id)
-        or definition.thresholds
-    )
+    await (await driver_connection(session)).execute(_SET_STATUS, measure_id, score.status.value)
+    # Keep a Measure the session already holds (e.g. the one a PATCH returns) in step.
+    if (loaded := session.identity_map.get(identity_key(Measure, measure_id))) is not None:
+        set_committed_value(loaded, "status", score.status.value)
+    measure = next(m for m in definition.measures if m.id == measure_id)
+    thresholds = measure.thresholds or definition.thresholds
     await emit_event(
         session,
         THRESHOLD_CROSSED,
         {
             "scorecard_id": str(definition.id),
-            "measure_id": str(measure.id),
+            "measure_id": str(measure_id),
             "measure_key": measure.key,
             "previous_status": previous,
             "status": score.status.value,
@@ -131,7 +126,7 @@ async def _store(
     )
     log.info(
         "threshold_crossed",
-        measure_id=str(measure.id),
+        measure_id=str(measure_id),
         previous_status=previous,
         status=score.status.value,
     )
@@ -150,21 +145,16 @@ async def sweep_scorecard(
     )
     if not got_lock:
         return 0
-    definition, rows = await load_scorecard(session, scorecard_id)
-    scores = await _evaluate(session, definition, [m.id for m in rows], now)
-    moved = sorted(m.id for m in rows if scores[m.id].status.value != m.status)
+    definition = await load_definition(session, scorecard_id)
+    stored = dict(await (await driver_connection(session)).fetch(_STATUSES, scorecard_id))
+    scores = await _evaluate(session, definition, stored, now)
+    moved = sorted(i for i, status in stored.items() if scores[i].status.value != status)
     if moved:
         # Inputs before derived measures, each in id order: the writers' lock order.
         derived = {m.id for m in definition.measures if m.formula}
         for group in ([i for i in moved if i not in derived], [i for i in moved if i in derived]):
             if group:
-                await session.execute(
-                    select(Measure.id)
-                    .where(Measure.id.in_(group))
-                    .order_by(Measure.id)
-                    .with_for_update()
-                )
-        session.expire_all()
+                await (await driver_connection(session)).fetch(_LOCKED_STATUSES, group)
         await refresh_statuses(session, moved, now)
     await session.commit()
     return len(moved)

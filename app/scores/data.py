@@ -16,13 +16,10 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import driver_connection
 from app.core.errors import NotFound
-from app.measures.models import Measure
-from app.scorecards.models import Objective, Scorecard
 from app.scoring import (
     Aggregation,
     Cadence,
@@ -71,8 +68,12 @@ async def fetch_window_stats(
     )
     return {
         ordered[row[0] - 1]: WindowStats(
-            count=row[1], total=row[2], minimum=row[3], maximum=row[4],
-            latest_value=row[5], latest_observed_at=row[6],
+            count=row[1],
+            total=row[2],
+            minimum=row[3],
+            maximum=row[4],
+            latest_value=row[5],
+            latest_observed_at=row[6],
         )
         for row in rows
         if row[1] or row[5] is not None
@@ -90,7 +91,7 @@ def _formula(text: str) -> Formula:
 
 
 class _Row:
-    """Attribute access to an asyncpg record, so raw rows and ORM rows share one conversion.
+    """Attribute access to an asyncpg record, for the conversions below.
     JSONB columns are selected as text (`thresholds::text AS thresholds`) and decoded here."""
 
     __slots__ = ("_record",)
@@ -107,56 +108,48 @@ class _Row:
         return json.loads(value) if name in _Row._JSON and value is not None else value
 
 
-def measure_definition(measure: Measure | _Row) -> MeasureDefinition:
+def measure_definition(measure: _Row) -> MeasureDefinition:
     return MeasureDefinition(
-        id=measure.id, key=measure.key, name=measure.name, unit=measure.unit,
-        weight=measure.weight, perspective=measure.perspective,
-        objective_id=measure.objective_id, direction=Direction(measure.direction),
-        aggregation=Aggregation(measure.aggregation), cadence=Cadence(measure.cadence),
-        baseline=measure.baseline, target=measure.target, target_min=measure.target_min,
-        target_max=measure.target_max, tolerance=measure.tolerance, prorate=measure.prorate,
+        id=measure.id,
+        key=measure.key,
+        name=measure.name,
+        unit=measure.unit,
+        weight=measure.weight,
+        perspective=measure.perspective,
+        objective_id=measure.objective_id,
+        direction=Direction(measure.direction),
+        aggregation=Aggregation(measure.aggregation),
+        cadence=Cadence(measure.cadence),
+        baseline=measure.baseline,
+        target=measure.target,
+        target_min=measure.target_min,
+        target_max=measure.target_max,
+        tolerance=measure.tolerance,
+        prorate=measure.prorate,
         thresholds=_thresholds(measure.thresholds),
         formula=_formula(measure.formula) if measure.formula else None,
     )
 
 
 def scorecard_definition(
-    scorecard: Scorecard | _Row,
-    objectives: Sequence[Objective | _Row],
-    measures: Sequence[Measure | _Row],
+    scorecard: _Row, objectives: Sequence[_Row], measures: Sequence[_Row]
 ) -> ScorecardDefinition:
     return ScorecardDefinition(
         id=scorecard.id,
         timezone=ZoneInfo(scorecard.timezone),
         thresholds=Thresholds(**scorecard.thresholds),
         score_cap=scorecard.score_cap,
-        perspectives=[PerspectiveDefinition(p["key"], p["name"], p["weight"])
-                      for p in scorecard.perspectives],
-        objectives=[ObjectiveDefinition(o.id, o.name, o.perspective, o.weight)
-                    for o in objectives],
+        perspectives=[
+            PerspectiveDefinition(p["key"], p["name"], p["weight"]) for p in scorecard.perspectives
+        ],
+        objectives=[ObjectiveDefinition(o.id, o.name, o.perspective, o.weight) for o in objectives],
         measures=[measure_definition(m) for m in measures],
     )
 
 
-async def load_scorecard(
-    session: AsyncSession, scorecard_id: uuid.UUID
-) -> tuple[ScorecardDefinition, list[Measure]]:
-    """The scorecard as the engine sees it, plus its measure rows (creation order)."""
-    scorecard = await session.get(Scorecard, scorecard_id)
-    if scorecard is None:
-        raise NotFound(f"scorecard {scorecard_id} not found")
-    objectives = (await session.scalars(
-        select(Objective).where(Objective.scorecard_id == scorecard_id).order_by(Objective.id)
-    )).all()
-    measures = list((await session.scalars(
-        select(Measure).where(Measure.scorecard_id == scorecard_id).order_by(Measure.id)
-    )).all())
-    return scorecard_definition(scorecard, objectives, measures), measures
-
-
-# The read paths (score and history endpoints) need only the definition: three plain statements
-# on the driver connection, same rows and order as `load_scorecard`, without ORM hydration
-# (about 1 ms instead of 4 for a 40-measure scorecard, measured).
+# Scores, history and crossing detection need only the definition: three plain statements on
+# the driver connection, without ORM hydration (about 1 ms instead of 4 for a 40-measure
+# scorecard, measured).
 _SCORECARD = """
 SELECT id, timezone, thresholds::text AS thresholds, score_cap, perspectives::text AS perspectives
 FROM scorecards WHERE id = $1
@@ -174,7 +167,7 @@ _MEASURE_SCORECARD = "SELECT scorecard_id FROM measures WHERE id = $1"
 
 
 async def load_definition(session: AsyncSession, scorecard_id: uuid.UUID) -> ScorecardDefinition:
-    """The scorecard as the engine sees it (what `load_scorecard` returns first), read-only."""
+    """The scorecard as the engine sees it (measures and objectives in creation order)."""
     connection = await driver_connection(session)
     scorecard = await connection.fetchrow(_SCORECARD, scorecard_id)
     if scorecard is None:
@@ -201,9 +194,7 @@ _definitions: dict[tuple[Any, ...], ScorecardDefinition] = {}
 
 
 async def scorecard_of_measure(session: AsyncSession, measure_id: uuid.UUID) -> uuid.UUID:
-    scorecard_id = await (await driver_connection(session)).fetchval(
-        _MEASURE_SCORECARD, measure_id
-    )
+    scorecard_id = await (await driver_connection(session)).fetchval(_MEASURE_SCORECARD, measure_id)
     if scorecard_id is None:
         raise NotFound(f"measure {measure_id} not found")
     return scorecard_id  # type: ignore[no-any-return]

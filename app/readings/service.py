@@ -57,7 +57,9 @@ async def lock_measures(session: AsyncSession, measure_ids: Collection[uuid.UUID
     """Lock the measures being written (in id order, so concurrent writers cannot deadlock):
     writers of one measure serialise, which keeps its status and event chain consistent."""
     rows = await session.scalars(
-        select(Measure).where(Measure.id.in_(set(measure_ids))).order_by(Measure.id)
+        select(Measure)
+        .where(Measure.id.in_(set(measure_ids)))
+        .order_by(Measure.id)
         .with_for_update()
     )
     return list(rows.all())
@@ -129,10 +131,13 @@ async def _stored_repeats(session: AsyncSession, readings: Sequence[NewReading])
     keyed = [i for i, r in enumerate(readings) if r.external_id is not None]
     if not keyed:
         return {}
-    rows = await session.execute(_EXISTING, {
-        "measure_ids": [readings[i].measure_id for i in keyed],
-        "external_ids": [readings[i].external_id for i in keyed],
-    })
+    rows = await session.execute(
+        _EXISTING,
+        {
+            "measure_ids": [readings[i].measure_id for i in keyed],
+            "external_ids": [readings[i].external_id for i in keyed],
+        },
+    )
     return {keyed[row.ord - 1]: row for row in rows}
 
 
@@ -141,8 +146,15 @@ def _content(reading: Any) -> tuple[Any, ...]:
 
 
 def _row(reading_id: uuid.UUID, reading: NewReading) -> tuple[Any, ...]:
-    return (reading_id, reading.measure_id, reading.value, reading.observed_at, reading.source,
-            reading.external_id, reading.note)
+    return (
+        reading_id,
+        reading.measure_id,
+        reading.value,
+        reading.observed_at,
+        reading.source,
+        reading.external_id,
+        reading.note,
+    )
 
 
 async def _copy(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
@@ -178,9 +190,15 @@ async def list_readings(
         query = query.where(Reading.observed_at >= start)
     if end is not None:
         query = query.where(Reading.observed_at < end)
-    return await paginate(session, query, keys=[Reading.observed_at, Reading.id],
-                          descending=True, limit=limit, cursor=cursor,
-                          parse=[datetime.fromisoformat, uuid.UUID])
+    return await paginate(
+        session,
+        query,
+        keys=[Reading.observed_at, Reading.id],
+        descending=True,
+        limit=limit,
+        cursor=cursor,
+        parse=[datetime.fromisoformat, uuid.UUID],
+    )
 
 
 async def delete_reading(session: AsyncSession, reading_id: uuid.UUID) -> None:
@@ -194,5 +212,6 @@ async def delete_reading(session: AsyncSession, reading_id: uuid.UUID) -> None:
 def refuse_derived(measures: Sequence[Measure]) -> None:
     derived = [m.key for m in measures if m.formula]
     if derived:
-        raise Conflict(f"derived measures {derived} are computed from a formula and take no "
-                       "readings")
+        raise Conflict(
+            f"derived measures {derived} are computed from a formula and take no readings"
+        )

@@ -57,8 +57,12 @@ def _check_history_size(points: list[object]) -> None:
 
 
 async def scorecard_history(
-    session: AsyncSession, scorecard_id: uuid.UUID, start: datetime, end: datetime,
-    cadence: Cadence, now: datetime,
+    session: AsyncSession,
+    scorecard_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    cadence: Cadence,
+    now: datetime,
 ) -> list[ScorecardHistoryEntry]:
     definition = await load_definition(session, scorecard_id)
     points = scorecard_history_points(definition, start, end, now, cadence)
@@ -68,7 +72,10 @@ async def scorecard_history(
 
 
 async def measure_history(
-    session: AsyncSession, measure_id: uuid.UUID, start: datetime, end: datetime,
+    session: AsyncSession,
+    measure_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
     now: datetime,
 ) -> tuple[Cadence, list[MeasureHistoryEntry]]:
     definition = await load_definition(session, await scorecard_of_measure(session, measure_id))

@@ -421,7 +421,12 @@ async def inprocess_timings(
     service's own functions (no HTTP, no auth): load the definition, list the windows, the
     window query, evaluate, build and dump the response. Plus the baseline's bare query."""
     from app.core.database import driver_connection, make_engine, make_sessionmaker
-    from app.scores.data import _WINDOW_STATS, fetch_window_stats, load_definition
+    from app.scores.data import (
+        _WINDOW_STATS,
+        _needs_aggregates,
+        fetch_window_stats,
+        load_definition,
+    )
     from app.scores.schemas import ScorecardHistoryOut, ScorecardScoreOut
     from app.scoring import (
         Cadence,
@@ -467,7 +472,7 @@ async def inprocess_timings(
                     else:
                         windows = list(scorecard_windows(definition, now, PeriodSelector.current))
                     marks.append(time.perf_counter())
-                    stats = await fetch_window_stats(session, windows)
+                    stats = await fetch_window_stats(session, definition, windows)
                     marks.append(time.perf_counter())
                     if history:
                         entries = evaluate_scorecard_history(definition, points, stats)
@@ -494,6 +499,7 @@ async def inprocess_timings(
                         [w.measure_id for w in windows],
                         [w.start for w in windows],
                         [w.until for w in windows],
+                        _needs_aggregates(definition, windows),
                     )
                     explains.append(
                         f"-- {name}: {len(windows)} windows\n" + "\n".join(r[0] for r in plan_rows)

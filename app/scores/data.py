@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,12 +38,13 @@ from app.scoring import (
 
 _WINDOW_STATS = """
 SELECT w.ord, agg.n, agg.total, agg.minimum, agg.maximum, latest.value, latest.observed_at
-FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[])
-     WITH ORDINALITY AS w(measure_id, start, until, ord)
+FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::bool[])
+     WITH ORDINALITY AS w(measure_id, start, until, aggregate, ord)
 CROSS JOIN LATERAL (
     SELECT count(*) AS n, sum(r.value) AS total, min(r.value) AS minimum, max(r.value) AS maximum
     FROM readings r
-    WHERE r.measure_id = w.measure_id AND r.observed_at >= w.start AND r.observed_at < w.until
+    WHERE w.aggregate
+      AND r.measure_id = w.measure_id AND r.observed_at >= w.start AND r.observed_at < w.until
 ) agg
 LEFT JOIN LATERAL (
     SELECT r.value, r.observed_at
@@ -54,8 +56,20 @@ LEFT JOIN LATERAL (
 """
 
 
+def _needs_aggregates(definition: ScorecardDefinition, windows: Sequence[Window]) -> list[bool]:
+    """A `latest` measure's value and trend come from the latest reading alone; only its own
+    newest window reports `readings_in_period`. Skipping the range scan on its other windows
+    (previous periods, history) keeps the cost of `latest` scorecards flat as history grows."""
+    latest = {m.id for m in definition.measures if m.aggregation is Aggregation.latest}
+    newest: dict[uuid.UUID, datetime] = {}
+    for w in windows:
+        if w.measure_id in latest and w.until > newest.get(w.measure_id, w.start):
+            newest[w.measure_id] = w.until
+    return [w.measure_id not in latest or w.until == newest[w.measure_id] for w in windows]
+
+
 async def fetch_window_stats(
-    session: AsyncSession, windows: Collection[Window]
+    session: AsyncSession, definition: ScorecardDefinition, windows: Collection[Window]
 ) -> dict[Window, WindowStats]:
     if not windows:
         return {}
@@ -65,6 +79,7 @@ async def fetch_window_stats(
         [w.measure_id for w in ordered],
         [w.start for w in ordered],
         [w.until for w in ordered],
+        _needs_aggregates(definition, ordered),
     )
     return {
         ordered[row[0] - 1]: WindowStats(

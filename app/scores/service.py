@@ -35,7 +35,9 @@ async def score_scorecard(
     session: AsyncSession, scorecard_id: uuid.UUID, as_of: datetime, selector: PeriodSelector
 ) -> ScorecardScore:
     definition = await load_definition(session, scorecard_id)
-    stats = await fetch_window_stats(session, scorecard_windows(definition, as_of, selector))
+    stats = await fetch_window_stats(
+        session, definition, scorecard_windows(definition, as_of, selector)
+    )
     return evaluate_scorecard(definition, as_of, selector, stats)
 
 
@@ -44,7 +46,7 @@ async def score_measure(
 ) -> MeasureScore:
     definition = await load_definition(session, await scorecard_of_measure(session, measure_id))
     windows = measure_windows(definition, measure_id, as_of, selector)
-    stats = await fetch_window_stats(session, windows)
+    stats = await fetch_window_stats(session, definition, windows)
     return evaluate_measure(definition, measure_id, as_of, selector, stats)
 
 
@@ -67,7 +69,9 @@ async def scorecard_history(
     definition = await load_definition(session, scorecard_id)
     points = scorecard_history_points(definition, start, end, now, cadence)
     _check_history_size(list(points))
-    stats = await fetch_window_stats(session, scorecard_history_windows(definition, points))
+    stats = await fetch_window_stats(
+        session, definition, scorecard_history_windows(definition, points)
+    )
     return evaluate_scorecard_history(definition, points, stats)
 
 
@@ -82,6 +86,6 @@ async def measure_history(
     points = measure_history_points(definition, measure_id, start, end, now)
     _check_history_size(list(points))
     windows = measure_history_windows(definition, measure_id, points)
-    stats = await fetch_window_stats(session, windows)
+    stats = await fetch_window_stats(session, definition, windows)
     cadence = next(m.cadence for m in definition.measures if m.id == measure_id)
     return cadence, evaluate_measure_history(definition, measure_id, points, stats)

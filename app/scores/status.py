@@ -58,7 +58,7 @@ async def _evaluate(
     windows = set().union(
         *(measure_windows(definition, i, now, PeriodSelector.current) for i in ids)
     )
-    stats = await fetch_window_stats(session, windows)
+    stats = await fetch_window_stats(session, definition, windows)
     return {i: evaluate_measure(definition, i, now, PeriodSelector.current, stats) for i in ids}
 
 

@@ -19,12 +19,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -41,10 +37,10 @@ import orjson
 import psutil
 from uuid_utils.compat import uuid7
 
+from bench.common import machine, save_results, scratch_database
 from tests.e2e.server import running_server, scorecard_cli
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 BATCH = 5_000
 XAPI_BATCH = 100
 MEASURES_PER_CLIENT = 10
@@ -424,28 +420,14 @@ def report(result: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from app.core import embedded
-    from app.core.migrate import upgrade
 
     plan, quick = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="scorecard-bench-ingest-") as scratch:
-        data_dir = Path(scratch) / "pg"
-        url = embedded.start_embedded(data_dir, cleanup_mode="delete")
-        try:
-            upgrade(url)
-            postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
-            result = run(url, postmaster, plan)
-        finally:  # stop the server now, not at interpreter exit after its directory is gone
-            embedded._servers.pop(data_dir.resolve()).cleanup()
-    result["machine"] = {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+    with scratch_database("scorecard-bench-ingest-") as (url, data_dir):
+        postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+        result = run(url, postmaster, plan)
+    result["machine"] = machine()
     report(result)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / ("ingest-quick.json" if quick else "ingest.json")
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = save_results("ingest", result, quick=quick)
     print(f"wrote {out.relative_to(ROOT)}")
     return 0
 

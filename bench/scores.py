@@ -1040,7 +1040,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     RESULTS.mkdir(parents=True, exist_ok=True)
 
-    from app.core.embedded import start_embedded
+    from app.core.embedded import start_embedded, stop_embedded
     from app.core.logging import configure_logging
 
     configure_logging("WARNING")  # the service layer logs every status change it makes
@@ -1105,15 +1105,6 @@ async def _server_version(url: str) -> str:
         return str(await conn.fetchval("SHOW server_version"))
     finally:
         await conn.close()
-
-
-def stop_embedded(data_dir: Path) -> None:
-    """Stop (and delete) the embedded server now rather than at interpreter exit."""
-    from app.core import embedded
-
-    server = embedded._servers.pop(data_dir.resolve(), None)
-    if server is not None:
-        server.cleanup()
 
 
 if __name__ == "__main__":

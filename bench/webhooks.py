@@ -15,27 +15,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.common import machine, save_results, scratch_database
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 OK = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
 
 
@@ -257,27 +254,13 @@ def parse_args(argv: list[str] | None) -> tuple[Plan, bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from app.core import embedded
-    from app.core.migrate import upgrade
 
     plan, quick = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="scorecard-bench-webhooks-") as scratch:
-        data_dir = Path(scratch) / "pg"
-        url = embedded.start_embedded(data_dir, cleanup_mode="delete")
-        try:
-            upgrade(url)
-            result = asyncio.run(run(url, plan))
-        finally:  # stop the server now, not at interpreter exit after its directory is gone
-            embedded._servers.pop(data_dir.resolve()).cleanup()
-    result["machine"] = {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+    with scratch_database("scorecard-bench-webhooks-") as (url, _):
+        result = asyncio.run(run(url, plan))
+    result["machine"] = machine()
     report(result)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / ("webhooks-quick.json" if quick else "webhooks.json")
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = save_results("webhooks", result, quick=quick)
     print(f"wrote {out.relative_to(ROOT)}")
     return 0
 

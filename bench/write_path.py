@@ -15,23 +15,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from app.core.database import make_engine, make_sessionmaker
-from app.core.embedded import start_embedded
-from app.core.migrate import upgrade
 from app.measures.schemas import MeasureCreate
 from app.measures.service import create_measure
 from app.readings.service import NewReading, lock_measures, record_readings, write_readings
 from app.scorecards.schemas import ScorecardCreate
 from app.scorecards.service import create_scorecard
+from bench.common import save_results, scratch_database
 
-RESULTS = Path(__file__).resolve().parent / "results"
 AGGREGATIONS = ("latest", "sum", "count", "mean")
 
 
@@ -96,21 +91,18 @@ async def one_write(sessionmaker, measure_id, value, full: bool) -> float:  # ty
     return (time.perf_counter() - started) * 1000
 
 
-async def run(writes: int) -> dict[str, float]:
-    with tempfile.TemporaryDirectory(prefix="scorecard-bench-write-") as data_dir:
-        url = start_embedded(Path(data_dir), cleanup_mode="delete")
-        await asyncio.to_thread(upgrade, url)
-        engine = make_engine(url, pool_size=2)
-        sessionmaker = make_sessionmaker(engine)
-        measure_ids = await build(sessionmaker)
-        plain: list[float] = []
-        full: list[float] = []
-        for i in range(writes):
-            measure_id = measure_ids[1 + i % 2]  # inputs of the derived measure: worst case
-            value = 95.0 if i % 4 < 2 else 10.0  # statuses keep crossing: events are written
-            plain.append(await one_write(sessionmaker, measure_id, value, full=False))
-            full.append(await one_write(sessionmaker, measure_id, value, full=True))
-        await engine.dispose()
+async def run(url: str, writes: int) -> dict[str, float]:
+    engine = make_engine(url, pool_size=2)
+    sessionmaker = make_sessionmaker(engine)
+    measure_ids = await build(sessionmaker)
+    plain: list[float] = []
+    full: list[float] = []
+    for i in range(writes):
+        measure_id = measure_ids[1 + i % 2]  # inputs of the derived measure: worst case
+        value = 95.0 if i % 4 < 2 else 10.0  # statuses keep crossing: events are written
+        plain.append(await one_write(sessionmaker, measure_id, value, full=False))
+        full.append(await one_write(sessionmaker, measure_id, value, full=True))
+    await engine.dispose()
     plain, full = plain[writes // 10 :], full[writes // 10 :]  # drop the warm-up
     result = {
         "writes": writes,
@@ -132,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writes", type=int, default=2000)
     parser.add_argument("--quick", action="store_true", help="200 writes")
     args = parser.parse_args(argv)
-    result = asyncio.run(run(200 if args.quick else args.writes))
+    with scratch_database("scorecard-bench-write-") as (url, _):
+        result = asyncio.run(run(url, 200 if args.quick else args.writes))
     print(
         f"plain insert+commit   p50 {result['plain_p50_ms']:.2f} ms "
         f"(mean {result['plain_mean_ms']:.2f})"
@@ -143,9 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     verdict = "PASS" if result["ratio_p50"] <= 1.5 else "MISS"
     print(f"ratio {result['ratio_p50']:.2f}x (target ≤ 1.5x): {verdict}")
-    RESULTS.mkdir(exist_ok=True)
-    name = "write_path-quick.json" if args.quick else "write_path.json"
-    (RESULTS / name).write_text(json.dumps(result, indent=2))
+    print(f"wrote {save_results('write_path', result, quick=args.quick)}")
     return 0
 
 

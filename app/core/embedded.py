@@ -44,3 +44,11 @@ def resolve_database_url(settings: Settings) -> str:
     url = start_embedded(settings.scorecard_data_dir / "postgres")
     os.environ["DATABASE_URL"] = url
     return url
+
+
+def stop_embedded(data_dir: Path) -> None:
+    """Stop (and, with cleanup_mode="delete", remove) an embedded server this process started,
+    now rather than at interpreter exit — e.g. before its temporary directory disappears."""
+    server = _servers.pop(data_dir.resolve(), None)
+    if server is not None:
+        server.cleanup()

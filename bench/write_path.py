@@ -22,9 +22,10 @@ from datetime import UTC, datetime, timedelta
 from app.core.database import make_engine, make_sessionmaker
 from app.measures.schemas import MeasureCreate
 from app.measures.service import create_measure
-from app.readings.service import NewReading, lock_measures, record_readings, write_readings
+from app.readings.service import NewReading, record_readings, write_readings
 from app.scorecards.schemas import ScorecardCreate
 from app.scorecards.service import create_scorecard
+from app.scores.status import lock_measures
 from bench.common import save_results, scratch_database
 
 AGGREGATIONS = ("latest", "sum", "count", "mean")

@@ -19,7 +19,7 @@ from app.measures.schemas import MeasureCreate, MeasureUpdate, definition_errors
 from app.readings.models import Reading
 from app.scorecards.models import Objective, Scorecard
 from app.scorecards.service import get_scorecard
-from app.scores.status import refresh_statuses
+from app.scores.status import lock_measures, refresh_statuses
 from app.scoring import FormulaError, evaluation_order, parse_formula
 
 
@@ -131,7 +131,9 @@ async def create_measure(
     measure = Measure(scorecard_id=scorecard_id, **fields)
     session.add(measure)
     await _flush_unique_key(session, body.key)
-    await refresh_statuses(session, [measure.id])  # a derived measure may start with data
+    await refresh_statuses(
+        session, await lock_measures(session, [measure.id])
+    )  # a derived measure may start with data
     await session.commit()
     return measure
 
@@ -166,7 +168,7 @@ async def update_measure(
         setattr(measure, name, merged[name])
     measure.version += 1
     await _flush_unique_key(session, merged["key"])
-    await refresh_statuses(session, [measure.id])
+    await refresh_statuses(session, await lock_measures(session, [measure.id]))
     await session.commit()
     return measure
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,7 +20,7 @@ from app.core.pagination import paginate
 from app.measures.models import Measure
 from app.ops.metrics import READINGS_INGESTED
 from app.readings.models import Reading
-from app.scores.status import refresh_statuses
+from app.scores.status import LockedMeasure, lock_measures, refresh_statuses
 
 
 @dataclass(slots=True)  # not frozen: that makes __init__ ~2x slower, at thousands per batch
@@ -53,18 +53,6 @@ JOIN readings r ON r.measure_id = k.measure_id AND r.external_id = k.external_id
 """)
 
 
-async def lock_measures(session: AsyncSession, measure_ids: Collection[uuid.UUID]) -> list[Measure]:
-    """Lock the measures being written (in id order, so concurrent writers cannot deadlock):
-    writers of one measure serialise, which keeps its status and event chain consistent."""
-    rows = await session.scalars(
-        select(Measure)
-        .where(Measure.id.in_(set(measure_ids)))
-        .order_by(Measure.id)
-        .with_for_update()
-    )
-    return list(rows.all())
-
-
 async def record_readings(session: AsyncSession, readings: Sequence[NewReading]) -> WriteResult:
     """The write path for every kind of ingestion: lock the measures, insert, re-evaluate their
     statuses (crossing detection). Unknown measures → 404, derived ones → 409. Does not commit:
@@ -76,7 +64,7 @@ async def record_readings(session: AsyncSession, readings: Sequence[NewReading])
     refuse_derived(measures)
     result = await write_readings(session, readings)
     if result.created and not result.conflicts:
-        await refresh_statuses(session, measure_ids)
+        await refresh_statuses(session, measures)
         # Counted before commit: a rare rollback after this point over-counts, never hides.
         READINGS_INGESTED.inc(result.created)
     return result
@@ -203,14 +191,14 @@ async def list_readings(
 
 async def delete_reading(session: AsyncSession, reading_id: uuid.UUID) -> None:
     reading = await get_reading(session, reading_id)
-    await lock_measures(session, [reading.measure_id])
+    measures = await lock_measures(session, [reading.measure_id])
     await session.execute(delete(Reading).where(Reading.id == reading_id))
-    await refresh_statuses(session, [reading.measure_id])
+    await refresh_statuses(session, measures)
     await session.commit()
 
 
-def refuse_derived(measures: Sequence[Measure]) -> None:
-    derived = [m.key for m in measures if m.formula]
+def refuse_derived(measures: Sequence[LockedMeasure]) -> None:
+    derived = [m.key for m in measures if m.derived]
     if derived:
         raise Conflict(
             f"derived measures {derived} are computed from a formula and take no readings"

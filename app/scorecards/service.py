@@ -21,7 +21,7 @@ from app.scorecards.schemas import (
     ScorecardCreate,
     ScorecardUpdate,
 )
-from app.scores.status import refresh_statuses
+from app.scores.status import lock_measures, refresh_statuses
 
 # Scorecard fields that can move a measure's status.
 STATUS_INPUTS = frozenset({"thresholds", "timezone", "score_cap"})
@@ -87,15 +87,11 @@ async def update_scorecard(
     scorecard.version += 1
     if changes.keys() & STATUS_INPUTS:
         await session.flush()
+        # No measure can be added meanwhile: that locks the scorecard, as this update does.
         measure_ids = (
-            await session.scalars(
-                select(Measure.id)
-                .where(Measure.scorecard_id == scorecard_id)
-                .order_by(Measure.id)
-                .with_for_update()
-            )
+            await session.scalars(select(Measure.id).where(Measure.scorecard_id == scorecard_id))
         ).all()
-        await refresh_statuses(session, measure_ids)
+        await refresh_statuses(session, await lock_measures(session, measure_ids))
     await session.commit()
     return scorecard
 

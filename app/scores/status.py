@@ -8,7 +8,8 @@ target moving)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
@@ -62,30 +63,53 @@ async def _evaluate(
     return {i: evaluate_measure(definition, i, now, PeriodSelector.current, stats) for i in ids}
 
 
-# Statuses as stored, locked: the caller holds the locks of the measures it wrote, so this
-# waits only for derived dependents (ids ascending, after the inputs: every writer's order).
-_LOCKED_STATUSES = """
-SELECT id, status FROM measures WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE
+@dataclass(frozen=True, slots=True)
+class LockedMeasure:
+    """A measure locked by this transaction, with what writers and status refresh need."""
+
+    id: uuid.UUID
+    scorecard_id: uuid.UUID
+    key: str
+    derived: bool
+    status: str
+
+
+_LOCK = """
+SELECT id, scorecard_id, key, formula IS NOT NULL, status
+FROM measures WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE
 """
 _STATUSES = "SELECT id, status FROM measures WHERE scorecard_id = $1"
-_SCORECARDS_OF = "SELECT DISTINCT scorecard_id FROM measures WHERE id = ANY($1::uuid[])"
 # A computed status is not an edit: version and updated_at stay as they are.
 _SET_STATUS = "UPDATE measures SET status = $2 WHERE id = $1"
 
 
+async def lock_measures(
+    session: AsyncSession, measure_ids: Collection[uuid.UUID]
+) -> list[LockedMeasure]:
+    """Lock these measures (in id order, so concurrent writers cannot deadlock): writers of one
+    measure serialise, which keeps its status and event chain consistent. Unknown ids are
+    left out."""
+    rows = await (await driver_connection(session)).fetch(_LOCK, list(set(measure_ids)))
+    return [LockedMeasure(*row) for row in rows]
+
+
 async def refresh_statuses(
-    session: AsyncSession, measure_ids: Iterable[uuid.UUID], now: datetime | None = None
+    session: AsyncSession, locked: Iterable[LockedMeasure], now: datetime | None = None
 ) -> None:
-    """Re-evaluate these measures and every derived measure that uses them at `now`, store each
-    status, and record an event for each change. Runs in the caller's transaction; the caller
-    has locked `measure_ids`; derived dependents are locked here."""
+    """Re-evaluate these measures, which the caller has locked (`lock_measures`), and every
+    derived measure that uses them at `now`; store each status and record an event for each
+    change. Derived dependents are locked here, after their inputs: every writer's lock order.
+    Runs in the caller's transaction."""
     now = now or datetime.now(UTC)
-    requested = list(set(measure_ids))
-    connection = await driver_connection(session)
-    for (scorecard_id,) in await connection.fetch(_SCORECARDS_OF, requested):
+    stored = {measure.id: measure.status for measure in locked}
+    by_scorecard: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for measure in locked:
+        by_scorecard.setdefault(measure.scorecard_id, set()).add(measure.id)
+    for scorecard_id, requested in by_scorecard.items():
         definition = await load_definition(session, scorecard_id)
-        affected = sorted(_with_dependents(definition, set(requested)))
-        stored = dict(await connection.fetch(_LOCKED_STATUSES, affected))
+        affected = sorted(_with_dependents(definition, requested))
+        if dependents := [i for i in affected if i not in stored]:
+            stored.update((m.id, m.status) for m in await lock_measures(session, dependents))
         scores = await _evaluate(session, definition, affected, now)
         for measure_id, score in scores.items():
             if score.status.value != stored[measure_id]:
@@ -148,13 +172,12 @@ async def sweep_scorecard(
     definition = await load_definition(session, scorecard_id)
     stored = dict(await (await driver_connection(session)).fetch(_STATUSES, scorecard_id))
     scores = await _evaluate(session, definition, stored, now)
-    moved = sorted(i for i, status in stored.items() if scores[i].status.value != status)
+    moved = [i for i, status in stored.items() if scores[i].status.value != status]
     if moved:
         # Inputs before derived measures, each in id order: the writers' lock order.
         derived = {m.id for m in definition.measures if m.formula}
-        for group in ([i for i in moved if i not in derived], [i for i in moved if i in derived]):
-            if group:
-                await (await driver_connection(session)).fetch(_LOCKED_STATUSES, group)
-        await refresh_statuses(session, moved, now)
+        locked = await lock_measures(session, [i for i in moved if i not in derived])
+        locked += await lock_measures(session, [i for i in moved if i in derived])
+        await refresh_statuses(session, locked, now)
     await session.commit()
     return len(moved)

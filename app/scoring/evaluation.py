@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from app.scoring.formula import evaluation_order
 from app.scoring.model import Aggregation, MeasureDefinition, ScorecardDefinition
 from app.scoring.periods import MICROSECOND, Cadence, Period, period_containing, previous_period
 from app.scoring.results import MeasureScore
@@ -49,9 +48,9 @@ class MeasureGraph:
 
     def __init__(self, scorecard: ScorecardDefinition) -> None:
         self.scorecard = scorecard
-        self.by_id = {m.id: m for m in scorecard.measures}
-        self.by_key = {m.key: m for m in scorecard.measures}
-        self._order = evaluation_order({m.key: m.formula for m in scorecard.measures})
+        self.by_id = scorecard.measures_by_id
+        self.by_key = scorecard.measures_by_key
+        self._order = scorecard.formula_order
         self._closures: dict[str, list[MeasureDefinition]] = {}
 
     def measure(self, measure_id: UUID) -> MeasureDefinition:

@@ -8,6 +8,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -155,8 +156,22 @@ class ScorecardDefinition:
                 raise ValueError(f"measure {measure.key!r}: unknown objective")
             if parent.perspective != measure.perspective:
                 raise ValueError(f"measure {measure.key!r}: perspective differs from objective's")
-        # Raises FormulaError (a ValueError) for unknown keys and cycles.
-        evaluation_order({m.key: m.formula for m in self.measures})
+        self.formula_order  # noqa: B018 (computed now, so unknown keys and cycles raise here)
+
+    # Derived once per definition (definitions are immutable and cached between requests).
+    @cached_property
+    def formula_order(self) -> list[str]:
+        """Every measure key, each formula's inputs before it. Raises FormulaError (a
+        ValueError) for unknown keys and cycles."""
+        return evaluation_order({m.key: m.formula for m in self.measures})
+
+    @cached_property
+    def measures_by_id(self) -> dict[UUID, MeasureDefinition]:
+        return {m.id: m for m in self.measures}
+
+    @cached_property
+    def measures_by_key(self) -> dict[str, MeasureDefinition]:
+        return {m.key: m for m in self.measures}
 
 
 def _require_weight(weight: float, owner: str) -> None:

@@ -57,7 +57,7 @@ SELECT id, name, scope, prefix, key_hash, created_at FROM api_keys WHERE key_has
 
 async def find_api_key(session: AsyncSession, plaintext: str) -> ApiKey | None:
     """The key's row (a detached ApiKey: read it, never change it), or None."""
-    connection = await driver_connection(session)
+    connection = await driver_connection(session, begin=False)
     row = await connection.fetchrow(_FIND_KEY, hash_key(plaintext))
     return None if row is None else ApiKey(**dict(row.items()))
 

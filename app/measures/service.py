@@ -18,7 +18,7 @@ from app.measures.models import Measure
 from app.measures.schemas import MeasureCreate, MeasureUpdate, definition_errors
 from app.readings.models import Reading
 from app.scorecards.models import Objective, Scorecard
-from app.scorecards.service import get_scorecard
+from app.scorecards.service import get_scorecard, lock_in_scorecard
 from app.scores.status import lock_measures, refresh_statuses
 from app.scoring import FormulaError, evaluation_order, parse_formula
 
@@ -141,9 +141,7 @@ async def create_measure(
 async def update_measure(
     session: AsyncSession, measure_id: uuid.UUID, body: MeasureUpdate, if_match: str | None
 ) -> Measure:
-    measure = await get_measure(session, measure_id)
-    scorecard = await get_scorecard(session, measure.scorecard_id, for_update=True)
-    measure = await get_measure(session, measure_id, for_update=True)
+    measure, scorecard = await lock_in_scorecard(session, Measure, measure_id, "measure")
     check_if_match(if_match, measure.version)
     changes = sent_fields(body, required=MeasureUpdate.REQUIRED)
     current = {c: getattr(measure, c) for c in MeasureUpdate.model_fields}
@@ -176,7 +174,7 @@ async def update_measure(
 async def delete_measure(
     session: AsyncSession, measure_id: uuid.UUID, *, cascade: bool, if_match: str | None
 ) -> None:
-    measure = await get_measure(session, measure_id, for_update=True)
+    measure, _ = await lock_in_scorecard(session, Measure, measure_id, "measure")
     check_if_match(if_match, measure.version)
     if users := await _dependents(session, measure.scorecard_id, measure.key):
         raise Conflict(f"derived measures {users} use this measure; update or delete them first")

@@ -61,7 +61,7 @@ async def record_readings(session: AsyncSession, readings: Sequence[NewReading])
     measures = await lock_measures(session, measure_ids)
     if missing := measure_ids - {m.id for m in measures}:
         raise NotFound(f"measure(s) {sorted(map(str, missing))} not found")
-    refuse_derived(measures)
+    refuse_derived([m for m in measures if m.id in measure_ids])
     result = await write_readings(session, readings)
     if result.created and not result.conflicts:
         await refresh_statuses(session, measures)

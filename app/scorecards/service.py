@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +33,20 @@ async def get_scorecard(
     return await get_or_404(
         session, Scorecard, scorecard_id, what="scorecard", for_update=for_update
     )
+
+
+Part = TypeVar("Part", Objective, Measure)
+
+
+async def lock_in_scorecard(
+    session: AsyncSession, model: type[Part], row_id: uuid.UUID, what: str
+) -> tuple[Part, Scorecard]:
+    """Lock an objective's or a measure's scorecard, then the row itself. Every definition
+    edit takes its locks in this order (an edit also restamps the scorecard row, migration
+    0004), so concurrent edits cannot deadlock."""
+    row = await get_or_404(session, model, row_id, what=what)
+    scorecard = await get_scorecard(session, row.scorecard_id, for_update=True)
+    return await get_or_404(session, model, row_id, what=what, for_update=True), scorecard
 
 
 async def list_scorecards(
@@ -153,13 +167,11 @@ async def create_objective(
 async def update_objective(
     session: AsyncSession, objective_id: uuid.UUID, body: ObjectiveUpdate, if_match: str | None
 ) -> Objective:
-    objective = await get_objective(session, objective_id, for_update=True)
+    objective, scorecard = await lock_in_scorecard(session, Objective, objective_id, "objective")
     check_if_match(if_match, objective.version)
     changes: dict[str, Any] = sent_fields(body, required=ObjectiveUpdate.REQUIRED)
     if "perspective" in changes and changes["perspective"] != objective.perspective:
-        _check_perspective(
-            await get_scorecard(session, objective.scorecard_id), changes["perspective"]
-        )
+        _check_perspective(scorecard, changes["perspective"])
         # A measure's perspective always agrees with its objective's.
         await session.execute(
             update(Measure)
@@ -176,7 +188,7 @@ async def update_objective(
 async def delete_objective(
     session: AsyncSession, objective_id: uuid.UUID, *, cascade: bool, if_match: str | None
 ) -> None:
-    objective = await get_objective(session, objective_id, for_update=True)
+    objective, _ = await lock_in_scorecard(session, Objective, objective_id, "objective")
     check_if_match(if_match, objective.version)
     if not cascade and await session.scalar(
         select(exists().where(Measure.objective_id == objective_id))

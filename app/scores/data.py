@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -74,7 +74,7 @@ async def fetch_window_stats(
     if not windows:
         return {}
     ordered: Sequence[Window] = list(windows)
-    rows = await (await driver_connection(session)).fetch(
+    rows = await (await driver_connection(session, begin=False)).fetch(
         _WINDOW_STATS,
         [w.measure_id for w in ordered],
         [w.start for w in ordered],
@@ -106,20 +106,22 @@ def _formula(text: str) -> Formula:
     return parse_formula(text)
 
 
-# The definition comes from ONE statement, objectives and measures as arrays of anonymous
-# records (asyncpg decodes them to tuples), without ORM hydration: one round trip instead of
-# three, on every score, history and write. JSONB is selected as its canonical text, so every
-# value is hashable and the whole row can key the cache below.
+# The definition in ONE statement, objectives and measures as arrays of anonymous records
+# (asyncpg decodes them to tuples), without ORM hydration. `definition_stamp` changes with any
+# edit of the definition (kept by triggers, migration 0004) and is never reused, so a process
+# that holds the definition for a stamp skips the arrays: they are only sent when $2 is stale.
 _OBJECTIVE_COLUMNS = "o.id, o.name, o.perspective, o.weight"
 _MEASURE_COLUMNS = """m.id, m.key, m.name, m.unit, m.weight, m.perspective, m.objective_id,
     m.direction, m.aggregation, m.cadence, m.baseline, m.target, m.target_min, m.target_max,
     m.tolerance, m.prorate, m.thresholds::text, m.formula"""
 _DEFINITION = f"""
-SELECT s.timezone, s.thresholds::text, s.score_cap, s.perspectives::text,
-    ARRAY(SELECT ROW({_OBJECTIVE_COLUMNS}) FROM objectives o
-          WHERE o.scorecard_id = s.id ORDER BY o.id),
-    ARRAY(SELECT ROW({_MEASURE_COLUMNS}) FROM measures m
-          WHERE m.scorecard_id = s.id ORDER BY m.id)
+SELECT s.definition_stamp, s.timezone, s.thresholds::text, s.score_cap, s.perspectives::text,
+    CASE WHEN s.definition_stamp <> $2 THEN
+        ARRAY(SELECT ROW({_OBJECTIVE_COLUMNS}) FROM objectives o
+              WHERE o.scorecard_id = s.id ORDER BY o.id) END,
+    CASE WHEN s.definition_stamp <> $2 THEN
+        ARRAY(SELECT ROW({_MEASURE_COLUMNS}) FROM measures m
+              WHERE m.scorecard_id = s.id ORDER BY m.id) END
 FROM scorecards s WHERE s.id = $1
 """  # noqa: S608 (built from constants)
 
@@ -167,8 +169,8 @@ def measure_definition(row: tuple[Any, ...]) -> MeasureDefinition:
     )
 
 
-def scorecard_definition(scorecard_id: uuid.UUID, row: tuple[Any, ...]) -> ScorecardDefinition:
-    timezone, thresholds, score_cap, perspectives, objectives, measures = row
+def scorecard_definition(scorecard_id: uuid.UUID, row: Sequence[Any]) -> ScorecardDefinition:
+    _, timezone, thresholds, score_cap, perspectives, objectives, measures = row
     return ScorecardDefinition(
         id=scorecard_id,
         timezone=ZoneInfo(timezone),
@@ -183,32 +185,51 @@ def scorecard_definition(scorecard_id: uuid.UUID, row: tuple[Any, ...]) -> Score
     )
 
 
-async def load_definition(session: AsyncSession, scorecard_id: uuid.UUID) -> ScorecardDefinition:
-    """The scorecard as the engine sees it (measures and objectives in creation order)."""
-    row = await (await driver_connection(session)).fetchrow(_DEFINITION, scorecard_id)
+async def load_definition(
+    session: AsyncSession, scorecard_id: uuid.UUID, stamp: int | None = None
+) -> ScorecardDefinition:
+    """The scorecard as the engine sees it (measures and objectives in creation order). With
+    the `stamp` the caller has just read (e.g. `LockedMeasure.definition_stamp`) and a cached
+    definition of that stamp, no query at all; otherwise one, which sends the definition only
+    when the cached one is stale."""
+    stamp_held, definition = _definitions.get(scorecard_id, (0, None))  # stamps start at 1
+    if definition is not None and stamp == stamp_held:
+        return definition
+    connection = await driver_connection(session, begin=False)
+    row = await connection.fetchrow(_DEFINITION, scorecard_id, stamp_held)
     if row is None:
         raise NotFound(f"scorecard {scorecard_id} not found")
-    # Definitions are immutable and a pure function of this row, so the row itself is the
-    # cache key: an edit anywhere (in any process) changes the key, nothing is ever stale.
-    key = (scorecard_id, row[0], row[1], row[2], row[3], tuple(row[4]), tuple(row[5]))
-    definition = _definitions.get(key)
-    if definition is None:
-        definition = scorecard_definition(scorecard_id, tuple(row))
-        if len(_definitions) >= _MAX_DEFINITIONS:
-            del _definitions[next(iter(_definitions))]  # the oldest
-        _definitions[key] = definition
+    if definition is not None and row[0] == stamp_held:
+        return definition
+    definition = scorecard_definition(scorecard_id, row)
+    _definitions.pop(scorecard_id, None)
+    if len(_definitions) >= _MAX_DEFINITIONS:
+        del _definitions[next(iter(_definitions))]  # the least recently loaded
+    _definitions[scorecard_id] = (row[0], definition)
+    if len(_scorecard_of) > 50 * _MAX_DEFINITIONS:
+        _scorecard_of.clear()
+    _scorecard_of.update((measure.id, scorecard_id) for measure in definition.measures)
     return definition
 
 
-_MAX_DEFINITIONS = 256
-_definitions: dict[tuple[Any, ...], ScorecardDefinition] = {}
+def cached_definitions(measure_ids: Iterable[uuid.UUID]) -> list[ScorecardDefinition]:
+    """The definitions this process holds of the scorecards of these measures: possibly stale,
+    for guesses that the caller checks against `definition_stamp`."""
+    scorecard_ids = {_scorecard_of.get(measure_id) for measure_id in measure_ids}
+    return [_definitions[i][1] for i in scorecard_ids if i in _definitions]
+
+
+_MAX_DEFINITIONS = 1024
+_definitions: dict[uuid.UUID, tuple[int, ScorecardDefinition]] = {}
+_scorecard_of: dict[uuid.UUID, uuid.UUID] = {}  # measure id → scorecard id, for the above
 
 
 _MEASURE_SCORECARD = "SELECT scorecard_id FROM measures WHERE id = $1"
 
 
 async def scorecard_of_measure(session: AsyncSession, measure_id: uuid.UUID) -> uuid.UUID:
-    scorecard_id = await (await driver_connection(session)).fetchval(_MEASURE_SCORECARD, measure_id)
+    connection = await driver_connection(session, begin=False)
+    scorecard_id = await connection.fetchval(_MEASURE_SCORECARD, measure_id)
     if scorecard_id is None:
         raise NotFound(f"measure {measure_id} not found")
     return scorecard_id  # type: ignore[no-any-return]

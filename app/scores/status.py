@@ -20,7 +20,7 @@ from sqlalchemy.orm.util import identity_key
 
 from app.core.database import driver_connection
 from app.measures.models import Measure
-from app.scores.data import fetch_window_stats, load_definition
+from app.scores.data import cached_definitions, fetch_window_stats, load_definition
 from app.scoring import (
     MeasureScore,
     PeriodSelector,
@@ -34,9 +34,7 @@ _SWEEP_LOCK = 0x5C0E5EE9  # advisory-lock namespace: one sweeper per scorecard a
 log = structlog.get_logger(__name__)
 
 
-def _with_dependents(
-    definition: ScorecardDefinition, measure_ids: set[uuid.UUID]
-) -> set[uuid.UUID]:
+def with_dependents(definition: ScorecardDefinition, measure_ids: set[uuid.UUID]) -> set[uuid.UUID]:
     """`measure_ids` plus every derived measure that uses one of them, transitively."""
     keys = {m.key for m in definition.measures if m.id in measure_ids}
     grew = True
@@ -55,12 +53,15 @@ async def _evaluate(
     measure_ids: Iterable[uuid.UUID],
     now: datetime,
 ) -> dict[uuid.UUID, MeasureScore]:
+    """Each measure's score in the current period at `now`, without the trend: a status needs
+    no previous period, so only half the windows are fetched."""
     ids = list(measure_ids)
+    current = PeriodSelector.current
     windows = set().union(
-        *(measure_windows(definition, i, now, PeriodSelector.current) for i in ids)
+        *(measure_windows(definition, i, now, current, with_trend=False) for i in ids)
     )
     stats = await fetch_window_stats(session, definition, windows)
-    return {i: evaluate_measure(definition, i, now, PeriodSelector.current, stats) for i in ids}
+    return {i: evaluate_measure(definition, i, now, current, stats, with_trend=False) for i in ids}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +73,15 @@ class LockedMeasure:
     key: str
     derived: bool
     status: str
+    definition_stamp: int  # of its scorecard, read with the lock: see `load_definition`
 
 
+# Every writer locks measures in this order: measures with readings, then derived ones, each
+# in id order (rows are locked as the sort returns them).
 _LOCK = """
-SELECT id, scorecard_id, key, formula IS NOT NULL, status
-FROM measures WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE
+SELECT m.id, m.scorecard_id, m.key, m.formula IS NOT NULL, m.status, s.definition_stamp
+FROM measures m JOIN scorecards s ON s.id = m.scorecard_id
+WHERE m.id = ANY($1::uuid[]) ORDER BY m.formula IS NOT NULL, m.id FOR UPDATE OF m
 """
 _STATUSES = "SELECT id, status FROM measures WHERE scorecard_id = $1"
 # A computed status is not an edit: version and updated_at stay as they are.
@@ -86,28 +91,36 @@ _SET_STATUS = "UPDATE measures SET status = $2 WHERE id = $1"
 async def lock_measures(
     session: AsyncSession, measure_ids: Collection[uuid.UUID]
 ) -> list[LockedMeasure]:
-    """Lock these measures (in id order, so concurrent writers cannot deadlock): writers of one
-    measure serialise, which keeps its status and event chain consistent. Unknown ids are
-    left out."""
-    rows = await (await driver_connection(session)).fetch(_LOCK, list(set(measure_ids)))
+    """Lock these measures and the derived measures that use them (all in one order, so
+    concurrent writers cannot deadlock): writers of one measure serialise, which keeps its
+    status and event chain consistent. Unknown ids are left out.
+
+    The dependents come from this process's cached definitions, to save a round trip; if a
+    definition changed meanwhile, `refresh_statuses` locks what the guess missed."""
+    wanted = set(measure_ids)
+    for definition in cached_definitions(wanted):
+        wanted |= with_dependents(definition, wanted)
+    rows = await (await driver_connection(session)).fetch(_LOCK, list(wanted))
     return [LockedMeasure(*row) for row in rows]
 
 
 async def refresh_statuses(
-    session: AsyncSession, locked: Iterable[LockedMeasure], now: datetime | None = None
+    session: AsyncSession, locked: Collection[LockedMeasure], now: datetime | None = None
 ) -> None:
-    """Re-evaluate these measures, which the caller has locked (`lock_measures`), and every
-    derived measure that uses them at `now`; store each status and record an event for each
-    change. Derived dependents are locked here, after their inputs: every writer's lock order.
-    Runs in the caller's transaction."""
+    """Re-evaluate the measures the caller has locked (`lock_measures`) and every derived
+    measure that uses them at `now`; store each status and record an event for each change.
+    Dependents that `lock_measures` did not foresee are locked here, after the rest (as every
+    writer does). Runs in the caller's transaction."""
     now = now or datetime.now(UTC)
     stored = {measure.id: measure.status for measure in locked}
-    by_scorecard: dict[uuid.UUID, set[uuid.UUID]] = {}
+    by_scorecard: dict[tuple[uuid.UUID, int], set[uuid.UUID]] = {}
     for measure in locked:
-        by_scorecard.setdefault(measure.scorecard_id, set()).add(measure.id)
-    for scorecard_id, requested in by_scorecard.items():
-        definition = await load_definition(session, scorecard_id)
-        affected = sorted(_with_dependents(definition, requested))
+        by_scorecard.setdefault((measure.scorecard_id, measure.definition_stamp), set()).add(
+            measure.id
+        )
+    for (scorecard_id, stamp), requested in by_scorecard.items():
+        definition = await load_definition(session, scorecard_id, stamp)
+        affected = sorted(with_dependents(definition, requested))
         if dependents := [i for i in affected if i not in stored]:
             stored.update((m.id, m.status) for m in await lock_measures(session, dependents))
         scores = await _evaluate(session, definition, affected, now)
@@ -174,10 +187,6 @@ async def sweep_scorecard(
     scores = await _evaluate(session, definition, stored, now)
     moved = [i for i, status in stored.items() if scores[i].status.value != status]
     if moved:
-        # Inputs before derived measures, each in id order: the writers' lock order.
-        derived = {m.id for m in definition.measures if m.formula}
-        locked = await lock_measures(session, [i for i in moved if i not in derived])
-        locked += await lock_measures(session, [i for i in moved if i in derived])
-        await refresh_statuses(session, locked, now)
+        await refresh_statuses(session, await lock_measures(session, moved), now)
     await session.commit()
     return len(moved)

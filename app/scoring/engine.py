@@ -15,6 +15,7 @@ from app.scoring.evaluation import (
     MeasureGraph,
     measure_score,
     trend_windows,
+    windows_at,
 )
 from app.scoring.model import MeasureDefinition, ScorecardDefinition
 from app.scoring.periods import period_containing, previous_period, require_aware
@@ -55,11 +56,19 @@ def evaluate_scorecard(
 
 
 def measure_windows(
-    scorecard: ScorecardDefinition, measure_id: UUID, as_of: datetime, selector: PeriodSelector
+    scorecard: ScorecardDefinition,
+    measure_id: UUID,
+    as_of: datetime,
+    selector: PeriodSelector,
+    *,
+    with_trend: bool = True,
 ) -> set[Window]:
     graph = MeasureGraph(scorecard)
     measure = graph.measure(measure_id)
-    return trend_windows(graph, measure, _selected_point(graph, measure, as_of, selector))
+    point = _selected_point(graph, measure, as_of, selector)
+    if with_trend:
+        return trend_windows(graph, measure, point)
+    return windows_at(graph, measure, point)
 
 
 def evaluate_measure(
@@ -68,12 +77,16 @@ def evaluate_measure(
     as_of: datetime,
     selector: PeriodSelector,
     stats: Mapping[Window, WindowStats],
+    *,
+    with_trend: bool = True,
 ) -> MeasureScore:
-    """The measure's entry of `evaluate_scorecard` with the same arguments, computed alone."""
+    """The measure's entry of `evaluate_scorecard` with the same arguments, computed alone.
+    Without the trend (`trend` is None), it needs only the current period's windows (pass
+    `with_trend` alike to `measure_windows`): enough for a status."""
     graph = MeasureGraph(scorecard)
     measure = graph.measure(measure_id)
     point = _selected_point(graph, measure, as_of, selector)
-    return measure_score(graph, measure, point, stats, with_trend=True)
+    return measure_score(graph, measure, point, stats, with_trend=with_trend)
 
 
 def _selected_point(

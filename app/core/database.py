@@ -80,7 +80,7 @@ async def driver_connection(session: AsyncSession, *, begin: bool = True) -> Any
     and skipping BEGIN saves it a round trip."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    adapted = raw.dbapi_connection
+    adapted: Any = raw.dbapi_connection
     if begin and adapted._transaction is None:  # SQLAlchemy internals, pinned by a test
         await adapted._start_transaction()
     return raw.driver_connection

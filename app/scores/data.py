@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -115,7 +117,9 @@ _MEASURE_COLUMNS = """m.id, m.key, m.name, m.unit, m.weight, m.perspective, m.ob
     m.direction, m.aggregation, m.cadence, m.baseline, m.target, m.target_min, m.target_max,
     m.tolerance, m.prorate, m.thresholds::text, m.formula"""
 _DEFINITION = f"""
-SELECT s.definition_stamp, s.timezone, s.thresholds::text, s.score_cap, s.perspectives::text,
+SELECT s.definition_stamp,
+    (SELECT sum(m.data_stamp) FROM measures m WHERE m.scorecard_id = s.id) AS data_version,
+    s.timezone, s.thresholds::text, s.score_cap, s.perspectives::text,
     CASE WHEN s.definition_stamp <> $2 THEN
         ARRAY(SELECT ROW({_OBJECTIVE_COLUMNS}) FROM objectives o
               WHERE o.scorecard_id = s.id ORDER BY o.id) END,
@@ -170,7 +174,7 @@ def measure_definition(row: tuple[Any, ...]) -> MeasureDefinition:
 
 
 def scorecard_definition(scorecard_id: uuid.UUID, row: Sequence[Any]) -> ScorecardDefinition:
-    _, timezone, thresholds, score_cap, perspectives, objectives, measures = row
+    _, _, timezone, thresholds, score_cap, perspectives, objectives, measures = row
     return ScorecardDefinition(
         id=scorecard_id,
         timezone=ZoneInfo(timezone),
@@ -195,21 +199,36 @@ async def load_definition(
     stamp_held, definition = _definitions.get(scorecard_id, (0, None))  # stamps start at 1
     if definition is not None and stamp == stamp_held:
         return definition
+    return (await load_scorecard(session, scorecard_id)).definition
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedScorecard:
+    definition: ScorecardDefinition
+    # Changes with any committed change of what its scores are computed from: the definition
+    # or any measure's readings (migration 0004). Equal versions, equal scores at one instant.
+    version: tuple[int, Decimal]
+
+
+async def load_scorecard(session: AsyncSession, scorecard_id: uuid.UUID) -> LoadedScorecard:
+    """The definition (cached across requests) and the version of the scorecard's data, in one
+    query that sends the definition only when the cached one is stale."""
+    stamp_held, definition = _definitions.get(scorecard_id, (0, None))  # stamps start at 1
     connection = await driver_connection(session, begin=False)
     row = await connection.fetchrow(_DEFINITION, scorecard_id, stamp_held)
     if row is None:
         raise NotFound(f"scorecard {scorecard_id} not found")
-    if definition is not None and row[0] == stamp_held:
-        return definition
-    definition = scorecard_definition(scorecard_id, row)
-    _definitions.pop(scorecard_id, None)
-    if len(_definitions) >= _MAX_DEFINITIONS:
-        del _definitions[next(iter(_definitions))]  # the least recently loaded
-    _definitions[scorecard_id] = (row[0], definition)
-    if len(_scorecard_of) > 50 * _MAX_DEFINITIONS:
-        _scorecard_of.clear()
-    _scorecard_of.update((measure.id, scorecard_id) for measure in definition.measures)
-    return definition
+    stamp, data_version = row[0], row[1] or Decimal(0)
+    if definition is None or stamp != stamp_held:
+        definition = scorecard_definition(scorecard_id, row)
+        _definitions.pop(scorecard_id, None)
+        if len(_definitions) >= _MAX_DEFINITIONS:
+            del _definitions[next(iter(_definitions))]  # the least recently loaded
+        _definitions[scorecard_id] = (stamp, definition)
+        if len(_scorecard_of) > 50 * _MAX_DEFINITIONS:
+            _scorecard_of.clear()
+        _scorecard_of.update((measure.id, scorecard_id) for measure in definition.measures)
+    return LoadedScorecard(definition, (stamp, data_version))
 
 
 def cached_definitions(measure_ids: Iterable[uuid.UUID]) -> list[ScorecardDefinition]:

@@ -20,7 +20,7 @@ from app.scores.schemas import (
     ScorecardHistoryOut,
     ScorecardScoreOut,
 )
-from app.scoring import Cadence, MeasureScore, PeriodSelector, ScorecardScore
+from app.scoring import Cadence, MeasureScore, PeriodSelector
 
 router = APIRouter(tags=["scores"], dependencies=[Depends(require(Scope.read))])
 
@@ -37,7 +37,6 @@ To = Annotated[datetime | None, Query(description="Exclusive; default now.")]
 
 # The engine's result dataclasses carry exactly the API's field names: serialize them directly
 # (one pass, no re-validation); the *Out models document the same shape in the OpenAPI.
-_SCORECARD_SCORE = TypeAdapter(ScorecardScore)
 _MEASURE_SCORE = TypeAdapter(MeasureScore)
 
 
@@ -45,12 +44,14 @@ def _json(body: bytes) -> Response:
     return Response(body, media_type="application/json")
 
 
-def _aware(value: datetime | None, name: str, default: datetime) -> datetime:
-    if value is None:
-        return default
-    if value.tzinfo is None:
+def _with_offset(value: datetime | None, name: str) -> datetime | None:
+    if value is not None and value.tzinfo is None:
         raise ValidationFailed.at(["query", name], "timestamp needs an offset, e.g. Z or +02:00")
     return value
+
+
+def _aware(value: datetime | None, name: str, default: datetime) -> datetime:
+    return _with_offset(value, name) or default
 
 
 def _range(
@@ -66,6 +67,9 @@ def _range(
 @router.get(
     "/v1/scorecards/{scorecard_id}/score",
     summary="Score a scorecard",
+    description="Computed on read. Without `as_of`, a score computed up to one second earlier "
+    "is returned when nothing it depends on has changed since (no reading written, no "
+    "definition edited); `as_of` in the response always names the instant it describes.",
     response_model=ScorecardScoreOut,
 )
 async def scorecard_score(
@@ -74,9 +78,8 @@ async def scorecard_score(
     as_of: AsOf = None,
     selector: Selector = PeriodSelector.current,
 ) -> Response:
-    instant = _aware(as_of, "as_of", datetime.now(UTC))
-    result = await service.score_scorecard(session, scorecard_id, instant, selector)
-    return _json(_SCORECARD_SCORE.dump_json(result))
+    as_of = _with_offset(as_of, "as_of")
+    return _json(await service.score_scorecard_json(session, scorecard_id, as_of, selector))
 
 
 @router.get(

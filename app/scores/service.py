@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
+from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import ValidationFailed
-from app.scores.data import fetch_window_stats, load_definition, scorecard_of_measure
+from app.scores.cache import scorecard_scores
+from app.scores.data import (
+    fetch_window_stats,
+    load_definition,
+    load_scorecard,
+    scorecard_of_measure,
+)
 from app.scoring import (
     Cadence,
     MeasureHistoryEntry,
@@ -31,14 +38,31 @@ from app.scoring import (
 MAX_HISTORY_PERIODS = 500
 
 
-async def score_scorecard(
-    session: AsyncSession, scorecard_id: uuid.UUID, as_of: datetime, selector: PeriodSelector
-) -> ScorecardScore:
-    definition = await load_definition(session, scorecard_id)
+_SCORECARD_SCORE = TypeAdapter(ScorecardScore)
+
+
+async def score_scorecard_json(
+    session: AsyncSession,
+    scorecard_id: uuid.UUID,
+    as_of: datetime | None,
+    selector: PeriodSelector,
+) -> bytes:
+    """The scorecard's score as JSON, at `as_of` (None: now), reused from the score cache while
+    valid (see `app.scores.cache`)."""
+    # The version is read before the readings: a score is never older than its cache key.
+    loaded = await load_scorecard(session, scorecard_id)
+    key = (scorecard_id, selector, None if as_of is None else as_of.isoformat())
+    if (body := scorecard_scores.get(key, loaded.version)) is not None:
+        return body
+    instant = as_of or datetime.now(UTC)
+    definition = loaded.definition
     stats = await fetch_window_stats(
-        session, definition, scorecard_windows(definition, as_of, selector)
+        session, definition, scorecard_windows(definition, instant, selector)
     )
-    return evaluate_scorecard(definition, as_of, selector, stats)
+    # The result dataclasses carry exactly the API's field names: serialized in one pass.
+    body = _SCORECARD_SCORE.dump_json(evaluate_scorecard(definition, instant, selector, stats))
+    scorecard_scores.put(key, loaded.version, body)
+    return body
 
 
 async def score_measure(

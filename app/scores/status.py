@@ -77,11 +77,17 @@ class LockedMeasure:
 
 
 # Every writer locks measures in this order: measures with readings, then derived ones, each
-# in id order (rows are locked as the sort returns them).
+# in id order (rows are locked as the sort returns them). Locking for a write also moves the
+# measure's data stamp (migration 0004), which tells cached scores that they may be stale.
 _LOCK = """
-SELECT m.id, m.scorecard_id, m.key, m.formula IS NOT NULL, m.status, s.definition_stamp
-FROM measures m JOIN scorecards s ON s.id = m.scorecard_id
-WHERE m.id = ANY($1::uuid[]) ORDER BY m.formula IS NOT NULL, m.id FOR UPDATE OF m
+WITH wanted AS (
+    SELECT id FROM measures WHERE id = ANY($1::uuid[])
+    ORDER BY formula IS NOT NULL, id FOR UPDATE
+)
+UPDATE measures m SET data_stamp = nextval('data_stamps')
+FROM wanted, scorecards s
+WHERE m.id = wanted.id AND s.id = m.scorecard_id
+RETURNING m.id, m.scorecard_id, m.key, m.formula IS NOT NULL, m.status, s.definition_stamp
 """
 _STATUSES = "SELECT id, status FROM measures WHERE scorecard_id = $1"
 # A computed status is not an edit: version and updated_at stay as they are.
@@ -92,8 +98,8 @@ async def lock_measures(
     session: AsyncSession, measure_ids: Collection[uuid.UUID]
 ) -> list[LockedMeasure]:
     """Lock these measures and the derived measures that use them (all in one order, so
-    concurrent writers cannot deadlock): writers of one measure serialise, which keeps its
-    status and event chain consistent. Unknown ids are left out.
+    concurrent writers cannot deadlock) for a write: writers of one measure serialise, which
+    keeps its status and event chain consistent. Unknown ids are left out.
 
     The dependents come from this process's cached definitions, to save a round trip; if a
     definition changed meanwhile, `refresh_statuses` locks what the guess missed."""

@@ -1,11 +1,16 @@
-"""Definition stamps: `scorecards.definition_stamp` changes whenever anything the scoring
-engine reads of a scorecard's definition changes (the scorecard, its objectives, its measures),
-so a process can trust its cached definition after reading one number.
+"""Score stamps: numbers that change whenever what a score is computed from changes, so a
+process can trust a cached definition or score after reading two numbers.
 
-The stamp comes from a sequence, never from a counter: a value taken by a transaction that rolls
-back is never handed out again, so a cache filled inside that transaction can never be mistaken
-for a committed definition. Triggers, not application code, keep it, so no write path can
-forget. A measure's computed `status` and its xAPI mapping are not part of the definition.
+- `scorecards.definition_stamp` changes with anything the scoring engine reads of a scorecard's
+  definition (the scorecard, its objectives, its measures). Triggers keep it, so no edit path
+  can forget. A measure's computed `status` and its xAPI mapping are not part of it.
+- `measures.data_stamp` changes with every write of the measure's readings: writers set it in
+  the statement that locks the measure (`app.scores.status.lock_measures`). A measure's stamp
+  only grows, so the sum over a scorecard's measures changes with any committed write.
+
+Stamps come from sequences, never from counters: a value taken by a transaction that rolls back
+is never handed out again, so a cache filled inside that transaction can never be mistaken for
+committed state.
 
 Revision ID: 0004
 Revises: 0003
@@ -31,6 +36,10 @@ MEASURE_COLUMNS = (
 
 def upgrade() -> None:
     op.execute("CREATE SEQUENCE definition_stamps")
+    op.execute("CREATE SEQUENCE data_stamps")
+    op.execute(
+        "ALTER TABLE measures ADD COLUMN data_stamp bigint NOT NULL DEFAULT nextval('data_stamps')"
+    )
     op.execute(
         "ALTER TABLE scorecards ADD COLUMN definition_stamp bigint NOT NULL "
         "DEFAULT nextval('definition_stamps')"
@@ -73,3 +82,5 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION restamp_scorecard()")
     op.execute("ALTER TABLE scorecards DROP COLUMN definition_stamp")
     op.execute("DROP SEQUENCE definition_stamps")
+    op.execute("ALTER TABLE measures DROP COLUMN data_stamp")
+    op.execute("DROP SEQUENCE data_stamps")

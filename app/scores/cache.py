@@ -17,13 +17,15 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
+from datetime import datetime
 
 from prometheus_client import Counter
 
 from app.scoring import PeriodSelector
 
-# (scorecard, period, as_of as given, offset included, since the response echoes it; None: now)
-CacheKey = tuple[uuid.UUID, PeriodSelector, str | None]
+# (scorecard, period, as_of or None for now): the response renders as_of in UTC, so equal
+# instants written with different offsets share an entry.
+CacheKey = tuple[uuid.UUID, PeriodSelector, datetime | None]
 
 LOOKUPS = Counter(
     "scorecard_score_cache_lookups_total", "Scorecard score cache lookups.", ["result"]

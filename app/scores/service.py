@@ -51,7 +51,7 @@ async def score_scorecard_json(
     valid (see `app.scores.cache`)."""
     # The version is read before the readings: a score is never older than its cache key.
     loaded = await load_scorecard(session, scorecard_id)
-    key = (scorecard_id, selector, None if as_of is None else as_of.isoformat())
+    key = (scorecard_id, selector, as_of)
     if (body := scorecard_scores.get(key, loaded.version)) is not None:
         return body
     instant = as_of or datetime.now(UTC)

@@ -11,7 +11,7 @@ from tests.e2e.server import running_server, scorecard_cli
 
 
 def test_no_input_makes_a_server_error(clean_db):
-    with running_server(clean_db, "--no-worker") as (base_url, _):
+    with running_server(clean_db, "--no-worker") as (base_url, process):
         key = scorecard_cli(
             "api-keys",
             "create",
@@ -43,5 +43,10 @@ def test_no_input_makes_a_server_error(clean_db):
             text=True,
             timeout=300,
         )
-    assert result.returncode == 0, result.stdout[-5000:]
+        errors = [
+            line
+            for line in Path(process.log_path).read_text().splitlines()  # type: ignore[attr-defined]
+            if '"level": "error"' in line
+        ]
+    assert result.returncode == 0, result.stdout[-3000:] + "\n".join(errors)
     assert "passed" in result.stdout

@@ -8,7 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from app.auth.router import router as api_keys_router
-from app.core.database import make_engine, make_sessionmaker
+from app.core.database import make_engine, make_read_pool, make_sessionmaker
 from app.core.embedded import resolve_database_url
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
@@ -20,6 +20,7 @@ from app.ops.router import router as ops_router
 from app.readings.batch_router import router as batch_readings_router
 from app.readings.router import router as readings_router
 from app.scorecards.router import router as scorecards_router
+from app.scores.cache import ScoreCache
 from app.scores.router import router as scores_router
 from app.webhooks.router import router as webhooks_router
 from app.webhooks.worker import build_worker
@@ -52,8 +53,11 @@ def create_app(
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.score_cache = ScoreCache(max_age=settings.scorecard_score_cache_seconds)
         try:
+            app.state.read_pool = await make_read_pool(engine)
             async with AsyncExitStack() as background:
+                background.push_async_callback(app.state.read_pool.close)
                 if run_worker:
                     # Stopped after the last request: in-flight deliveries finish first.
                     await background.enter_async_context(build_worker(engine, settings).running())

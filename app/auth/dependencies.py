@@ -12,7 +12,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBearer
 
 from app.auth.keys import GRANTS, Scope, find_api_key
 from app.auth.models import ApiKey
-from app.core.database import SessionDep
 from app.core.errors import Forbidden, Unauthorized
 
 # Declared for the OpenAPI document only; parsing is ours, so errors are problem+json.
@@ -41,13 +40,12 @@ def _presented_key(request: Request, *, allow_basic: bool) -> str | None:
 def require(permission: Scope, *, allow_basic: bool = False) -> Callable[..., Any]:
     async def authenticate(
         request: Request,
-        session: SessionDep,
         _: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
     ) -> ApiKey:
         key = _presented_key(request, allow_basic=allow_basic)
         if key is None:
             raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
-        api_key = await find_api_key(session, key)
+        api_key = await find_api_key(request.app.state.read_pool, key)
         if api_key is None:
             raise Unauthorized("unknown or revoked API key")
         if permission not in GRANTS[Scope(api_key.scope)]:

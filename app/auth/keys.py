@@ -7,11 +7,11 @@ import hashlib
 import secrets
 from enum import StrEnum
 
+import asyncpg
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import ApiKey
-from app.core.database import driver_connection
 
 KEY_PREFIX = "sc_"
 
@@ -47,18 +47,17 @@ async def create_api_key(session: AsyncSession, name: str, scope: Scope) -> tupl
     return api_key, plaintext
 
 
-# Every request looks its key up: one plain statement on the driver connection (about 0.25 ms
-# instead of 1 ms through the ORM, measured). Keys are never cached, so a revoked key stops
-# working at once, in every worker.
+# Every request looks its key up: one plain statement on a pooled asyncpg connection (about
+# 0.25 ms instead of 1 ms through the ORM, measured). Keys are never cached, so a revoked key
+# stops working at once, in every worker.
 _FIND_KEY = """
 SELECT id, name, scope, prefix, key_hash, created_at FROM api_keys WHERE key_hash = $1
 """
 
 
-async def find_api_key(session: AsyncSession, plaintext: str) -> ApiKey | None:
+async def find_api_key(pool: asyncpg.Pool, plaintext: str) -> ApiKey | None:
     """The key's row (a detached ApiKey: read it, never change it), or None."""
-    connection = await driver_connection(session, begin=False)
-    row = await connection.fetchrow(_FIND_KEY, hash_key(plaintext))
+    row = await pool.fetchrow(_FIND_KEY, hash_key(plaintext))
     return None if row is None else ApiKey(**dict(row.items()))
 
 

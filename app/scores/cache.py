@@ -5,9 +5,11 @@ first two are covered by `LoadedScorecard.version`, read on every request (one s
 a committed reading or edit invalidates at once, in every process. The instant:
 
 - with an explicit `as_of`, the entry stays valid for as long as the version does;
-- without one ("now"), an entry is reused for at most `max_age` seconds. The response still
-  names the exact instant it describes in `as_of`, and every write committed before the
-  request is reflected.
+- without one ("now"), an entry is reused for at most `max_age` seconds
+  (`SCORECARD_SCORE_CACHE_SECONDS`). The response still names the exact instant it describes
+  in `as_of`, and every write committed before the request is reflected.
+
+One cache per app (`app.state.score_cache`), so per worker process.
 """
 
 from __future__ import annotations
@@ -64,6 +66,3 @@ class ScoreCache:
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
-
-
-scorecard_scores = ScoreCache()

@@ -1,4 +1,5 @@
 """What the scoring engine needs from the database: definitions, and statistics for windows.
+Plain statements on an asyncpg connection (a pooled one, or a session's `driver_connection`).
 
 Window statistics for any number of measures and periods come from ONE statement: the windows
 are passed as arrays, and two LATERAL subqueries per window run on the
@@ -19,9 +20,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from asyncpg import Connection
 
-from app.core.database import driver_connection
 from app.core.errors import NotFound
 from app.scoring import (
     Aggregation,
@@ -71,12 +71,12 @@ def _needs_aggregates(definition: ScorecardDefinition, windows: Sequence[Window]
 
 
 async def fetch_window_stats(
-    session: AsyncSession, definition: ScorecardDefinition, windows: Collection[Window]
+    connection: Connection, definition: ScorecardDefinition, windows: Collection[Window]
 ) -> dict[Window, WindowStats]:
     if not windows:
         return {}
     ordered: Sequence[Window] = list(windows)
-    rows = await (await driver_connection(session, begin=False)).fetch(
+    rows = await connection.fetch(
         _WINDOW_STATS,
         [w.measure_id for w in ordered],
         [w.start for w in ordered],
@@ -190,7 +190,7 @@ def scorecard_definition(scorecard_id: uuid.UUID, row: Sequence[Any]) -> Scoreca
 
 
 async def load_definition(
-    session: AsyncSession, scorecard_id: uuid.UUID, stamp: int | None = None
+    connection: Connection, scorecard_id: uuid.UUID, stamp: int | None = None
 ) -> ScorecardDefinition:
     """The scorecard as the engine sees it (measures and objectives in creation order). With
     the `stamp` the caller has just read (e.g. `LockedMeasure.definition_stamp`) and a cached
@@ -199,7 +199,7 @@ async def load_definition(
     stamp_held, definition = _definitions.get(scorecard_id, (0, None))  # stamps start at 1
     if definition is not None and stamp == stamp_held:
         return definition
-    return (await load_scorecard(session, scorecard_id)).definition
+    return (await load_scorecard(connection, scorecard_id)).definition
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,11 +210,10 @@ class LoadedScorecard:
     version: tuple[int, Decimal]
 
 
-async def load_scorecard(session: AsyncSession, scorecard_id: uuid.UUID) -> LoadedScorecard:
+async def load_scorecard(connection: Connection, scorecard_id: uuid.UUID) -> LoadedScorecard:
     """The definition (cached across requests) and the version of the scorecard's data, in one
     query that sends the definition only when the cached one is stale."""
     stamp_held, definition = _definitions.get(scorecard_id, (0, None))  # stamps start at 1
-    connection = await driver_connection(session, begin=False)
     row = await connection.fetchrow(_DEFINITION, scorecard_id, stamp_held)
     if row is None:
         raise NotFound(f"scorecard {scorecard_id} not found")
@@ -246,8 +245,7 @@ _scorecard_of: dict[uuid.UUID, uuid.UUID] = {}  # measure id → scorecard id, f
 _MEASURE_SCORECARD = "SELECT scorecard_id FROM measures WHERE id = $1"
 
 
-async def scorecard_of_measure(session: AsyncSession, measure_id: uuid.UUID) -> uuid.UUID:
-    connection = await driver_connection(session, begin=False)
+async def scorecard_of_measure(connection: Connection, measure_id: uuid.UUID) -> uuid.UUID:
     scorecard_id = await connection.fetchval(_MEASURE_SCORECARD, measure_id)
     if scorecard_id is None:
         raise NotFound(f"measure {measure_id} not found")

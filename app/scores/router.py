@@ -6,12 +6,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import TypeAdapter
 
 from app.auth.dependencies import require
 from app.auth.keys import Scope
-from app.core.database import SessionDep
+from app.core.database import ReadConnectionDep, SessionDep
 from app.core.errors import ValidationFailed
 from app.scores import service
 from app.scores.schemas import (
@@ -74,12 +74,15 @@ def _range(
 )
 async def scorecard_score(
     scorecard_id: uuid.UUID,
-    session: SessionDep,
+    connection: ReadConnectionDep,
+    request: Request,
     as_of: AsOf = None,
     selector: Selector = PeriodSelector.current,
 ) -> Response:
     as_of = _with_offset(as_of, "as_of")
-    return _json(await service.score_scorecard_json(session, scorecard_id, as_of, selector))
+    cache = request.app.state.score_cache
+    body = await service.score_scorecard_json(connection, cache, scorecard_id, as_of, selector)
+    return _json(body)
 
 
 @router.get(

@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from asyncpg import Connection
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.database import driver_connection
 from app.core.errors import ValidationFailed
-from app.scores.cache import scorecard_scores
+from app.scores.cache import ScoreCache
 from app.scores.data import (
     fetch_window_stats,
     load_definition,
@@ -42,35 +44,39 @@ _SCORECARD_SCORE = TypeAdapter(ScorecardScore)
 
 
 async def score_scorecard_json(
-    session: AsyncSession,
+    connection: Connection,
+    cache: ScoreCache,
     scorecard_id: uuid.UUID,
     as_of: datetime | None,
     selector: PeriodSelector,
 ) -> bytes:
-    """The scorecard's score as JSON, at `as_of` (None: now), reused from the score cache while
-    valid (see `app.scores.cache`)."""
+    """The scorecard's score as JSON, at `as_of` (None: now), reused from `cache` while valid
+    (see `app.scores.cache`)."""
     # The version is read before the readings: a score is never older than its cache key.
-    loaded = await load_scorecard(session, scorecard_id)
+    loaded = await load_scorecard(connection, scorecard_id)
     key = (scorecard_id, selector, as_of)
-    if (body := scorecard_scores.get(key, loaded.version)) is not None:
+    if (body := cache.get(key, loaded.version)) is not None:
         return body
     instant = as_of or datetime.now(UTC)
     definition = loaded.definition
     stats = await fetch_window_stats(
-        session, definition, scorecard_windows(definition, instant, selector)
+        connection, definition, scorecard_windows(definition, instant, selector)
     )
     # The result dataclasses carry exactly the API's field names: serialized in one pass.
     body = _SCORECARD_SCORE.dump_json(evaluate_scorecard(definition, instant, selector, stats))
-    scorecard_scores.put(key, loaded.version, body)
+    cache.put(key, loaded.version, body)
     return body
 
 
 async def score_measure(
     session: AsyncSession, measure_id: uuid.UUID, as_of: datetime, selector: PeriodSelector
 ) -> MeasureScore:
-    definition = await load_definition(session, await scorecard_of_measure(session, measure_id))
+    connection = await driver_connection(session, begin=False)
+    definition = await load_definition(
+        connection, await scorecard_of_measure(connection, measure_id)
+    )
     windows = measure_windows(definition, measure_id, as_of, selector)
-    stats = await fetch_window_stats(session, definition, windows)
+    stats = await fetch_window_stats(connection, definition, windows)
     return evaluate_measure(definition, measure_id, as_of, selector, stats)
 
 
@@ -90,11 +96,12 @@ async def scorecard_history(
     cadence: Cadence,
     now: datetime,
 ) -> list[ScorecardHistoryEntry]:
-    definition = await load_definition(session, scorecard_id)
+    connection = await driver_connection(session, begin=False)
+    definition = await load_definition(connection, scorecard_id)
     points = scorecard_history_points(definition, start, end, now, cadence)
     _check_history_size(list(points))
     stats = await fetch_window_stats(
-        session, definition, scorecard_history_windows(definition, points)
+        connection, definition, scorecard_history_windows(definition, points)
     )
     return evaluate_scorecard_history(definition, points, stats)
 
@@ -106,10 +113,13 @@ async def measure_history(
     end: datetime,
     now: datetime,
 ) -> tuple[Cadence, list[MeasureHistoryEntry]]:
-    definition = await load_definition(session, await scorecard_of_measure(session, measure_id))
+    connection = await driver_connection(session, begin=False)
+    definition = await load_definition(
+        connection, await scorecard_of_measure(connection, measure_id)
+    )
     points = measure_history_points(definition, measure_id, start, end, now)
     _check_history_size(list(points))
     windows = measure_history_windows(definition, measure_id, points)
-    stats = await fetch_window_stats(session, definition, windows)
+    stats = await fetch_window_stats(connection, definition, windows)
     cadence = next(m.cadence for m in definition.measures if m.id == measure_id)
     return cadence, evaluate_measure_history(definition, measure_id, points, stats)

@@ -60,7 +60,7 @@ async def _evaluate(
     windows = set().union(
         *(measure_windows(definition, i, now, current, with_trend=False) for i in ids)
     )
-    stats = await fetch_window_stats(session, definition, windows)
+    stats = await fetch_window_stats(await driver_connection(session), definition, windows)
     return {i: evaluate_measure(definition, i, now, current, stats, with_trend=False) for i in ids}
 
 
@@ -125,7 +125,7 @@ async def refresh_statuses(
             measure.id
         )
     for (scorecard_id, stamp), requested in by_scorecard.items():
-        definition = await load_definition(session, scorecard_id, stamp)
+        definition = await load_definition(await driver_connection(session), scorecard_id, stamp)
         affected = sorted(with_dependents(definition, requested))
         if dependents := [i for i in affected if i not in stored]:
             stored.update((m.id, m.status) for m in await lock_measures(session, dependents))
@@ -188,7 +188,7 @@ async def sweep_scorecard(
     )
     if not got_lock:
         return 0
-    definition = await load_definition(session, scorecard_id)
+    definition = await load_definition(await driver_connection(session), scorecard_id)
     stored = dict(await (await driver_connection(session)).fetch(_STATUSES, scorecard_id))
     scores = await _evaluate(session, definition, stored, now)
     moved = [i for i, status in stored.items() if scores[i].status.value != status]

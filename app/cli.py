@@ -113,6 +113,7 @@ def serve(
         workers=workers,
         log_config=None,
         proxy_headers=True,
+        access_log=False,  # ours is RequestContextMiddleware's line
         timeout_graceful_shutdown=30,
     )
 

@@ -81,8 +81,17 @@ async def make_read_pool(engine: AsyncEngine, *, max_size: int = 10) -> asyncpg.
         **params,
         min_size=1,
         max_size=max_size,
+        reset=_end_transaction,
         server_settings={"application_name": "scorecard"},
     )
+
+
+async def _end_transaction(connection: asyncpg.Connection) -> None:
+    """On release to the read pool. Its users change no session state (no SET, LISTEN or
+    advisory lock), so asyncpg's default reset (one more round trip per use: RESET ALL,
+    UNLISTEN *, ...) buys nothing; only a transaction left open must not survive."""
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
 
 
 async def get_read_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:

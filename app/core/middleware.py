@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -15,6 +16,14 @@ from app.core.errors import problem_response
 MAX_BODY_BYTES = 10 * 1024 * 1024
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 access_log = structlog.get_logger("app.access")
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of header `name` (lower case), without building a dict of them all."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value  # type: ignore[no-any-return]
+    return None
 
 
 class _BodyTooLarge(HTTPException):
@@ -37,9 +46,13 @@ class BodyLimitMiddleware:
         too_large = problem_response(
             413, f"request body exceeds {self.max_bytes} bytes", slug="payload-too-large"
         )
-        declared = dict(scope["headers"]).get(b"content-length")
+        declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await too_large(scope, receive, send)
+            return
+        if _header(scope, b"transfer-encoding") is None:
+            # The body is at most Content-Length bytes (or absent): nothing to watch.
+            await self.app(scope, receive, send)
             return
         received = 0
         response_started = False
@@ -76,7 +89,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        incoming = (_header(scope, b"x-request-id") or b"").decode("latin-1")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
@@ -95,12 +108,13 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
-            access_log.info(
-                "request",
-                method=scope["method"],
-                route=getattr(route, "path", None) or "unmatched",
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            )
+            if access_log.isEnabledFor(logging.INFO):  # skip building the event when off
+                route = scope.get("route")
+                access_log.info(
+                    "request",
+                    method=scope["method"],
+                    route=getattr(route, "path", None) or "unmatched",
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                )
             structlog.contextvars.unbind_contextvars("request_id")

@@ -94,15 +94,6 @@ async def _end_transaction(connection: asyncpg.Connection) -> None:
         await connection.execute("ROLLBACK")
 
 
-async def get_read_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
-    pool: asyncpg.Pool = request.app.state.read_pool
-    async with pool.acquire() as connection:
-        yield connection
-
-
-ReadConnectionDep = Annotated[asyncpg.Connection, Depends(get_read_connection)]
-
-
 async def driver_connection(session: AsyncSession, *, begin: bool = True) -> Any:
     """The asyncpg connection under the session, in the session's transaction: hot paths skip
     SQLAlchemy's per-statement and per-row overhead (2-4x on small queries, measured).

@@ -11,7 +11,7 @@ from pydantic import TypeAdapter
 
 from app.auth.dependencies import require
 from app.auth.keys import Scope
-from app.core.database import ReadConnectionDep, SessionDep
+from app.core.database import SessionDep
 from app.core.errors import ValidationFailed
 from app.scores import service
 from app.scores.schemas import (
@@ -74,14 +74,16 @@ def _range(
 )
 async def scorecard_score(
     scorecard_id: uuid.UUID,
-    connection: ReadConnectionDep,
     request: Request,
     as_of: AsOf = None,
     selector: Selector = PeriodSelector.current,
 ) -> Response:
     as_of = _with_offset(as_of, "as_of")
-    cache = request.app.state.score_cache
-    body = await service.score_scorecard_json(connection, cache, scorecard_id, as_of, selector)
+    state = request.app.state
+    async with state.read_pool.acquire() as connection:
+        body = await service.score_scorecard_json(
+            connection, state.score_cache, scorecard_id, as_of, selector
+        )
     return _json(body)
 
 

@@ -49,13 +49,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(database_url or resolve_database_url(settings))
+        pool_size = settings.scorecard_db_pool_size
+        engine = make_engine(database_url or resolve_database_url(settings), pool_size=pool_size)
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.score_cache = ScoreCache(max_age=settings.scorecard_score_cache_seconds)
         try:
-            app.state.read_pool = await make_read_pool(engine)
+            app.state.read_pool = await make_read_pool(engine, max_size=pool_size)
             async with AsyncExitStack() as background:
                 background.push_async_callback(app.state.read_pool.close)
                 if run_worker:

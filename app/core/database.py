@@ -46,11 +46,12 @@ class Timestamped:
     __mapper_args__ = {"eager_defaults": True}
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
+    """The ORM's pool keeps `pool_size` connections and may open as many more at peaks."""
     return create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=10,
+        max_overflow=pool_size,
         pool_pre_ping=False,
         connect_args={"server_settings": {"application_name": "scorecard"}},
     )
@@ -71,7 +72,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def make_read_pool(engine: AsyncEngine, *, max_size: int = 10) -> asyncpg.Pool:
+async def make_read_pool(engine: AsyncEngine, *, max_size: int = 5) -> asyncpg.Pool:
     """A plain asyncpg pool beside the engine's, to the same database, for the hottest reads
     (API keys, scores): no ORM session is built for them (about 15% of a cached score
     request's CPU, measured). Statements on it run outside any transaction."""

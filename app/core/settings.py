@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, NonNegativeFloat, PositiveFloat, field_validator
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_RETRY_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
@@ -24,6 +24,8 @@ class Settings(BaseSettings):
         default=DEFAULT_RETRY_SCHEDULE, min_length=1
     )
     scorecard_webhook_timeout: PositiveFloat = 10.0
+    # Each process has two pools of this size (ORM, plain reads); the ORM's may double at peaks.
+    scorecard_db_pool_size: PositiveInt = 5
     # How long a score of "now" may be reused while nothing it depends on changed; 0: never.
     scorecard_score_cache_seconds: NonNegativeFloat = 1.0
     # Set by `scorecard serve` (off with --no-worker) so its app runs a delivery worker.

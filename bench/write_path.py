@@ -7,7 +7,11 @@ mean and a derived measure) whose measures already hold readings, times one comm
 (b) full:  the production path `record_readings` — lock, insert, re-evaluate the measure and the
     derived measures that use it at now, store the status, outbox event on a change — commit.
 
-Alternates (a) and (b) so drift hits both alike. Target: (b) ≤ 1.5 × (a). Writes
+Alternates (a) and (b) in blocks of 25 so drift hits both alike. In the service every write
+detects, so a process carries each window's statistics forward from write to write
+(`app/scores/increments.py`); a block's first detecting writes, after plain ones, find them
+stale and rescan the period, as after another process's write: they are reported apart
+("first of a block") and included in the mean. Target: (b) ≤ 1.5 × (a). Writes
 bench/results/write_path.json.
 """
 
@@ -92,27 +96,44 @@ async def one_write(sessionmaker, measure_id, value, full: bool) -> float:  # ty
     return (time.perf_counter() - started) * 1000
 
 
+BLOCK = 25
+
+
 async def run(url: str, writes: int) -> dict[str, float]:
     engine = make_engine(url, pool_size=2)
     sessionmaker = make_sessionmaker(engine)
     measure_ids = await build(sessionmaker)
     plain: list[float] = []
     full: list[float] = []
+    cold: list[float] = []  # the first detecting write after plain ones
     for i in range(writes):
         measure_id = measure_ids[1 + i % 2]  # inputs of the derived measure: worst case
         value = 95.0 if i % 4 < 2 else 10.0  # statuses keep crossing: events are written
         plain.append(await one_write(sessionmaker, measure_id, value, full=False))
-        full.append(await one_write(sessionmaker, measure_id, value, full=True))
+    for first in range(0, writes, BLOCK):
+        for i in range(first, min(first + BLOCK, writes)):
+            measure_id = measure_ids[1 + i % 2]
+            value = 95.0 if i % 4 < 2 else 10.0
+            plain.append(await one_write(sessionmaker, measure_id, value, full=False))
+        for i in range(first, min(first + BLOCK, writes)):
+            measure_id = measure_ids[1 + i % 2]
+            value = 95.0 if i % 4 < 2 else 10.0
+            elapsed = await one_write(sessionmaker, measure_id, value, full=True)
+            (cold if i - first < 2 else full).append(elapsed)
     await engine.dispose()
-    plain, full = plain[writes // 10 :], full[writes // 10 :]  # drop the warm-up
+    plain = plain[writes:]  # the first pass only warms up
     result = {
         "writes": writes,
+        "block": BLOCK,
         "plain_p50_ms": round(statistics.median(plain), 3),
         "full_p50_ms": round(statistics.median(full), 3),
+        "full_cold_p50_ms": round(statistics.median(cold), 3),
         "plain_mean_ms": round(statistics.fmean(plain), 3),
-        "full_mean_ms": round(statistics.fmean(full), 3),
+        "full_mean_ms": round(statistics.fmean(full + cold), 3),
     }
     result["ratio_p50"] = round(result["full_p50_ms"] / result["plain_p50_ms"], 2)
+    result["ratio_mean"] = round(result["full_mean_ms"] / result["plain_mean_ms"], 2)
+    result["ratio_cold_p50"] = round(result["full_cold_p50_ms"] / result["plain_p50_ms"], 2)
     return result
 
 
@@ -133,10 +154,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"with crossing detect. p50 {result['full_p50_ms']:.2f} ms "
-        f"(mean {result['full_mean_ms']:.2f})"
+        f"(mean {result['full_mean_ms']:.2f}, the blocks' first writes included)"
+    )
+    print(
+        f"  first of a block    p50 {result['full_cold_p50_ms']:.2f} ms "
+        f"({result['ratio_cold_p50']:.2f}x: the period rescanned, as after another process's "
+        "write)"
     )
     verdict = "PASS" if result["ratio_p50"] <= 1.5 else "MISS"
-    print(f"ratio {result['ratio_p50']:.2f}x (target ≤ 1.5x): {verdict}")
+    print(
+        f"ratio {result['ratio_p50']:.2f}x p50, {result['ratio_mean']:.2f}x mean "
+        f"(target ≤ 1.5x): {verdict}"
+    )
     print(f"wrote {save_results('write_path', result, quick=args.quick)}")
     return 0
 

@@ -20,6 +20,7 @@ from app.core.pagination import paginate
 from app.measures.models import Measure
 from app.ops.metrics import READINGS_INGESTED
 from app.readings.models import Reading
+from app.scores.increments import Added
 from app.scores.status import LockedMeasure, lock_measures, refresh_statuses
 
 
@@ -41,6 +42,7 @@ class WriteResult:
     # Indexes into the input: retries of stored readings (same content) and clashes (different).
     duplicates: list[int] = field(default_factory=list)
     conflicts: list[int] = field(default_factory=list)
+    inserted: list[Added] = field(default_factory=list)  # the rows this call wrote
 
 
 _COPY_COLUMNS = ("id", "measure_id", "value", "observed_at", "source", "external_id", "note")
@@ -64,7 +66,7 @@ async def record_readings(session: AsyncSession, readings: Sequence[NewReading])
     refuse_derived([m for m in measures if m.id in measure_ids])
     result = await write_readings(session, readings)
     if result.created and not result.conflicts:
-        await refresh_statuses(session, measures)
+        await refresh_statuses(session, measures, added=result.inserted)
         # Counted before commit: a rare rollback after this point over-counts, never hides.
         READINGS_INGESTED.inc(result.created)
     return result
@@ -105,6 +107,10 @@ async def _classify_and_copy(
         (result.duplicates if same else result.conflicts).append(i)
     await _copy(session, [_row(ids[i], readings[i]) for i in fresh])
     result.created = len(fresh)
+    result.inserted = [
+        Added(ids[i], readings[i].measure_id, readings[i].value, readings[i].observed_at)
+        for i in fresh
+    ]
     return result
 
 

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from asyncpg import Connection
 
 from app.core.errors import NotFound
+from app.scores.increments import KnownWindow
 from app.scoring import (
     Aggregation,
     Cadence,
@@ -37,9 +38,10 @@ from app.scoring import (
     WindowStats,
     parse_formula,
 )
+from app.scoring.windows import NO_READINGS
 
 _WINDOW_STATS = """
-SELECT w.ord, agg.n, agg.total, agg.minimum, agg.maximum, latest.value, latest.observed_at
+SELECT w.ord, agg.n, agg.total, agg.minimum, agg.maximum, latest.value, latest.observed_at{extra}
 FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::bool[])
      WITH ORDINALITY AS w(measure_id, start, until, aggregate, ord)
 CROSS JOIN LATERAL (
@@ -49,13 +51,25 @@ CROSS JOIN LATERAL (
       AND r.measure_id = w.measure_id AND r.observed_at >= w.start AND r.observed_at < w.until
 ) agg
 LEFT JOIN LATERAL (
-    SELECT r.value, r.observed_at
+    SELECT r.id, r.value, r.observed_at
     FROM readings r
     WHERE r.measure_id = w.measure_id AND r.observed_at < w.until
     ORDER BY r.observed_at DESC, r.id DESC
     LIMIT 1
-) latest ON true
+) latest ON true{join}
 """
+# For `KnownWindow`s (crossing detection after a write): also the latest reading's id and the
+# first reading at or after the window's end, one more index probe per window.
+_KNOWN_WINDOWS = _WINDOW_STATS.format(
+    extra=", latest.id, next.observed_at",
+    join="""
+LEFT JOIN LATERAL (
+    SELECT r.observed_at FROM readings r
+    WHERE r.measure_id = w.measure_id AND r.observed_at >= w.until
+    ORDER BY r.observed_at LIMIT 1
+) next ON true""",
+)
+_WINDOW_STATS = _WINDOW_STATS.format(extra="", join="")
 
 
 def _needs_aggregates(definition: ScorecardDefinition, windows: Sequence[Window]) -> list[bool]:
@@ -73,28 +87,52 @@ def _needs_aggregates(definition: ScorecardDefinition, windows: Sequence[Window]
 async def fetch_window_stats(
     connection: Connection, definition: ScorecardDefinition, windows: Collection[Window]
 ) -> dict[Window, WindowStats]:
+    """Statistics of each window that has readings (one statement)."""
+    return {
+        window: stats
+        for window, row in await _fetch(connection, _WINDOW_STATS, definition, windows)
+        if (stats := _stats(row)) != NO_READINGS
+    }
+
+
+async def fetch_known_windows(
+    connection: Connection, definition: ScorecardDefinition, windows: Collection[Window]
+) -> dict[Window, KnownWindow]:
+    """Every window's statistics, with what carrying them forward needs (`increments`)."""
+    return {
+        window: KnownWindow(_stats(row), row[7], row[8])
+        for window, row in await _fetch(connection, _KNOWN_WINDOWS, definition, windows)
+    }
+
+
+async def _fetch(
+    connection: Connection,
+    statement: str,
+    definition: ScorecardDefinition,
+    windows: Collection[Window],
+) -> list[tuple[Window, Any]]:
     if not windows:
-        return {}
+        return []
     ordered: Sequence[Window] = list(windows)
     rows = await connection.fetch(
-        _WINDOW_STATS,
+        statement,
         [w.measure_id for w in ordered],
         [w.start for w in ordered],
         [w.until for w in ordered],
         _needs_aggregates(definition, ordered),
     )
-    return {
-        ordered[row[0] - 1]: WindowStats(
-            count=row[1],
-            total=row[2],
-            minimum=row[3],
-            maximum=row[4],
-            latest_value=row[5],
-            latest_observed_at=row[6],
-        )
-        for row in rows
-        if row[1] or row[5] is not None
-    }
+    return [(ordered[row[0] - 1], row) for row in rows]
+
+
+def _stats(row: Any) -> WindowStats:
+    return WindowStats(
+        count=row[1],
+        total=row[2],
+        minimum=row[3],
+        maximum=row[4],
+        latest_value=row[5],
+        latest_observed_at=row[6],
+    )
 
 
 def _thresholds(raw: str | None) -> Thresholds | None:

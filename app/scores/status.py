@@ -8,7 +8,7 @@ target moving)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,11 +20,13 @@ from sqlalchemy.orm.util import identity_key
 
 from app.core.database import driver_connection
 from app.measures.models import Measure
-from app.scores.data import cached_definitions, fetch_window_stats, load_definition
+from app.scores.data import cached_definitions, fetch_known_windows, load_definition
+from app.scores.increments import Added, KnownWindow, windows_written
 from app.scoring import (
     MeasureScore,
     PeriodSelector,
     ScorecardDefinition,
+    Window,
     evaluate_measure,
     measure_windows,
 )
@@ -47,20 +49,51 @@ def with_dependents(definition: ScorecardDefinition, measure_ids: set[uuid.UUID]
     return {m.id for m in definition.measures if m.key in keys}
 
 
+def _write_set(definition: ScorecardDefinition, measure_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """`measure_ids`, the derived measures that use them, and those measures' inputs: what a
+    writer locks so that it can re-evaluate the dependents from windows it knows."""
+    result = with_dependents(definition, measure_ids)
+    pending = [m for m in definition.measures if m.id in result and m.formula]
+    while pending:
+        for key in pending.pop().formula.keys:  # type: ignore[union-attr]
+            measure = definition.measures_by_key[key]
+            if measure.id not in result:
+                result.add(measure.id)
+                if measure.formula:
+                    pending.append(measure)
+    return result
+
+
 async def _evaluate(
     session: AsyncSession,
     definition: ScorecardDefinition,
     measure_ids: Iterable[uuid.UUID],
     now: datetime,
+    locked: dict[uuid.UUID, LockedMeasure],
+    added: Sequence[Added] | None,
 ) -> dict[uuid.UUID, MeasureScore]:
-    """Each measure's score in the current period at `now`, without the trend: a status needs
-    no previous period, so only half the windows are fetched."""
+    """Each measure's score in the current period at `now`, without the trend (a status needs
+    no previous period). Windows of measures this transaction locked are carried forward from
+    `windows_written` when `added` lists every row written since the lock; the rest come from
+    one query, and are remembered for the next write."""
     ids = list(measure_ids)
     current = PeriodSelector.current
     windows = set().union(
         *(measure_windows(definition, i, now, current, with_trend=False) for i in ids)
     )
-    stats = await fetch_window_stats(await driver_connection(session), definition, windows)
+    known: dict[Window, KnownWindow] = {}
+    if added is not None:
+        for window in windows:
+            mine = locked.get(window.measure_id)
+            if mine and (carried := windows_written.get(window, mine.previous_data_stamp, added)):
+                known[window] = carried
+    missing = [window for window in windows if window not in known]
+    connection = await driver_connection(session)
+    known |= await fetch_known_windows(connection, definition, missing)
+    for window, value in known.items():
+        if (mine := locked.get(window.measure_id)) is not None:
+            windows_written.put(window, mine.data_stamp, value)
+    stats = {window: value.stats for window, value in known.items()}
     return {i: evaluate_measure(definition, i, now, current, stats, with_trend=False) for i in ids}
 
 
@@ -74,6 +107,8 @@ class LockedMeasure:
     derived: bool
     status: str
     definition_stamp: int  # of its scorecard, read with the lock: see `load_definition`
+    previous_data_stamp: int  # see `increments`
+    data_stamp: int  # set by the lock
 
 
 # Every writer locks measures in this order: measures with readings, then derived ones, each
@@ -81,13 +116,14 @@ class LockedMeasure:
 # measure's data stamp (migration 0004), which tells cached scores that they may be stale.
 _LOCK = """
 WITH wanted AS (
-    SELECT id FROM measures WHERE id = ANY($1::uuid[])
+    SELECT id, data_stamp FROM measures WHERE id = ANY($1::uuid[])
     ORDER BY formula IS NOT NULL, id FOR UPDATE
 )
 UPDATE measures m SET data_stamp = nextval('data_stamps')
 FROM wanted, scorecards s
 WHERE m.id = wanted.id AND s.id = m.scorecard_id
-RETURNING m.id, m.scorecard_id, m.key, m.formula IS NOT NULL, m.status, s.definition_stamp
+RETURNING m.id, m.scorecard_id, m.key, m.formula IS NOT NULL, m.status, s.definition_stamp,
+    wanted.data_stamp, m.data_stamp
 """
 _STATUSES = "SELECT id, status FROM measures WHERE scorecard_id = $1"
 # A computed status is not an edit: version and updated_at stay as they are.
@@ -97,26 +133,32 @@ _SET_STATUS = "UPDATE measures SET status = $2 WHERE id = $1"
 async def lock_measures(
     session: AsyncSession, measure_ids: Collection[uuid.UUID]
 ) -> list[LockedMeasure]:
-    """Lock these measures and the derived measures that use them (all in one order, so
-    concurrent writers cannot deadlock) for a write: writers of one measure serialise, which
-    keeps its status and event chain consistent. Unknown ids are left out.
+    """Lock these measures, the derived measures that use them and their other inputs (all in
+    one order, so concurrent writers cannot deadlock) for a write: writers of one measure
+    serialise, which keeps its status and event chain consistent. Unknown ids are left out.
 
     The dependents come from this process's cached definitions, to save a round trip; if a
     definition changed meanwhile, `refresh_statuses` locks what the guess missed."""
     wanted = set(measure_ids)
     for definition in cached_definitions(wanted):
-        wanted |= with_dependents(definition, wanted)
+        wanted |= _write_set(definition, wanted)
     rows = await (await driver_connection(session)).fetch(_LOCK, list(wanted))
     return [LockedMeasure(*row) for row in rows]
 
 
 async def refresh_statuses(
-    session: AsyncSession, locked: Collection[LockedMeasure], now: datetime | None = None
+    session: AsyncSession,
+    locked: Collection[LockedMeasure],
+    now: datetime | None = None,
+    *,
+    added: Sequence[Added] | None = None,
 ) -> None:
     """Re-evaluate the measures the caller has locked (`lock_measures`) and every derived
     measure that uses them at `now`; store each status and record an event for each change.
     Dependents that `lock_measures` did not foresee are locked here, after the rest (as every
-    writer does). Runs in the caller's transaction."""
+    writer does). `added`: every reading the transaction wrote since the lock, when that is all
+    it changed (so window statistics can be carried forward). Runs in the caller's
+    transaction."""
     now = now or datetime.now(UTC)
     stored = {measure.id: measure.status for measure in locked}
     by_scorecard: dict[tuple[uuid.UUID, int], set[uuid.UUID]] = {}
@@ -129,7 +171,8 @@ async def refresh_statuses(
         affected = sorted(with_dependents(definition, requested))
         if dependents := [i for i in affected if i not in stored]:
             stored.update((m.id, m.status) for m in await lock_measures(session, dependents))
-        scores = await _evaluate(session, definition, affected, now)
+        mine = {measure.id: measure for measure in locked}
+        scores = await _evaluate(session, definition, affected, now, mine, added)
         for measure_id, score in scores.items():
             if score.status.value != stored[measure_id]:
                 await _record_crossing(
@@ -190,7 +233,7 @@ async def sweep_scorecard(
         return 0
     definition = await load_definition(await driver_connection(session), scorecard_id)
     stored = dict(await (await driver_connection(session)).fetch(_STATUSES, scorecard_id))
-    scores = await _evaluate(session, definition, stored, now)
+    scores = await _evaluate(session, definition, stored, now, locked={}, added=None)
     moved = [i for i, status in stored.items() if scores[i].status.value != status]
     if moved:
         await refresh_statuses(session, await lock_measures(session, moved), now)

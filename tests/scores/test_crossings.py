@@ -6,8 +6,10 @@ import asyncio
 import itertools
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from sqlalchemy import text
 
+from tests.e2e.server import running_server
 from tests.factories import create_measure, create_scorecard
 
 
@@ -117,3 +119,31 @@ async def test_the_sweeper_records_crossings_that_time_makes(client, app, sessio
     ]
     assert (await client.get(f"/v1/measures/{measure['id']}")).json()["status"] == "red"
     assert await sweep(sessionmaker, now + timedelta(days=2)) == 0  # idempotent
+
+
+async def test_statuses_stay_exact_when_processes_take_turns_writing(client, app, clean_db):
+    # Each process carries a window's statistics forward from its own writes; a write from the
+    # other process must make it rescan, or the sum (and so the status) would be wrong.
+    scorecard = await create_scorecard(client)
+    measure = await create_measure(
+        client, scorecard["id"], aggregation="sum", baseline=0, target=100
+    )
+    url = f"/v1/measures/{measure['id']}/readings"
+    headers = {"Authorization": client.headers["Authorization"]}
+    now = datetime.now(UTC)
+    with (
+        running_server(clean_db, "--no-worker") as (base_url, _),
+        httpx.Client(base_url=base_url, headers=headers) as other,
+    ):
+        for i, value in enumerate([30, 40, 25, -60, 50, 10, -45, 30]):
+            body = {"value": value, "observed_at": (now - timedelta(seconds=i)).isoformat()}
+            if i % 3 == 2:
+                assert other.post(url, json=body).status_code == 201
+            else:
+                assert (await client.post(url, json=body)).status_code == 201
+            stored = (await client.get(f"/v1/measures/{measure['id']}")).json()["status"]
+            score = (await client.get(f"/v1/measures/{measure['id']}/score")).json()
+            assert stored == score["status"], (i, stored, score)
+    events = await crossing_events(app, measure["id"])
+    assert len(events) >= 3
+    assert events[-1]["status"] == stored

@@ -1,0 +1,105 @@
+"""Window statistics carried forward by this process's own writes, so that crossing detection
+after a write does not rescan the period: O(rows written), not O(rows in the period).
+
+An entry holds a window's statistics as of its measure's `data_stamp` S (migration 0004), with
+the latest reading's id (to break ties as the SQL does) and the earliest reading stored at or
+after the window's end. A writer that locks the measure learns the stamp it replaced; if that is
+S, nobody else has written the measure since, and the window's statistics now are the entry's
+merged with the rows this write added — exactly what the window query would return, provided
+no reading stored at S falls between the entry's end and the new one (`next_after`). Entries
+are stored under the writer's new stamp; a rolled-back write leaves an entry under a stamp that
+never becomes visible (stamps come from a sequence), so it is simply never used.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.scoring import Window, WindowStats
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    """A reading this transaction inserted."""
+
+    id: uuid.UUID
+    measure_id: uuid.UUID
+    value: float
+    observed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class KnownWindow:
+    """A window's statistics with what carrying them forward needs."""
+
+    stats: WindowStats
+    latest_id: uuid.UUID | None
+    next_after: datetime | None  # the earliest observed_at >= the window's `until`, if any
+
+
+def carried_forward(
+    known: KnownWindow, known_until: datetime, window: Window, added: Iterable[Added]
+) -> KnownWindow | None:
+    """`window`'s statistics from `known` (the same measure and start, ending at `known_until`)
+    plus `added` (every row written to the measure since), or None when rows already stored
+    may have entered the window as its end moved."""
+    if window.until < known_until or (
+        known.next_after is not None and known.next_after < window.until
+    ):
+        return None
+    stats, latest_id, next_after = known.stats, known.latest_id, known.next_after
+    count, total = stats.count, stats.total
+    minimum, maximum = stats.minimum, stats.maximum
+    latest_value, latest_at = stats.latest_value, stats.latest_observed_at
+    for row in added:
+        if row.measure_id != window.measure_id:
+            continue
+        if row.observed_at >= window.until:
+            next_after = min(next_after or row.observed_at, row.observed_at)
+            continue
+        if row.observed_at >= window.start:
+            count += 1
+            total = row.value if total is None else total + row.value
+            minimum = row.value if minimum is None else min(minimum, row.value)
+            maximum = row.value if maximum is None else max(maximum, row.value)
+        if latest_at is None or (row.observed_at, row.id) > (latest_at, latest_id):
+            latest_value, latest_at, latest_id = row.value, row.observed_at, row.id
+    return KnownWindow(
+        WindowStats(count, total, minimum, maximum, latest_value, latest_at), latest_id, next_after
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    stamp: int
+    until: datetime
+    known: KnownWindow
+
+
+class WindowCache:
+    """Bounded, least recently used; keyed by (measure, window start)."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[uuid.UUID, datetime], _Entry] = OrderedDict()
+
+    def get(self, window: Window, stamp: int, added: Iterable[Added]) -> KnownWindow | None:
+        """`window`'s statistics if an entry at `stamp` can be carried forward with `added`."""
+        entry = self._entries.get((window.measure_id, window.start))
+        if entry is None or entry.stamp != stamp:
+            return None
+        return carried_forward(entry.known, entry.until, window, added)
+
+    def put(self, window: Window, stamp: int, known: KnownWindow) -> None:
+        key = (window.measure_id, window.start)
+        self._entries[key] = _Entry(stamp, window.until, known)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+
+windows_written = WindowCache()

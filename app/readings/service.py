@@ -42,7 +42,6 @@ class WriteResult:
     # Indexes into the input: retries of stored readings (same content) and clashes (different).
     duplicates: list[int] = field(default_factory=list)
     conflicts: list[int] = field(default_factory=list)
-    inserted: list[Added] = field(default_factory=list)  # the rows this call wrote
 
 
 _COPY_COLUMNS = ("id", "measure_id", "value", "observed_at", "source", "external_id", "note")
@@ -66,10 +65,27 @@ async def record_readings(session: AsyncSession, readings: Sequence[NewReading])
     refuse_derived([m for m in measures if m.id in measure_ids])
     result = await write_readings(session, readings)
     if result.created and not result.conflicts:
-        await refresh_statuses(session, measures, added=result.inserted)
+        await refresh_statuses(session, measures, added=_added(readings, result))
         # Counted before commit: a rare rollback after this point over-counts, never hides.
         READINGS_INGESTED.inc(result.created)
     return result
+
+
+# Up to this many readings, window statistics are carried forward row by row; a bigger batch
+# is cheaper to re-aggregate in the database (one query, however many rows).
+_CARRY_FORWARD_MAX = 100
+
+
+def _added(readings: Sequence[NewReading], result: WriteResult) -> list[Added] | None:
+    """The rows a successful call wrote (not the retries), or None for a big batch."""
+    if len(readings) > _CARRY_FORWARD_MAX:
+        return None
+    retries = set(result.duplicates)
+    return [
+        Added(result.ids[i], reading.measure_id, reading.value, reading.observed_at)
+        for i, reading in enumerate(readings)
+        if i not in retries
+    ]
 
 
 async def write_readings(session: AsyncSession, readings: Sequence[NewReading]) -> WriteResult:
@@ -107,10 +123,6 @@ async def _classify_and_copy(
         (result.duplicates if same else result.conflicts).append(i)
     await _copy(session, [_row(ids[i], readings[i]) for i in fresh])
     result.created = len(fresh)
-    result.inserted = [
-        Added(ids[i], readings[i].measure_id, readings[i].value, readings[i].observed_at)
-        for i in fresh
-    ]
     return result
 
 

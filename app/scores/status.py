@@ -53,14 +53,14 @@ def _write_set(definition: ScorecardDefinition, measure_ids: set[uuid.UUID]) -> 
     """`measure_ids`, the derived measures that use them, and those measures' inputs: what a
     writer locks so that it can re-evaluate the dependents from windows it knows."""
     result = with_dependents(definition, measure_ids)
-    pending = [m for m in definition.measures if m.id in result and m.formula]
+    pending = [m.formula for m in definition.measures if m.id in result and m.formula]
     while pending:
-        for key in pending.pop().formula.keys:  # type: ignore[union-attr]
+        for key in pending.pop().keys:
             measure = definition.measures_by_key[key]
             if measure.id not in result:
                 result.add(measure.id)
                 if measure.formula:
-                    pending.append(measure)
+                    pending.append(measure.formula)
     return result
 
 
@@ -131,16 +131,17 @@ _SET_STATUS = "UPDATE measures SET status = $2 WHERE id = $1"
 
 
 async def lock_measures(
-    session: AsyncSession, measure_ids: Collection[uuid.UUID]
+    session: AsyncSession, measure_ids: Collection[uuid.UUID], *, foresee: bool = True
 ) -> list[LockedMeasure]:
     """Lock these measures, the derived measures that use them and their other inputs (all in
     one order, so concurrent writers cannot deadlock) for a write: writers of one measure
     serialise, which keeps its status and event chain consistent. Unknown ids are left out.
 
-    The dependents come from this process's cached definitions, to save a round trip; if a
-    definition changed meanwhile, `refresh_statuses` locks what the guess missed."""
+    The others come from this process's cached definitions (`foresee`), to save a round trip;
+    if a definition changed meanwhile, `refresh_statuses` locks the dependents the guess
+    missed."""
     wanted = set(measure_ids)
-    for definition in cached_definitions(wanted):
+    for definition in cached_definitions(wanted) if foresee else ():
         wanted |= _write_set(definition, wanted)
     rows = await (await driver_connection(session)).fetch(_LOCK, list(wanted))
     return [LockedMeasure(*row) for row in rows]
@@ -166,12 +167,14 @@ async def refresh_statuses(
         by_scorecard.setdefault((measure.scorecard_id, measure.definition_stamp), set()).add(
             measure.id
         )
+    mine = {measure.id: measure for measure in locked}
     for (scorecard_id, stamp), requested in by_scorecard.items():
         definition = await load_definition(await driver_connection(session), scorecard_id, stamp)
         affected = sorted(with_dependents(definition, requested))
-        if dependents := [i for i in affected if i not in stored]:
-            stored.update((m.id, m.status) for m in await lock_measures(session, dependents))
-        mine = {measure.id: measure for measure in locked}
+        if unforeseen := [i for i in affected if i not in stored]:
+            # Derived measures only, after every input: the lock order holds.
+            late = await lock_measures(session, unforeseen, foresee=False)
+            stored.update((m.id, m.status) for m in late)
         scores = await _evaluate(session, definition, affected, now, mine, added)
         for measure_id, score in scores.items():
             if score.status.value != stored[measure_id]:

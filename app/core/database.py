@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -77,9 +78,11 @@ async def make_read_pool(engine: AsyncEngine, *, max_size: int = 5) -> asyncpg.P
     (API keys, scores): no ORM session is built for them (about 15% of a cached score
     request's CPU, measured). Statements on it run outside any transaction."""
     args, params = engine.dialect.create_connect_args(engine.url)
+    # The URL may carry SQLAlchemy's own options (prepared_statement_cache_size, ...).
+    accepted = inspect.signature(asyncpg.connect).parameters
     return await asyncpg.create_pool(
         *args,
-        **params,
+        **{name: value for name, value in params.items() if name in accepted},
         min_size=1,
         max_size=max_size,
         reset=_end_transaction,
@@ -117,11 +120,16 @@ Row = TypeVar("Row", bound=Base)
 async def get_or_404(
     session: AsyncSession, model: type[Row], row_id: UUID, *, what: str, for_update: bool = False
 ) -> Row:
-    """The row with this id (locked FOR UPDATE if asked, and then read afresh even if the
-    session holds it already), or a 404 naming `what`."""
+    """The row with this id (locked if asked, and then read afresh even if the session holds
+    it already), or a 404 naming `what`.
+
+    The lock is FOR NO KEY UPDATE: it serialises editors, but lets other transactions insert
+    rows that reference this one (their foreign-key checks take KEY SHARE locks). A writer that
+    records an event for a scorecard must not wait for an editor of that scorecard who waits
+    for the writer's measure: a deadlock."""
     query = select(model).where(model.id == row_id)  # type: ignore[attr-defined]
     if for_update:
-        query = query.with_for_update().execution_options(populate_existing=True)
+        query = query.with_for_update(key_share=True).execution_options(populate_existing=True)
     row = await session.scalar(query)
     if row is None:
         raise NotFound(f"{what} {row_id} not found")

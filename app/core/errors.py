@@ -7,6 +7,7 @@ from http import HTTPStatus
 from typing import Any
 
 import structlog
+from asyncpg.exceptions import DeadlockDetectedError, SerializationError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -136,6 +137,29 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        if _aborted_to_retry(exc):
+            # PostgreSQL broke a lock cycle or a serialization conflict by aborting this
+            # transaction: nothing was stored, and the same request will most likely succeed.
+            log.warning("transaction_aborted", path=request.url.path, error=repr(exc)[:200])
+            return problem_response(
+                503,
+                "a concurrent change got in the way; nothing was stored, retry the request",
+                slug="retry",
+                headers={"Retry-After": "1"},
+            )
         # The traceback goes to the log (with the request id), never to the client.
         log.exception("unhandled_error", path=request.url.path)
         return problem_response(500, "internal error; the request id is in X-Request-ID")
+
+
+def _aborted_to_retry(exc: BaseException) -> bool:
+    """A deadlock or serialization failure, raised by asyncpg directly or wrapped by
+    SQLAlchemy (whose DBAPIError wraps an adapter error caused by asyncpg's)."""
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            return False
+        if isinstance(seen, DeadlockDetectedError | SerializationError):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False

@@ -51,7 +51,8 @@ class BodyLimitMiddleware:
             await too_large(scope, receive, send)
             return
         if _header(scope, b"transfer-encoding") is None:
-            # The body is at most Content-Length bytes (or absent): nothing to watch.
+            # HTTP/1.1 (uvicorn): without chunking, the body is at most Content-Length bytes (or
+            # absent), so there is nothing to watch.
             await self.app(scope, receive, send)
             return
         received = 0

@@ -132,7 +132,7 @@ async def create_measure(
     session.add(measure)
     await _flush_unique_key(session, body.key)
     await refresh_statuses(
-        session, await lock_measures(session, [measure.id])
+        session, await lock_measures(session, [measure.id], foresee=False)
     )  # a derived measure may start with data
     await session.commit()
     return measure
@@ -166,7 +166,7 @@ async def update_measure(
         setattr(measure, name, merged[name])
     measure.version += 1
     await _flush_unique_key(session, merged["key"])
-    await refresh_statuses(session, await lock_measures(session, [measure.id]))
+    await refresh_statuses(session, await lock_measures(session, [measure.id], foresee=False))
     await session.commit()
     return measure
 

@@ -105,7 +105,7 @@ async def update_scorecard(
         measure_ids = (
             await session.scalars(select(Measure.id).where(Measure.scorecard_id == scorecard_id))
         ).all()
-        await refresh_statuses(session, await lock_measures(session, measure_ids))
+        await refresh_statuses(session, await lock_measures(session, measure_ids, foresee=False))
     await session.commit()
     return scorecard
 

@@ -19,15 +19,14 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from prometheus_client import Counter
 
 from app.scoring import PeriodSelector
 
-# (scorecard, period, as_of or None for now): the response renders as_of in UTC, so equal
-# instants written with different offsets share an entry.
-CacheKey = tuple[uuid.UUID, PeriodSelector, datetime | None]
+# (scorecard, period, as_of and its offset, which the response echoes; None, None: now)
+CacheKey = tuple[uuid.UUID, PeriodSelector, datetime | None, timedelta | None]
 
 LOOKUPS = Counter(
     "scorecard_score_cache_lookups_total", "Scorecard score cache lookups.", ["result"]
@@ -53,7 +52,7 @@ class ScoreCache:
         if (
             entry is None
             or entry.version != version
-            or (key[2] is None and time.monotonic() - entry.computed_at > self.max_age)
+            or (key[2] is None and time.monotonic() - entry.computed_at >= self.max_age)
         ):
             LOOKUPS.labels("miss").inc()
             return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import OrderedDict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -236,6 +237,7 @@ async def load_definition(
     when the cached one is stale."""
     stamp_held, definition = _definitions.get(scorecard_id, (0, None))  # stamps start at 1
     if definition is not None and stamp == stamp_held:
+        _definitions.move_to_end(scorecard_id)
         return definition
     return (await load_scorecard(connection, scorecard_id)).definition
 
@@ -258,25 +260,25 @@ async def load_scorecard(connection: Connection, scorecard_id: uuid.UUID) -> Loa
     stamp, data_version = row[0], row[1] or Decimal(0)
     if definition is None or stamp != stamp_held:
         definition = scorecard_definition(scorecard_id, row)
-        _definitions.pop(scorecard_id, None)
-        if len(_definitions) >= _MAX_DEFINITIONS:
-            del _definitions[next(iter(_definitions))]  # the least recently loaded
         _definitions[scorecard_id] = (stamp, definition)
+        if len(_definitions) > _MAX_DEFINITIONS:
+            _definitions.popitem(last=False)  # the least recently used
         if len(_scorecard_of) > 50 * _MAX_DEFINITIONS:
             _scorecard_of.clear()
         _scorecard_of.update((measure.id, scorecard_id) for measure in definition.measures)
+    _definitions.move_to_end(scorecard_id)
     return LoadedScorecard(definition, (stamp, data_version))
 
 
 def cached_definitions(measure_ids: Iterable[uuid.UUID]) -> list[ScorecardDefinition]:
     """The definitions this process holds of the scorecards of these measures: possibly stale,
     for guesses that the caller checks against `definition_stamp`."""
-    scorecard_ids = {_scorecard_of.get(measure_id) for measure_id in measure_ids}
+    scorecard_ids = {_scorecard_of[i] for i in measure_ids if i in _scorecard_of}
     return [_definitions[i][1] for i in scorecard_ids if i in _definitions]
 
 
 _MAX_DEFINITIONS = 1024
-_definitions: dict[uuid.UUID, tuple[int, ScorecardDefinition]] = {}
+_definitions: OrderedDict[uuid.UUID, tuple[int, ScorecardDefinition]] = OrderedDict()
 _scorecard_of: dict[uuid.UUID, uuid.UUID] = {}  # measure id → scorecard id, for the above
 
 

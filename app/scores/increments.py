@@ -5,7 +5,8 @@ An entry holds a window's statistics as of its measure's `data_stamp` S (migrati
 the latest reading's id (to break ties as the SQL does) and the earliest reading stored at or
 after the window's end. A writer that locks the measure learns the stamp it replaced; if that is
 S, nobody else has written the measure since, and the window's statistics now are the entry's
-merged with the rows this write added — exactly what the window query would return, provided
+merged with the rows this write added — what the window query would return (sums equal up to
+floating-point rounding, which adds in another order), provided
 no reading stored at S falls between the entry's end and the new one (`next_after`). Entries
 are stored under the writer's new stamp; a rolled-back write leaves an entry under a stamp that
 never becomes visible (stamps come from a sequence), so it is simply never used.

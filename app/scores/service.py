@@ -10,7 +10,7 @@ from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import driver_connection
-from app.core.errors import ValidationFailed
+from app.core.errors import NotFound, ValidationFailed
 from app.scores.cache import ScoreCache
 from app.scores.data import (
     fetch_window_stats,
@@ -23,6 +23,7 @@ from app.scoring import (
     MeasureHistoryEntry,
     MeasureScore,
     PeriodSelector,
+    ScorecardDefinition,
     ScorecardHistoryEntry,
     ScorecardScore,
     evaluate_measure,
@@ -54,7 +55,7 @@ async def score_scorecard_json(
     (see `app.scores.cache`)."""
     # The version is read before the readings: a score is never older than its cache key.
     loaded = await load_scorecard(connection, scorecard_id)
-    key = (scorecard_id, selector, as_of)
+    key = (scorecard_id, selector, as_of, None if as_of is None else as_of.utcoffset())
     if (body := cache.get(key, loaded.version)) is not None:
         return body
     instant = as_of or datetime.now(UTC)
@@ -72,12 +73,21 @@ async def score_measure(
     session: AsyncSession, measure_id: uuid.UUID, as_of: datetime, selector: PeriodSelector
 ) -> MeasureScore:
     connection = await driver_connection(session, begin=False)
-    definition = await load_definition(
-        connection, await scorecard_of_measure(connection, measure_id)
-    )
+    definition = await _definition_of_measure(connection, measure_id)
     windows = measure_windows(definition, measure_id, as_of, selector)
     stats = await fetch_window_stats(connection, definition, windows)
     return evaluate_measure(definition, measure_id, as_of, selector, stats)
+
+
+async def _definition_of_measure(
+    connection: Connection, measure_id: uuid.UUID
+) -> ScorecardDefinition:
+    definition = await load_definition(
+        connection, await scorecard_of_measure(connection, measure_id)
+    )
+    if measure_id not in definition.measures_by_id:  # deleted between the two statements
+        raise NotFound(f"measure {measure_id} not found")
+    return definition
 
 
 def _check_history_size(points: list[object]) -> None:
@@ -114,9 +124,7 @@ async def measure_history(
     now: datetime,
 ) -> tuple[Cadence, list[MeasureHistoryEntry]]:
     connection = await driver_connection(session, begin=False)
-    definition = await load_definition(
-        connection, await scorecard_of_measure(connection, measure_id)
-    )
+    definition = await _definition_of_measure(connection, measure_id)
     points = measure_history_points(definition, measure_id, start, end, now)
     _check_history_size(list(points))
     windows = measure_history_windows(definition, measure_id, points)

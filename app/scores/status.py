@@ -36,7 +36,9 @@ _SWEEP_LOCK = 0x5C0E5EE9  # advisory-lock namespace: one sweeper per scorecard a
 log = structlog.get_logger(__name__)
 
 
-def with_dependents(definition: ScorecardDefinition, measure_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+def _with_dependents(
+    definition: ScorecardDefinition, measure_ids: set[uuid.UUID]
+) -> set[uuid.UUID]:
     """`measure_ids` plus every derived measure that uses one of them, transitively."""
     keys = {m.key for m in definition.measures if m.id in measure_ids}
     grew = True
@@ -52,7 +54,7 @@ def with_dependents(definition: ScorecardDefinition, measure_ids: set[uuid.UUID]
 def _write_set(definition: ScorecardDefinition, measure_ids: set[uuid.UUID]) -> set[uuid.UUID]:
     """`measure_ids`, the derived measures that use them, and those measures' inputs: what a
     writer locks so that it can re-evaluate the dependents from windows it knows."""
-    result = with_dependents(definition, measure_ids)
+    result = _with_dependents(definition, measure_ids)
     pending = [m.formula for m in definition.measures if m.id in result and m.formula]
     while pending:
         for key in pending.pop().keys:
@@ -109,22 +111,30 @@ class LockedMeasure:
     definition_stamp: int  # of its scorecard, read with the lock: see `load_definition`
     previous_data_stamp: int  # see `increments`
     data_stamp: int  # set by the lock
+    requested: bool = True  # False: locked only because it depends on, or feeds, one that is
 
 
 # Every writer locks measures in this order: measures with readings, then derived ones, each
 # in id order (rows are locked as the sort returns them). Locking for a write also moves the
 # measure's data stamp (migration 0004), which tells cached scores that they may be stale.
+#
+# Under READ COMMITTED a statement that waited for a lock sees the locked rows as committed
+# meanwhile, but every other row as of its start: `seen` (the row versions, xmin, as they were)
+# tells whether a measure changed while we waited, and then the definition stamps are read again.
 _LOCK = """
-WITH wanted AS (
-    SELECT id, data_stamp FROM measures WHERE id = ANY($1::uuid[])
-    ORDER BY formula IS NOT NULL, id FOR UPDATE
+WITH seen AS (
+    SELECT id, xmin AS version FROM measures WHERE id = ANY($1::uuid[])
+), wanted AS (
+    SELECT id, xmin AS version, data_stamp FROM measures WHERE id = ANY($1::uuid[])
+    ORDER BY formula IS NOT NULL, id FOR NO KEY UPDATE
 )
 UPDATE measures m SET data_stamp = nextval('data_stamps')
-FROM wanted, scorecards s
-WHERE m.id = wanted.id AND s.id = m.scorecard_id
+FROM wanted, seen, scorecards s
+WHERE m.id = wanted.id AND seen.id = wanted.id AND s.id = m.scorecard_id
 RETURNING m.id, m.scorecard_id, m.key, m.formula IS NOT NULL, m.status, s.definition_stamp,
-    wanted.data_stamp, m.data_stamp
+    wanted.data_stamp, m.data_stamp, NOT (seen.version = wanted.version)
 """
+_DEFINITION_STAMPS = "SELECT id, definition_stamp FROM scorecards WHERE id = ANY($1::uuid[])"
 _STATUSES = "SELECT id, status FROM measures WHERE scorecard_id = $1"
 # A computed status is not an edit: version and updated_at stay as they are.
 _SET_STATUS = "UPDATE measures SET status = $2 WHERE id = $1"
@@ -139,12 +149,31 @@ async def lock_measures(
 
     The others come from this process's cached definitions (`foresee`), to save a round trip;
     if a definition changed meanwhile, `refresh_statuses` locks the dependents the guess
-    missed."""
-    wanted = set(measure_ids)
+    missed. Callers that already hold a measure's lock (definition edits) pass
+    `foresee=False`: rows taken after it would break the order."""
+    requested = set(measure_ids)
+    wanted = set(requested)
     for definition in cached_definitions(wanted) if foresee else ():
         wanted |= _write_set(definition, wanted)
-    rows = await (await driver_connection(session)).fetch(_LOCK, list(wanted))
-    return [LockedMeasure(*row) for row in rows]
+    connection = await driver_connection(session)
+    rows = await connection.fetch(_LOCK, list(wanted))
+    stamps = {row[1]: row[5] for row in rows}
+    if any(row[8] for row in rows):  # waited for a writer: definitions may have changed too
+        stamps.update(await connection.fetch(_DEFINITION_STAMPS, list(stamps)))
+    return [
+        LockedMeasure(
+            id=row[0],
+            scorecard_id=row[1],
+            key=row[2],
+            derived=row[3],
+            status=row[4],
+            definition_stamp=stamps[row[1]],
+            previous_data_stamp=row[6],
+            data_stamp=row[7],
+            requested=row[0] in requested,
+        )
+        for row in rows
+    ]
 
 
 async def refresh_statuses(
@@ -164,17 +193,20 @@ async def refresh_statuses(
     stored = {measure.id: measure.status for measure in locked}
     by_scorecard: dict[tuple[uuid.UUID, int], set[uuid.UUID]] = {}
     for measure in locked:
-        by_scorecard.setdefault((measure.scorecard_id, measure.definition_stamp), set()).add(
-            measure.id
-        )
+        if measure.requested:
+            key = (measure.scorecard_id, measure.definition_stamp)
+            by_scorecard.setdefault(key, set()).add(measure.id)
     mine = {measure.id: measure for measure in locked}
     for (scorecard_id, stamp), requested in by_scorecard.items():
         definition = await load_definition(await driver_connection(session), scorecard_id, stamp)
-        affected = sorted(with_dependents(definition, requested))
+        affected = sorted(_with_dependents(definition, requested))
         if unforeseen := [i for i in affected if i not in stored]:
-            # Derived measures only, after every input: the lock order holds.
+            # Derived measures only, after every input. (Two writers whose cached definitions
+            # are both stale may still deadlock here: PostgreSQL aborts one, the client gets a
+            # 503 to retry.)
             late = await lock_measures(session, unforeseen, foresee=False)
             stored.update((m.id, m.status) for m in late)
+            affected = [i for i in affected if i in stored]  # unless deleted meanwhile
         scores = await _evaluate(session, definition, affected, now, mine, added)
         for measure_id, score in scores.items():
             if score.status.value != stored[measure_id]:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import httpx
+from asyncpg.exceptions import DeadlockDetectedError
+from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError
+
+from app.core.errors import install_error_handlers
 from app.core.middleware import MAX_BODY_BYTES
 
 
@@ -55,3 +61,28 @@ async def test_unexpected_error_is_a_500_problem_without_internals(client, app):
     assert response.headers["content-type"] == "application/problem+json"
     assert "secret internal detail" not in response.text
     assert "Traceback" not in response.text
+
+
+async def test_a_transaction_postgresql_aborted_to_break_a_deadlock_is_a_503_to_retry():
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/raw")
+    async def raw() -> None:
+        raise DeadlockDetectedError("deadlock detected")
+
+    @app.get("/wrapped")
+    async def wrapped() -> None:
+        try:
+            raise DeadlockDetectedError("deadlock detected")
+        except DeadlockDetectedError as exc:
+            raise DBAPIError("UPDATE measures ...", None, exc) from exc
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for path in ("/raw", "/wrapped"):
+            response = await client.get(path)
+            assert response.status_code == 503
+            assert response.headers["retry-after"] == "1"
+            assert response.headers["content-type"] == "application/problem+json"
+            assert "retry" in response.json()["detail"]

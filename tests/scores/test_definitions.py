@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -75,7 +75,7 @@ async def test_the_definition_stamp_moves_with_definition_edits_only(client, ses
     assert measure["id"] not in score.text  # no process scores with the old definition
 
 
-async def test_concurrent_definition_edits_do_not_deadlock(client):
+async def test_concurrent_edits_and_writes_do_not_deadlock(client):
     scorecard = await create_scorecard(client)
     objective = (
         await client.post(
@@ -83,20 +83,57 @@ async def test_concurrent_definition_edits_do_not_deadlock(client):
             json={"name": "Grow skills", "perspective": "learning_growth"},
         )
     ).json()
-    measures = [
-        await create_measure(client, scorecard["id"], objective_id=objective["id"])
-        for _ in range(3)
+    inputs = [
+        await create_measure(client, scorecard["id"], key=f"in{i}", objective_id=objective["id"])
+        for i in range(3)
     ]
+    derived = await create_measure(client, scorecard["id"], key="total", formula="in0 + in1")
+    now = datetime.now(UTC)
 
-    async def edit_measure(measure, i):
+    async def edit(measure, i):
         return await client.patch(f"/v1/measures/{measure['id']}", json={"target": 90 + i})
+
+    async def write(measure, i):
+        return await client.post(
+            f"/v1/measures/{measure['id']}/readings",
+            json={"value": i, "observed_at": (now - timedelta(seconds=i)).isoformat()},
+        )
 
     async def edit_objective(i):
         return await client.patch(f"/v1/objectives/{objective['id']}", json={"weight": 1 + i})
 
     responses = await asyncio.gather(
-        *(edit_measure(measures[i % 3], i) for i in range(12)),
-        *(edit_objective(i) for i in range(6)),
+        *(edit([*inputs, derived][i % 4], i) for i in range(12)),
+        *(write(inputs[i % 3], i) for i in range(24)),
+        *(edit_objective(i) for i in range(4)),
         client.patch(f"/v1/scorecards/{scorecard['id']}", json={"timezone": "Asia/Tokyo"}),
     )
-    assert {r.status_code for r in responses} == {200}, [r.text for r in responses]
+    assert {r.status_code for r in responses} <= {200, 201}, [
+        (r.request.method, r.request.url.path) for r in responses if r.status_code >= 300
+    ]
+
+
+async def test_a_write_that_waited_for_an_edit_uses_the_edited_definition(client, sessionmaker):
+    # Under READ COMMITTED the writer's locking statement sees the edited measure row but the
+    # scorecard's definition stamp as of its start: it must notice, or it would evaluate the
+    # reading with the old target from this process's cache.
+    scorecard = await create_scorecard(client)
+    measure = await create_measure(client, scorecard["id"], baseline=0, target=100)
+    url = f"/v1/measures/{measure['id']}/readings"
+    now = datetime.now(UTC)
+    first = await client.post(url, json={"value": 50, "observed_at": now.isoformat()})
+    assert first.status_code == 201  # red: 50 % of the target; the definition is now cached
+    async with sessionmaker() as editor:
+        connection = await driver_connection(editor)
+        await connection.execute(
+            "UPDATE measures SET target = 55 WHERE id = $1", uuid.UUID(measure["id"])
+        )
+        later = (now + timedelta(seconds=1)).isoformat()
+        writer = asyncio.create_task(client.post(url, json={"value": 50, "observed_at": later}))
+        await asyncio.sleep(0.3)
+        assert not writer.done(), "the writer should wait for the editor's lock"
+        await editor.commit()
+    assert (await writer).status_code == 201
+    stored = (await client.get(f"/v1/measures/{measure['id']}")).json()["status"]
+    fresh = (await client.get(f"/v1/measures/{measure['id']}/score")).json()["status"]
+    assert stored == fresh == "green"  # 50 of 55

@@ -54,9 +54,12 @@ async def test_a_score_at_a_given_instant_is_reused_until_the_data_changes(clien
     params = {"as_of": as_of.isoformat()}
     first = await client.get(url, params=params)
     assert (await client.get(url, params=params)).content == first.content
-    # The same instant written with another offset: the same score (as_of is shown in UTC).
-    other = as_of.astimezone(timezone(timedelta(hours=-7))).isoformat()
-    assert (await client.get(url, params={"as_of": other})).content == first.content
+    # The same instant written with another offset: the same score, as_of echoed as written.
+    other = as_of.astimezone(timezone(timedelta(hours=-7)))
+    for _ in range(2):
+        echoed = (await client.get(url, params={"as_of": other.isoformat()})).json()
+        assert datetime.fromisoformat(echoed["as_of"]).utcoffset() == timedelta(hours=-7)
+        assert {**echoed, "as_of": None} == {**first.json(), "as_of": None}
 
     late = {"value": 70, "observed_at": (as_of + timedelta(minutes=1)).isoformat()}
     early = {"value": 60, "observed_at": (as_of - timedelta(minutes=1)).isoformat()}
@@ -72,8 +75,8 @@ async def test_a_score_at_a_given_instant_is_reused_until_the_data_changes(clien
 
 def test_a_score_of_now_is_reused_for_max_age_only():
     key = (uuid.uuid4(), PeriodSelector.current)
-    now_key = (key[0], key[1], None)
-    pinned_key = (key[0], key[1], datetime(2026, 1, 1, tzinfo=UTC))
+    now_key = (key[0], key[1], None, None)
+    pinned_key = (key[0], key[1], datetime(2026, 1, 1, tzinfo=UTC), timedelta(0))
     cache = ScoreCache(max_age=0.0)
     cache.put(now_key, (1, 1), b"now")
     cache.put(pinned_key, (1, 1), b"pinned")

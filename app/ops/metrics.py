@@ -20,5 +20,5 @@ def install_metrics(app: FastAPI) -> None:
         excluded_handlers=["/metrics"],
     ).add(
         metrics.requests(metric_namespace="scorecard"),
-        metrics.latency(metric_namespace="scorecard"),
+        metrics.latency(metric_namespace="scorecard", should_include_status=False),
     ).instrument(app)

@@ -76,3 +76,10 @@ def test_an_entry_is_used_only_at_its_stamp():
     assert cache.get(window, 8, []) is None  # someone else wrote the measure since
     cache.put(Window(OTHER, START, window.until), 7, known)
     assert cache.get(window, 7, []) is None  # evicted: the least recently used
+
+
+def test_a_window_that_ends_earlier_is_not_carried_forward():
+    window = Window(MEASURE, START, START + timedelta(days=1))
+    known = known_from([], window)
+    earlier = Window(MEASURE, START, START + timedelta(hours=1))
+    assert carried_forward(known, window.until, earlier, []) is None

@@ -104,8 +104,9 @@ async def driver_connection(session: AsyncSession, *, begin: bool = True) -> Any
 
     SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its own first statement; a statement
     sent here before that would run outside any transaction (a row lock would be released at
-    once). So BEGIN is sent here first, unless `begin=False`: a lone read needs no transaction,
-    and skipping BEGIN saves it a round trip."""
+    once). So BEGIN is sent here first, unless `begin=False`: reads that need no snapshot shared
+    across statements skip it and save a round trip (each statement then sees what was
+    committed when it started)."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     adapted: Any = raw.dbapi_connection

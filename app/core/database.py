@@ -124,10 +124,10 @@ async def get_or_404(
     """The row with this id (locked if asked, and then read afresh even if the session holds
     it already), or a 404 naming `what`.
 
-    The lock is FOR NO KEY UPDATE: it serialises editors, but lets other transactions insert
-    rows that reference this one (their foreign-key checks take KEY SHARE locks). A writer that
-    records an event for a scorecard must not wait for an editor of that scorecard who waits
-    for the writer's measure: a deadlock."""
+    The lock is FOR NO KEY UPDATE, as writers take on measures: it serialises editors, but not
+    the KEY SHARE locks of foreign-key checks, so inserting rows that reference this one
+    (readings of a measure) never waits for an editor. With FOR UPDATE, such waits closed
+    deadlock cycles between editors and writers (tests/scores/test_definitions.py)."""
     query = select(model).where(model.id == row_id)  # type: ignore[attr-defined]
     if for_update:
         query = query.with_for_update(key_share=True).execution_options(populate_existing=True)

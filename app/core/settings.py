@@ -24,6 +24,8 @@ class Settings(BaseSettings):
         default=DEFAULT_RETRY_SCHEDULE, min_length=1
     )
     scorecard_webhook_timeout: PositiveFloat = 10.0
+    # Days the event log (with deliveries and attempts) is kept; the worker prunes hourly.
+    scorecard_event_retention_days: PositiveInt = 30
     # Each process has two pools of this size (ORM, plain reads); the ORM's may double at peaks.
     scorecard_db_pool_size: PositiveInt = 5
     # How long a score of "now" may be reused while nothing it depends on changed; 0: never.

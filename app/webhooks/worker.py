@@ -38,6 +38,7 @@ from app.core.settings import Settings
 from app.scores.sweeper import SWEEP_INTERVAL_SECONDS, sweep
 from app.webhooks.events import CHANNEL, event_payload
 from app.webhooks.metrics import BACKLOG_OLDEST_DUE_AGE, BACKLOG_PENDING, DELIVERIES
+from app.webhooks.retention import PRUNE_INTERVAL_SECONDS, prune_events
 from app.webhooks.retries import next_delay, parse_retry_after
 from app.webhooks.service import backlog
 from app.webhooks.signing import signed_headers
@@ -604,9 +605,13 @@ async def refresh_backlog_gauges(engine: AsyncEngine) -> None:
 
 def build_worker(engine: AsyncEngine, settings: Settings) -> Worker:
     """The background worker of `serve` and `scorecard worker`: webhook delivery, the period
-    sweeper (time-driven crossings) and the backlog gauges."""
+    sweeper (time-driven crossings), the backlog gauges and the event log's retention."""
     periodic: list[tuple[float, Job]] = [
         (BACKLOG_REFRESH, partial(refresh_backlog_gauges, engine)),
         (SWEEP_INTERVAL_SECONDS, partial(sweep, make_sessionmaker(engine))),
+        (
+            PRUNE_INTERVAL_SECONDS,
+            partial(prune_events, engine, settings.scorecard_event_retention_days),
+        ),
     ]
     return Worker(engine, settings, periodic=periodic)

@@ -98,19 +98,17 @@ async def _end_transaction(connection: asyncpg.Connection) -> None:
         await connection.execute("ROLLBACK")
 
 
-async def driver_connection(session: AsyncSession, *, begin: bool = True) -> Any:
-    """The asyncpg connection under the session, in the session's transaction: hot paths skip
-    SQLAlchemy's per-statement and per-row overhead (2-4x on small queries, measured).
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session, in the session's transaction: hot write paths
+    skip SQLAlchemy's per-statement and per-row overhead (2-4x on small queries, measured).
 
     SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its own first statement; a statement
     sent here before that would run outside any transaction (a row lock would be released at
-    once). So BEGIN is sent here first, unless `begin=False`: reads that need no snapshot shared
-    across statements skip it and save a round trip (each statement then sees what was
-    committed when it started)."""
+    once), so BEGIN is sent here first."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     adapted: Any = raw.dbapi_connection
-    if begin and adapted._transaction is None:  # SQLAlchemy internals, pinned by a test
+    if adapted._transaction is None:  # SQLAlchemy internals, pinned by a test
         await adapted._start_transaction()
     return raw.driver_connection
 

@@ -11,7 +11,6 @@ from pydantic import TypeAdapter
 
 from app.auth.dependencies import require
 from app.auth.keys import Scope
-from app.core.database import SessionDep
 from app.core.errors import ValidationFailed
 from app.scores import service
 from app.scores.schemas import (
@@ -92,12 +91,13 @@ async def scorecard_score(
 )
 async def measure_score(
     measure_id: uuid.UUID,
-    session: SessionDep,
+    request: Request,
     as_of: AsOf = None,
     selector: Selector = PeriodSelector.current,
 ) -> Response:
     instant = _aware(as_of, "as_of", datetime.now(UTC))
-    result = await service.score_measure(session, measure_id, instant, selector)
+    async with request.app.state.read_pool.acquire() as connection:
+        result = await service.score_measure(connection, measure_id, instant, selector)
     return _json(_MEASURE_SCORE.dump_json(result))
 
 
@@ -108,14 +108,17 @@ async def measure_score(
 )
 async def scorecard_history(
     scorecard_id: uuid.UUID,
-    session: SessionDep,
+    request: Request,
     from_: From = None,
     to: To = None,
     cadence: Cadence = Cadence.month,
 ) -> ScorecardHistoryOut:
     now = datetime.now(UTC)
     start, end = _range(from_, to, now)
-    entries = await service.scorecard_history(session, scorecard_id, start, end, cadence, now)
+    async with request.app.state.read_pool.acquire() as connection:
+        entries = await service.scorecard_history(
+            connection, scorecard_id, start, end, cadence, now
+        )
     return ScorecardHistoryOut.model_validate(
         {"scorecard_id": scorecard_id, "cadence": cadence, "entries": entries}
     )
@@ -128,13 +131,14 @@ async def scorecard_history(
 )
 async def measure_history(
     measure_id: uuid.UUID,
-    session: SessionDep,
+    request: Request,
     from_: From = None,
     to: To = None,
 ) -> MeasureHistoryOut:
     now = datetime.now(UTC)
     start, end = _range(from_, to, now)
-    cadence, entries = await service.measure_history(session, measure_id, start, end, now)
+    async with request.app.state.read_pool.acquire() as connection:
+        cadence, entries = await service.measure_history(connection, measure_id, start, end, now)
     return MeasureHistoryOut.model_validate(
         {"measure_id": measure_id, "cadence": cadence, "entries": entries}
     )

@@ -1,4 +1,5 @@
-"""Scores on read: load definitions, fetch every window's statistics in one query, evaluate."""
+"""Scores on read: load definitions, fetch every window's statistics in one query, evaluate.
+Read-only, on a connection from the app's read pool (no ORM session, no transaction)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ from datetime import UTC, datetime
 
 from asyncpg import Connection
 from pydantic import TypeAdapter
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.database import driver_connection
 from app.core.errors import NotFound, ValidationFailed
 from app.scores.cache import ScoreCache
 from app.scores.data import (
@@ -70,9 +69,8 @@ async def score_scorecard_json(
 
 
 async def score_measure(
-    session: AsyncSession, measure_id: uuid.UUID, as_of: datetime, selector: PeriodSelector
+    connection: Connection, measure_id: uuid.UUID, as_of: datetime, selector: PeriodSelector
 ) -> MeasureScore:
-    connection = await driver_connection(session, begin=False)
     definition = await _definition_of_measure(connection, measure_id)
     windows = measure_windows(definition, measure_id, as_of, selector)
     stats = await fetch_window_stats(connection, definition, windows)
@@ -99,14 +97,13 @@ def _check_history_size(points: list[object]) -> None:
 
 
 async def scorecard_history(
-    session: AsyncSession,
+    connection: Connection,
     scorecard_id: uuid.UUID,
     start: datetime,
     end: datetime,
     cadence: Cadence,
     now: datetime,
 ) -> list[ScorecardHistoryEntry]:
-    connection = await driver_connection(session, begin=False)
     definition = await load_definition(connection, scorecard_id)
     points = scorecard_history_points(definition, start, end, now, cadence)
     _check_history_size(list(points))
@@ -117,13 +114,12 @@ async def scorecard_history(
 
 
 async def measure_history(
-    session: AsyncSession,
+    connection: Connection,
     measure_id: uuid.UUID,
     start: datetime,
     end: datetime,
     now: datetime,
 ) -> tuple[Cadence, list[MeasureHistoryEntry]]:
-    connection = await driver_connection(session, begin=False)
     definition = await _definition_of_measure(connection, measure_id)
     points = measure_history_points(definition, measure_id, start, end, now)
     _check_history_size(list(points))

@@ -10,8 +10,7 @@ from typing import Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBearer
 
-from app.auth.keys import GRANTS, Scope, find_api_key
-from app.auth.models import ApiKey
+from app.auth.keys import GRANTS, Caller, Scope, find_caller
 from app.core.errors import Forbidden, Unauthorized
 
 # Declared for the OpenAPI document only; parsing is ours, so errors are problem+json.
@@ -41,16 +40,15 @@ def require(permission: Scope, *, allow_basic: bool = False) -> Callable[..., An
     async def authenticate(
         request: Request,
         _: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
-    ) -> ApiKey:
+    ) -> Caller:
         key = _presented_key(request, allow_basic=allow_basic)
         if key is None:
             raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
-        api_key = await find_api_key(request.app.state.read_pool, key)
-        if api_key is None:
+        caller = await find_caller(request.app.state.read_pool, key)
+        if caller is None:
             raise Unauthorized("unknown or revoked API key")
-        if permission not in GRANTS[Scope(api_key.scope)]:
-            raise Forbidden(f"this key has scope '{api_key.scope}'; this needs '{permission}'")
-        request.state.api_key_id = api_key.id
-        return api_key
+        if permission not in GRANTS[caller.scope]:
+            raise Forbidden(f"this key has scope '{caller.scope}'; this needs '{permission}'")
+        return caller
 
     return authenticate

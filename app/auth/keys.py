@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
+from dataclasses import dataclass
 from enum import StrEnum
 
 import asyncpg
@@ -50,15 +52,22 @@ async def create_api_key(session: AsyncSession, name: str, scope: Scope) -> tupl
 # Every request looks its key up: one plain statement on a pooled asyncpg connection (about
 # 0.25 ms instead of 1 ms through the ORM, measured). Keys are never cached, so a revoked key
 # stops working at once, in every worker.
-_FIND_KEY = """
-SELECT id, name, scope, prefix, key_hash, created_at FROM api_keys WHERE key_hash = $1
-"""
+_FIND_KEY = "SELECT id, name, scope FROM api_keys WHERE key_hash = $1"
 
 
-async def find_api_key(pool: asyncpg.Pool, plaintext: str) -> ApiKey | None:
-    """The key's row (a detached ApiKey: read it, never change it), or None."""
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent a request: the API key it presented."""
+
+    key_id: uuid.UUID
+    name: str
+    scope: Scope
+
+
+async def find_caller(pool: asyncpg.Pool, plaintext: str) -> Caller | None:
+    """The caller presenting this key, or None for an unknown (or revoked) key."""
     row = await pool.fetchrow(_FIND_KEY, hash_key(plaintext))
-    return None if row is None else ApiKey(**dict(row.items()))
+    return None if row is None else Caller(row[0], row[1], Scope(row[2]))
 
 
 async def any_api_key_exists(session: AsyncSession) -> bool:

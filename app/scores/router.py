@@ -66,9 +66,10 @@ def _range(
 @router.get(
     "/v1/scorecards/{scorecard_id}/score",
     summary="Score a scorecard",
-    description="Computed on read. Without `as_of`, a score computed up to one second earlier "
-    "is returned when nothing it depends on has changed since (no reading written, no "
-    "definition edited); `as_of` in the response always names the instant it describes.",
+    description="Computed on read. Without `as_of`, a score computed up to "
+    "`SCORECARD_SCORE_CACHE_SECONDS` (default 1) earlier is returned when nothing it depends "
+    "on has changed since (no reading written, no definition edited); `as_of` in the response "
+    "always names the instant it describes.",
     response_model=ScorecardScoreOut,
 )
 async def scorecard_score(

@@ -38,14 +38,15 @@ class BodyLimitMiddleware:
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
         self.app, self.max_bytes = app, max_bytes
+        self.too_large = problem_response(  # built once: it is the same answer every time
+            413, f"request body exceeds {max_bytes} bytes", slug="payload-too-large"
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = problem_response(
-            413, f"request body exceeds {self.max_bytes} bytes", slug="payload-too-large"
-        )
+        too_large = self.too_large
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await too_large(scope, receive, send)

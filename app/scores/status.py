@@ -266,8 +266,9 @@ async def sweep_scorecard(
     )
     if not got_lock:
         return 0
-    definition = await load_definition(await driver_connection(session), scorecard_id)
-    stored = dict(await (await driver_connection(session)).fetch(_STATUSES, scorecard_id))
+    connection = await driver_connection(session)
+    definition = await load_definition(connection, scorecard_id)
+    stored = dict(await connection.fetch(_STATUSES, scorecard_id))
     scores = await _evaluate(session, definition, stored, now, locked={}, added=None)
     moved = [i for i, status in stored.items() if scores[i].status.value != status]
     if moved:

@@ -11,11 +11,15 @@ from app.auth.keys import Scope, create_api_key
 from app.auth.models import ApiKey
 from app.core.database import SessionDep
 from app.core.errors import NotFound
+from app.core.http import Route
 from app.core.pagination import Cursor, Limit, paginate
 from app.core.schemas import Name, Page, RequestBody, ResponseBody
 
 router = APIRouter(
-    prefix="/v1/api-keys", tags=["api-keys"], dependencies=[Depends(require(Scope.admin))]
+    route_class=Route,
+    prefix="/v1/api-keys",
+    tags=["api-keys"],
+    dependencies=[Depends(require(Scope.admin))],
 )
 
 
@@ -54,7 +58,11 @@ async def list_keys(
     session: SessionDep, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[ApiKeyOut]:
     rows, next_cursor = await paginate(
-        session, select(ApiKey), keys=[ApiKey.id], limit=limit, cursor=cursor, parse=[uuid.UUID]
+        session,
+        select(ApiKey),
+        keys=[ApiKey.id],
+        limit=limit,
+        cursor=cursor,
     )
     return Page[ApiKeyOut](
         items=[ApiKeyOut.model_validate(r) for r in rows], next_cursor=next_cursor

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import sqlalchemy.exc
 import structlog
-from asyncpg.exceptions import DeadlockDetectedError, SerializationError
+from asyncpg.exceptions import (
+    DeadlockDetectedError,
+    InterfaceError,
+    OperatorInterventionError,
+    PostgresConnectionError,
+    SerializationError,
+    TooManyConnectionsError,
+)
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.jsonutil import dumps
+from app.core.schemas import PRINTABLE, PRINTABLE_MESSAGE
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("app.errors")
@@ -69,6 +79,10 @@ class PayloadTooLarge(ProblemError):
     status, slug = 413, "payload-too-large"
 
 
+class UnsupportedMediaType(ProblemError):
+    status, slug = 415, "unsupported-media-type"
+
+
 class ValidationFailed(ProblemError):
     status, slug = 422, "validation-error"
 
@@ -101,19 +115,32 @@ def problem_response(
     return Response(dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def error_message(error: Mapping[str, Any]) -> str:
+    """A pydantic error as a client reads it: our words where pydantic's would puzzle."""
+    kind, context = error.get("type"), error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "json_invalid":
+        return f"invalid JSON: {context.get('error', 'malformed')}"
+    if kind == "string_pattern_mismatch" and context.get("pattern") == PRINTABLE:
+        return PRINTABLE_MESSAGE
+    if kind == "value_error":  # our validators' own sentences, without pydantic's prefix
+        return str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    return str(error.get("msg", "invalid value"))
+
+
 def _pydantic_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    errors = []
-    for error in exc.errors():
-        message = str(error.get("msg", "invalid value"))
-        if error.get("type") == "extra_forbidden":
-            message = "unknown field"
-        elif error.get("type") == "json_invalid":
-            message = f"invalid JSON: {error.get('ctx', {}).get('error', 'malformed')}"
-        errors.append({"loc": list(error.get("loc", ())), "message": message})
-    return errors
+    return [
+        {"loc": list(error.get("loc", ())), "message": error_message(error)}
+        for error in exc.errors()
+    ]
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Handlers for the errors a client caused, and `UnexpectedErrorMiddleware` for the rest
+    (installed first, so it sits inside every other middleware)."""
+    app.add_middleware(UnexpectedErrorMiddleware)
+
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> Response:
         return problem_response(
@@ -135,31 +162,97 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = "no such resource or route"
         return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        if _aborted_to_retry(exc):
-            # PostgreSQL broke a lock cycle or a serialization conflict by aborting this
-            # transaction: nothing was stored, and the same request will most likely succeed.
-            log.warning("transaction_aborted", path=request.url.path, error=repr(exc)[:200])
-            return problem_response(
-                503,
-                "a concurrent change got in the way; nothing was stored, retry the request",
-                slug="retry",
-                headers={"Retry-After": "1"},
-            )
-        # The traceback goes to the log (with the request id), never to the client.
-        log.exception("unhandled_error", path=request.url.path)
-        return problem_response(500, "internal error; the request id is in X-Request-ID")
+
+def unexpected_error_response(exc: Exception, path: str) -> Response:
+    """The answer to an exception no handler claimed: 503 + Retry-After when the database broke
+    the transaction off or cannot be reached (nothing was stored; the same request may well
+    succeed), else 500. The log gets the exception's class (a database error's text can carry
+    the statement's values); a 500 also its traceback. The client never sees either."""
+    if _aborted_to_retry(exc):
+        log.warning("transaction_aborted", path=path, error=_innermost(exc))
+        return problem_response(
+            503,
+            "a concurrent change got in the way; nothing was stored, retry the request",
+            slug="retry",
+            headers={"Retry-After": "1"},
+        )
+    if database_unavailable(exc):
+        log.warning("database_unavailable", path=path, error=_innermost(exc))
+        return problem_response(
+            503,
+            "the database cannot be reached; retry the request shortly",
+            slug="database-unavailable",
+            headers={"Retry-After": "5"},
+        )
+    log.exception("unhandled_error", path=path)
+    return problem_response(500, "internal error; the request id is in X-Request-ID")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it wraps: SQLAlchemy's DBAPIError wraps an adapter error (.orig)
+    caused by asyncpg's."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 6:
+        chain.append(seen)
+        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
+    return chain
+
+
+def _innermost(exc: BaseException) -> str:
+    return type(_causes(exc)[-1]).__name__
 
 
 def _aborted_to_retry(exc: BaseException) -> bool:
-    """A deadlock or serialization failure, raised by asyncpg directly or wrapped by
-    SQLAlchemy (whose DBAPIError wraps an adapter error caused by asyncpg's)."""
-    seen: BaseException | None = exc
-    for _ in range(4):
-        if seen is None:
-            return False
-        if isinstance(seen, DeadlockDetectedError | SerializationError):
+    """A deadlock or serialization failure, raised by asyncpg directly or wrapped."""
+    return any(isinstance(e, DeadlockDetectedError | SerializationError) for e in _causes(exc))
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database is down, restarting, refusing connections, or dropped ours: PostgreSQL's
+    connection (08) and operator-intervention (57P) classes, a refused or reset socket, a pool
+    that timed out waiting, or a connection SQLAlchemy found dead."""
+    for cause in _causes(exc):
+        if isinstance(
+            cause,
+            PostgresConnectionError
+            | OperatorInterventionError
+            | TooManyConnectionsError
+            | OSError
+            | TimeoutError
+            | sqlalchemy.exc.TimeoutError,
+        ):
             return True
-        seen = getattr(seen, "orig", None) or seen.__cause__
+        if isinstance(cause, sqlalchemy.exc.DBAPIError) and cause.connection_invalidated:
+            return True
+        if isinstance(cause, InterfaceError) and "closed" in str(cause):
+            return True
     return False
+
+
+class UnexpectedErrorMiddleware:
+    """Answers an exception that no handler claimed (problem+json 500, or 503 when the database
+    is unavailable) and does not re-raise it, so the server keeps the connection open for the
+    client's next request. Once a response has started, nothing can be said any more: then
+    the server must drop the connection, and does."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        response_started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            response_started = response_started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if response_started:
+                raise
+            await unexpected_error_response(exc, scope["path"])(scope, receive, send)

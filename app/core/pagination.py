@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 import orjson
@@ -13,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.core.errors import ValidationFailed
+from app.core.schemas import check_timestamp_range
 
 T = TypeVar("T")
 
@@ -20,43 +23,57 @@ Limit = Annotated[int, Query(ge=1, le=200, description="Page size (1–200).")]
 Cursor = Annotated[
     str | None, Query(max_length=500, description="`next_cursor` of the previous page.")
 ]
+Keys = Sequence[InstrumentedAttribute[Any]]
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
-    raw = orjson.dumps([str(v) if not isinstance(v, int | float) else v for v in values])
+    raw = orjson.dumps([str(v) for v in values])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, arity: int) -> list[Any]:
+def decode_cursor(cursor: str, keys: Keys) -> list[Any]:
+    """The position a cursor names, one value per key column, each parsed as that column's
+    type. Anything the service could not have issued → 422, never a query that fails."""
     try:
         values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, orjson.JSONDecodeError):
-        values = None
-    if not isinstance(values, list) or len(values) != arity:
-        raise ValidationFailed.at(["query", "cursor"], "malformed cursor")
-    return values
+        if not isinstance(values, list) or len(values) != len(keys):
+            raise ValueError("wrong shape")
+        return [_parse(key, value) for key, value in zip(keys, values, strict=True)]
+    except (ValueError, TypeError):  # binascii.Error and orjson's errors are ValueErrors
+        raise ValidationFailed.at(
+            ["query", "cursor"], "not a cursor this list issued: pass next_cursor as it came"
+        ) from None
+
+
+def _parse(key: InstrumentedAttribute[Any], value: Any) -> Any:
+    if not isinstance(value, str):
+        raise TypeError(value)
+    kind = key.type.python_type
+    if kind is uuid.UUID:
+        return uuid.UUID(value)
+    if kind is datetime:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError(value)
+        return check_timestamp_range(moment)
+    raise TypeError(f"no cursor type for {kind}")  # a programming error, caught by tests
 
 
 async def paginate(
     session: AsyncSession,
     query: Select[T],
     *,
-    keys: Sequence[InstrumentedAttribute[Any]],
+    keys: Keys,
     descending: bool = False,
     limit: int,
     cursor: str | None,
-    parse: Sequence[Callable[[Any], Any]] | None = None,
 ) -> tuple[list[T], str | None]:
-    """One page of `query` ordered by `keys` (a unique tuple); returns (rows, next_cursor)."""
+    """One page of `query` ordered by `keys` (a unique tuple of uuid and timestamp columns);
+    returns (rows, next_cursor)."""
     if cursor is not None:
-        values = decode_cursor(cursor, len(keys))
-        if parse is not None:
-            try:
-                values = [convert(v) for convert, v in zip(parse, values, strict=True)]
-            except ValueError:
-                raise ValidationFailed.at(["query", "cursor"], "malformed cursor") from None
         position = tuple_(*keys)
-        query = query.where(position < tuple(values) if descending else position > tuple(values))
+        values = tuple(decode_cursor(cursor, keys))
+        query = query.where(position < values if descending else position > values)
     order = [k.desc() if descending else k.asc() for k in keys]
     rows = list((await session.scalars(query.order_by(*order).limit(limit + 1))).all())
     if len(rows) <= limit:

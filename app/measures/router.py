@@ -10,13 +10,13 @@ from fastapi import APIRouter, Depends, Query, Response
 from app.auth.dependencies import require
 from app.auth.keys import Scope
 from app.core.database import SessionDep
-from app.core.http import IfMatch, etag
+from app.core.http import IfMatch, Route, etag
 from app.core.pagination import Cursor, Limit
-from app.core.schemas import Page
+from app.core.schemas import PRINTABLE, Page
 from app.measures import service
 from app.measures.schemas import Level, MeasureCreate, MeasureOut, MeasureUpdate
 
-router = APIRouter(tags=["measures"])
+router = APIRouter(route_class=Route, tags=["measures"])
 can_read = [Depends(require(Scope.read))]
 can_write = [Depends(require(Scope.write))]
 
@@ -49,7 +49,7 @@ async def create_measure(
 async def list_measures(
     scorecard_id: uuid.UUID,
     session: SessionDep,
-    perspective: Annotated[str | None, Query(max_length=64)] = None,
+    perspective: Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)] = None,
     objective_id: uuid.UUID | None = None,
     level: Level | None = None,
     limit: Limit = 50,

@@ -5,9 +5,20 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StrictBool, StringConstraints, model_validator
 
-from app.core.schemas import LongText, Name, RequestBody, ResponseBody, ShortText, Weight
+from app.core.schemas import (
+    PRINTABLE,
+    Iri,
+    LongText,
+    Name,
+    Number,
+    RequestBody,
+    ResponseBody,
+    ShortText,
+    Unit,
+    Weight,
+)
 from app.scorecards.schemas import Key, Thresholds, ThresholdsOut
 from app.scoring import Aggregation, Cadence, Direction, FormulaError, parse_formula
 
@@ -32,11 +43,10 @@ def _formula_syntax(text: str) -> str:
 
 FormulaText = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=1000),
+    StringConstraints(min_length=1, max_length=1000, pattern=PRINTABLE),
     AfterValidator(_formula_syntax),
     Field(examples=["completed / enrolled * 100"]),
 ]
-Iri = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 
 
 class XapiMapping(RequestBody):
@@ -46,8 +56,6 @@ class XapiMapping(RequestBody):
     activity_id_prefix: Iri | None = None
     value: Literal["count", "score_scaled", "score_raw", "success"] = "count"
 
-
-Number = Annotated[float, Field(ge=-1e15, le=1e15)]
 
 DEFINITION_FIELDS = (
     "direction",
@@ -106,7 +114,7 @@ class MeasureCreate(RequestBody):
     key: Key
     name: Name
     description: LongText | None = None
-    unit: Annotated[str, StringConstraints(max_length=50)] | None = None
+    unit: Unit | None = None
     owner: ShortText | None = None
     perspective: Key | None = Field(None, description="Required unless objective_id is given.")
     objective_id: uuid.UUID | None = None
@@ -119,7 +127,7 @@ class MeasureCreate(RequestBody):
     tolerance: Number | None = None
     aggregation: Aggregation = Aggregation.latest
     cadence: Cadence = Cadence.month
-    prorate: bool = False
+    prorate: StrictBool = False
     thresholds: Thresholds | None = None
     formula: FormulaText | None = None
     xapi: XapiMapping | None = None
@@ -141,7 +149,7 @@ class MeasureUpdate(RequestBody):
     key: Key | None = None
     name: Name | None = None
     description: LongText | None = None
-    unit: Annotated[str, StringConstraints(max_length=50)] | None = None
+    unit: Unit | None = None
     owner: ShortText | None = None
     perspective: Key | None = None
     objective_id: uuid.UUID | None = None
@@ -154,7 +162,7 @@ class MeasureUpdate(RequestBody):
     tolerance: Number | None = None
     aggregation: Aggregation | None = None
     cadence: Cadence | None = None
-    prorate: bool | None = None
+    prorate: StrictBool | None = None
     thresholds: Thresholds | None = None
     formula: FormulaText | None = None
     xapi: XapiMapping | None = None

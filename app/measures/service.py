@@ -43,7 +43,11 @@ async def list_measures(
         if value is not None:
             query = query.where(getattr(Measure, name) == value)
     return await paginate(
-        session, query, keys=[Measure.id], limit=limit, cursor=cursor, parse=[uuid.UUID]
+        session,
+        query,
+        keys=[Measure.id],
+        limit=limit,
+        cursor=cursor,
     )
 
 

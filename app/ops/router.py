@@ -6,11 +6,12 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import text
 
+from app.core.http import Route
 from app.core.jsonutil import dumps
 from app.core.migrate import head_revision
 from app.webhooks.service import backlog
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(route_class=Route, tags=["operations"])
 
 
 @router.get("/healthz", summary="Liveness (no database call)")

@@ -10,11 +10,14 @@ from pydantic import BaseModel
 from app.auth.dependencies import require
 from app.auth.keys import Scope
 from app.core.database import SessionDep
+from app.core.http import Route
 from app.core.schemas import ResponseBody
 from app.readings import ingest
 from app.readings.ingest import MAX_BATCH, BatchIn
 
-router = APIRouter(tags=["readings"], dependencies=[Depends(require(Scope.ingest))])
+router = APIRouter(
+    route_class=Route, tags=["readings"], dependencies=[Depends(require(Scope.ingest))]
+)
 
 
 class IngestOut(ResponseBody):
@@ -101,6 +104,5 @@ async def record_batch(request: Request, session: SessionDep) -> IngestOut:
     },
 )
 async def import_csv(request: Request, session: SessionDep) -> IngestOut:
-    content_type = request.headers.get("content-type")
-    result = await ingest.ingest_csv(session, await request.body(), content_type)
+    result = await ingest.ingest_csv(session, await request.body())
     return IngestOut(created=result.created, duplicates=result.duplicates)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import re
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,7 +19,12 @@ from pydantic_core import from_json
 from sqlalchemy import Boolean, String, Uuid, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Conflict, PayloadTooLarge, ProblemError, ValidationFailed
+from app.core.errors import (
+    Conflict,
+    PayloadTooLarge,
+    ValidationFailed,
+    error_message,
+)
 from app.core.schemas import RequestBody
 from app.readings.schemas import ReadingCreate
 from app.readings.service import NewReading, record_readings
@@ -38,10 +44,6 @@ CSV_COLUMNS = (
 
 Location = list[str | int]
 _UNKNOWN = "no such measure"
-
-
-class UnsupportedMediaType(ProblemError):
-    status, slug = 415, "unsupported-media-type"
 
 
 class BatchReading(ReadingCreate):
@@ -121,17 +123,15 @@ def _parse_json_items(raw: bytes) -> Batch:
     return _validate_each(body["readings"])
 
 
-def parse_csv_batch(raw: bytes, content_type: str | None) -> Batch:
+def parse_csv_batch(raw: bytes) -> Batch:
     """A CSV file: a header line naming the columns, then one reading per line. Empty cells are
     absent values. Locations are `["body", "line", n]`, n counting the header as line 1."""
-    media_type = (content_type or "").partition(";")[0].strip().lower()
-    if media_type != "text/csv":
-        raise UnsupportedMediaType(f"send the file with Content-Type: text/csv, not {media_type!r}")
     try:
         content = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValidationFailed.at(["body"], "the file is not UTF-8 text") from None
-    reader = csv.reader(io.StringIO(content, newline=""))
+    # strict: an unterminated quote or a stray one is an error, not a cell that runs on.
+    reader = csv.reader(io.StringIO(content, newline=""), strict=True)
     try:
         header = _csv_header(reader)
         rows, lines, broken = _csv_rows(reader, header)
@@ -177,10 +177,22 @@ def _csv_rows(
             continue
         if len(cells) != len(header):
             broken[len(rows)] = f"expected {len(header)} fields, found {len(cells)}"
-        rows.append({name: cell for name, cell in zip(header, cells, strict=False) if cell})
+        row = {name: cell for name, cell in zip(header, cells, strict=False) if cell}
+        if "value" in row:
+            row["value"] = _csv_number(row["value"])
+        rows.append(row)
         lines.append(start)
         _check_size(len(rows))
     return rows, lines, broken
+
+
+_DECIMAL = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
+
+
+def _csv_number(cell: str) -> float | str:
+    """A cell that spells a decimal number, as a number; anything else stays text, for the
+    strict number field to refuse ("nan", "inf", "1_000" and "0x10" are not numbers here)."""
+    return float(cell) if _DECIMAL.match(cell) else cell
 
 
 def _check_size(count: int) -> None:
@@ -211,10 +223,8 @@ def _validate_each(
         except ValidationError as exc:
             batch.items.append(None)
             for error in exc.errors():
-                message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
-                batch.problems.append(
-                    (index, {"loc": [*batch.where(index), *error["loc"]], "message": message})
-                )
+                loc = [*batch.where(index), *error["loc"]]
+                batch.problems.append((index, {"loc": loc, "message": error_message(error)}))
     return batch
 
 
@@ -249,9 +259,9 @@ async def ingest_json(session: AsyncSession, raw: bytes) -> IngestResult:
         return await ingest(session, parse_json_batch(raw))
 
 
-async def ingest_csv(session: AsyncSession, raw: bytes, content_type: str | None) -> IngestResult:
+async def ingest_csv(session: AsyncSession, raw: bytes) -> IngestResult:
     with _gc_paused():
-        return await ingest(session, parse_csv_batch(raw, content_type))
+        return await ingest(session, parse_csv_batch(raw))
 
 
 async def ingest(session: AsyncSession, batch: Batch) -> IngestResult:

@@ -6,18 +6,17 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import AwareDatetime
 
 from app.auth.dependencies import require
 from app.auth.keys import Scope
 from app.core.database import SessionDep
-from app.core.errors import Conflict
+from app.core.http import Route
 from app.core.pagination import Cursor, Limit
-from app.core.schemas import Page
+from app.core.schemas import Page, Timestamp
 from app.readings import service
 from app.readings.schemas import ReadingCreate, ReadingOut
 
-router = APIRouter(tags=["readings"])
+router = APIRouter(route_class=Route, tags=["readings"])
 
 
 @router.post(
@@ -35,20 +34,14 @@ router = APIRouter(tags=["readings"])
 async def create_reading(
     measure_id: uuid.UUID, body: ReadingCreate, session: SessionDep, response: Response
 ) -> ReadingOut:
-    result = await service.record_readings(
-        session, [service.NewReading(measure_id=measure_id, **body.model_dump())]
+    reading, created = await service.create_reading(
+        session, service.NewReading(measure_id=measure_id, **body.model_dump())
     )
-    if result.conflicts:
-        raise Conflict(
-            f"reading {result.ids[0]} already has external_id "
-            f"{body.external_id!r} with different content"
-        )
-    if result.duplicates:
-        response.status_code = 200
+    if created:
+        response.headers["Location"] = f"/v1/readings/{reading.id}"
     else:
-        await session.commit()
-        response.headers["Location"] = f"/v1/readings/{result.ids[0]}"
-    return ReadingOut.model_validate(await service.get_reading(session, result.ids[0]))
+        response.status_code = 200
+    return ReadingOut.model_validate(reading)
 
 
 @router.get(
@@ -60,9 +53,9 @@ async def list_readings(
     measure_id: uuid.UUID,
     session: SessionDep,
     from_: Annotated[
-        AwareDatetime | None, Query(alias="from", description="observed_at ≥ from")
+        Timestamp | None, Query(alias="from", description="observed_at ≥ from")
     ] = None,
-    to: Annotated[AwareDatetime | None, Query(description="observed_at < to")] = None,
+    to: Annotated[Timestamp | None, Query(description="observed_at < to")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[ReadingOut]:

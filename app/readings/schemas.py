@@ -4,22 +4,30 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
-from app.core.schemas import LongText, RequestBody, ResponseBody
+from app.core.schemas import (
+    PRINTABLE,
+    LongText,
+    Number,
+    RequestBody,
+    ResponseBody,
+    ShortText,
+    Timestamp,
+)
 
-Value = Annotated[float, Field(ge=-1e15, le=1e15, description="A finite number.")]
+Value = Annotated[Number, Field(description="A finite JSON number, |value| ≤ 10^15.")]
 ExternalId = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=200),
+    StringConstraints(min_length=1, max_length=200, pattern=PRINTABLE),
     Field(description="Your id for this reading; retries with the same id are idempotent."),
 ]
-Source = Annotated[str, StringConstraints(max_length=200)]
+Source = ShortText
 
 
 class ReadingCreate(RequestBody):
     value: Value
-    observed_at: AwareDatetime = Field(description="RFC 3339 with an offset.")
+    observed_at: Timestamp = Field(description="RFC 3339 with an offset.")
     source: Source | None = None
     external_id: ExternalId | None = None
     note: LongText | None = None

@@ -173,6 +173,23 @@ async def _copy(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
     await driver.copy_records_to_table("readings", records=rows, columns=_COPY_COLUMNS)
 
 
+async def create_reading(session: AsyncSession, reading: NewReading) -> tuple[Reading, bool]:
+    """One reading: (the stored reading, True) when created and committed; (the stored one,
+    False) for a retry with the same external_id and content. Different content → 409. The
+    row is read before the commit: once committed, no later failure may answer the write as
+    failed."""
+    result = await record_readings(session, [reading])
+    if result.conflicts:
+        raise Conflict(
+            f"reading {result.ids[0]} already has external_id "
+            f"{reading.external_id!r} with different content"
+        )
+    stored = await get_reading(session, result.ids[0])
+    if result.created:
+        await session.commit()
+    return stored, bool(result.created)
+
+
 async def get_reading(session: AsyncSession, reading_id: uuid.UUID) -> Reading:
     reading = await session.get(Reading, reading_id)
     if reading is None:
@@ -203,7 +220,6 @@ async def list_readings(
         descending=True,
         limit=limit,
         cursor=cursor,
-        parse=[datetime.fromisoformat, uuid.UUID],
     )
 
 

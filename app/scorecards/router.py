@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Query, Response
 from app.auth.dependencies import require
 from app.auth.keys import Scope
 from app.core.database import SessionDep
-from app.core.http import IfMatch, etag
+from app.core.http import IfMatch, Route, etag
 from app.core.pagination import Cursor, Limit
-from app.core.schemas import Page
+from app.core.schemas import PRINTABLE, Page
 from app.scorecards import service
 from app.scorecards.schemas import (
     ObjectiveCreate,
@@ -23,7 +23,7 @@ from app.scorecards.schemas import (
     ScorecardUpdate,
 )
 
-router = APIRouter(tags=["scorecards"])
+router = APIRouter(route_class=Route, tags=["scorecards"])
 can_read = [Depends(require(Scope.read))]
 can_write = [Depends(require(Scope.write))]
 Cascade = Annotated[bool, Query(description="Also delete everything underneath.")]
@@ -55,7 +55,9 @@ async def create_scorecard(
 @router.get("/v1/scorecards", dependencies=can_read, summary="List scorecards")
 async def list_scorecards(
     session: SessionDep,
-    q: Annotated[str | None, Query(max_length=200, description="Filter by name.")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, pattern=PRINTABLE, description="Filter by name.")
+    ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[ScorecardOut]:

@@ -7,9 +7,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from app.core.schemas import LongText, Name, RequestBody, ResponseBody, ShortText, Weight
+from app.core.schemas import (
+    PRINTABLE,
+    LongText,
+    Name,
+    RequestBody,
+    ResponseBody,
+    ShortText,
+    Weight,
+)
 
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+ThresholdValue = Annotated[float, Field(strict=True, ge=0, le=200)]
+ScoreCap = Annotated[float, Field(strict=True, ge=100, le=200)]
 
 
 def _iana_zone(name: str) -> str:
@@ -22,7 +32,7 @@ def _iana_zone(name: str) -> str:
 
 TimeZone = Annotated[
     str,
-    StringConstraints(max_length=64),
+    StringConstraints(max_length=64, pattern=PRINTABLE),
     AfterValidator(_iana_zone),
     Field(examples=["Europe/Berlin"]),
 ]
@@ -31,8 +41,8 @@ TimeZone = Annotated[
 class Thresholds(RequestBody):
     """Status bands on the 0–score_cap scale: green if score ≥ green, amber if ≥ amber."""
 
-    green: float = Field(90, ge=0, le=200)
-    amber: float = Field(70, ge=0, le=200)
+    green: ThresholdValue = 90
+    amber: ThresholdValue = 70
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -73,7 +83,7 @@ class ScorecardCreate(RequestBody):
     owner: ShortText | None = None
     timezone: TimeZone = "UTC"
     thresholds: Thresholds = Field(default_factory=Thresholds)
-    score_cap: float = Field(100, ge=100, le=200)
+    score_cap: ScoreCap = 100
     perspectives: Perspectives = Field(default_factory=lambda: list(DEFAULT_PERSPECTIVES))
 
 
@@ -83,7 +93,7 @@ class ScorecardUpdate(RequestBody):
     owner: ShortText | None = None
     timezone: TimeZone | None = None
     thresholds: Thresholds | None = None
-    score_cap: float | None = Field(None, ge=100, le=200)
+    score_cap: ScoreCap | None = None
     perspectives: Perspectives | None = None
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset(

@@ -57,7 +57,11 @@ async def list_scorecards(
         escaped = q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
         query = query.where(Scorecard.name.ilike(f"%{escaped}%"))
     return await paginate(
-        session, query, keys=[Scorecard.id], limit=limit, cursor=cursor, parse=[uuid.UUID]
+        session,
+        query,
+        keys=[Scorecard.id],
+        limit=limit,
+        cursor=cursor,
     )
 
 
@@ -149,7 +153,11 @@ async def list_objectives(
     await get_scorecard(session, scorecard_id)
     query = select(Objective).where(Objective.scorecard_id == scorecard_id)
     return await paginate(
-        session, query, keys=[Objective.id], limit=limit, cursor=cursor, parse=[uuid.UUID]
+        session,
+        query,
+        keys=[Objective.id],
+        limit=limit,
+        cursor=cursor,
     )
 
 

@@ -12,6 +12,8 @@ from pydantic import TypeAdapter
 from app.auth.dependencies import require
 from app.auth.keys import Scope
 from app.core.errors import ValidationFailed
+from app.core.http import Route
+from app.core.schemas import Timestamp
 from app.scores import service
 from app.scores.schemas import (
     MeasureHistoryOut,
@@ -21,17 +23,17 @@ from app.scores.schemas import (
 )
 from app.scoring import Cadence, MeasureScore, PeriodSelector
 
-router = APIRouter(tags=["scores"], dependencies=[Depends(require(Scope.read))])
+router = APIRouter(route_class=Route, tags=["scores"], dependencies=[Depends(require(Scope.read))])
 
 AsOf = Annotated[
-    datetime | None,
+    Timestamp | None,
     Query(description="Evaluate at this instant (RFC 3339 with an offset); default now."),
 ]
 Selector = Annotated[
     PeriodSelector, Query(alias="period", description="`current`, or `previous` (last closed).")
 ]
-From = Annotated[datetime | None, Query(alias="from", description="Default: a year before `to`.")]
-To = Annotated[datetime | None, Query(description="Exclusive; default now.")]
+From = Annotated[Timestamp | None, Query(alias="from", description="Default: a year before `to`.")]
+To = Annotated[Timestamp | None, Query(description="Exclusive; default now.")]
 
 
 # The engine's result dataclasses carry exactly the API's field names: serialize them directly
@@ -43,21 +45,11 @@ def _json(body: bytes) -> Response:
     return Response(body, media_type="application/json")
 
 
-def _with_offset(value: datetime | None, name: str) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise ValidationFailed.at(["query", name], "timestamp needs an offset, e.g. Z or +02:00")
-    return value
-
-
-def _aware(value: datetime | None, name: str, default: datetime) -> datetime:
-    return _with_offset(value, name) or default
-
-
 def _range(
     start: datetime | None, end: datetime | None, now: datetime
 ) -> tuple[datetime, datetime]:
-    end = _aware(end, "to", now)
-    start = _aware(start, "from", end - timedelta(days=365))
+    end = end or now
+    start = start or end - timedelta(days=365)
     if start >= end:
         raise ValidationFailed.at(["query", "from"], "`from` must be before `to`")
     return start, end
@@ -78,7 +70,6 @@ async def scorecard_score(
     as_of: AsOf = None,
     selector: Selector = PeriodSelector.current,
 ) -> Response:
-    as_of = _with_offset(as_of, "as_of")
     state = request.app.state
     async with state.read_pool.acquire() as connection:
         body = await service.score_scorecard_json(
@@ -96,7 +87,7 @@ async def measure_score(
     as_of: AsOf = None,
     selector: Selector = PeriodSelector.current,
 ) -> Response:
-    instant = _aware(as_of, "as_of", datetime.now(UTC))
+    instant = as_of or datetime.now(UTC)
     async with request.app.state.read_pool.acquire() as connection:
         result = await service.score_measure(connection, measure_id, instant, selector)
     return _json(_MEASURE_SCORE.dump_json(result))

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from app.auth.dependencies import require
 from app.auth.keys import Scope
 from app.core.database import SessionDep
-from app.core.http import IfMatch, etag
+from app.core.http import IfMatch, Route, etag
 from app.core.pagination import Cursor, Limit
 from app.core.schemas import Page
 from app.core.settings import Settings
@@ -29,7 +29,7 @@ from app.webhooks.schemas import (
     WebhookWithSecret,
 )
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(route_class=Route, tags=["webhooks"])
 can_read = [Depends(require(Scope.read))]
 can_admin = [Depends(require(Scope.admin))]
 

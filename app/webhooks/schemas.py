@@ -5,9 +5,9 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 import httpx
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StrictBool, StringConstraints
 
-from app.core.schemas import LongText, RequestBody, ResponseBody
+from app.core.schemas import PRINTABLE, LongText, RequestBody, ResponseBody
 
 EventType = Literal["measure.threshold_crossed", "webhook.test"]
 DeliveryStatus = Literal["pending", "delivering", "succeeded", "failed"]
@@ -30,7 +30,7 @@ def _webhook_url(value: str) -> str:
 
 WebhookUrl = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=PRINTABLE),
     AfterValidator(_webhook_url),
     Field(examples=["https://lms.example.com/hooks/scorecard"]),
 ]
@@ -56,7 +56,7 @@ class WebhookCreate(RequestBody):
     event_types: EventTypes | None = None
     scorecard_id: ScorecardFilter = None
     description: LongText | None = None
-    active: bool = True
+    active: StrictBool = True
 
 
 class WebhookUpdate(RequestBody):
@@ -64,7 +64,7 @@ class WebhookUpdate(RequestBody):
     event_types: EventTypes | None = None
     scorecard_id: ScorecardFilter = None
     description: LongText | None = None
-    active: bool | None = Field(
+    active: StrictBool | None = Field(
         None, description="true re-activates a disabled subscription and clears disabled_reason."
     )
 

@@ -66,7 +66,6 @@ async def list_webhooks(
         keys=[Subscription.id],
         limit=limit,
         cursor=cursor,
-        parse=[uuid.UUID],
     )
 
 
@@ -176,7 +175,6 @@ async def list_deliveries(
         descending=True,
         limit=limit,
         cursor=cursor,
-        parse=[uuid.UUID],
     )
 
 
@@ -259,7 +257,11 @@ async def list_events(
     if event_type is not None:
         query = query.where(Event.type == event_type)
     return await paginate(
-        session, query, keys=[Event.id], limit=limit, cursor=cursor, parse=[uuid.UUID]
+        session,
+        query,
+        keys=[Event.id],
+        limit=limit,
+        cursor=cursor,
     )
 
 

@@ -9,15 +9,15 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
-from fastapi.routing import APIRoute
 from starlette.types import Message, Receive, Scope, Send
 
 from app.auth.dependencies import require
 from app.auth.keys import Scope as Permission
 from app.core.database import SessionDep
 from app.core.errors import BadRequest, NotFound
+from app.core.http import Route
 from app.core.jsonutil import dumps, loads
-from app.core.schemas import ResponseBody
+from app.core.schemas import PRINTABLE, ResponseBody
 from app.xapi import service
 from app.xapi.statements import (
     SUPPORTED_VERSION,
@@ -31,7 +31,7 @@ _QUERY_PARAMETERS = frozenset({"statementId", "verb", "activity", "limit", "curs
 _ALLOWED_METHODS = {"about": "GET", "statements": "GET, POST, PUT"}
 
 
-class XapiRoute(APIRoute):
+class XapiRoute(Route):
     """Every LRS response, errors included (401, 400, 404…), carries the xAPI version header."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -145,8 +145,8 @@ async def get_statements(
     request: Request,
     session: SessionDep,
     statement_id: Annotated[str | None, Query(alias="statementId")] = None,
-    verb: Annotated[str | None, Query(max_length=2048)] = None,
-    activity: Annotated[str | None, Query(max_length=2048)] = None,
+    verb: Annotated[str | None, Query(max_length=2048, pattern=PRINTABLE)] = None,
+    activity: Annotated[str | None, Query(max_length=2048, pattern=PRINTABLE)] = None,
     limit: Annotated[int, Query(ge=0, le=500, description="0 means the maximum, 500")] = 100,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
@@ -186,7 +186,7 @@ class BackfillOut(ResponseBody):
     skipped: int
 
 
-backfill = APIRouter(tags=["xapi"])
+backfill = APIRouter(route_class=Route, tags=["xapi"])
 
 
 @backfill.post(
@@ -201,6 +201,6 @@ async def backfill_measure(measure_id: uuid.UUID, session: SessionDep) -> Backfi
     return BackfillOut(created=result.created, duplicates=result.duplicates, skipped=result.skipped)
 
 
-router = APIRouter()
+router = APIRouter(route_class=Route)
 router.include_router(lrs)
 router.include_router(backfill)

@@ -177,7 +177,6 @@ async def list_statements(
         descending=True,
         limit=limit,
         cursor=cursor,
-        parse=[datetime.fromisoformat, uuid.UUID],
     )
     return [_render(row) for row in rows], next_cursor
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from app.core.errors import BadRequest
 from app.core.jsonutil import dumps
+from app.core.schemas import check_timestamp_range, in_number_bound
 
 VERSION = "1.0.3"
 SUPPORTED_VERSION = re.compile(r"^1\.0(\.\d+)?$")
@@ -94,9 +95,14 @@ def _iri(value: Any) -> bool:
 
 def _timestamp(value: Any, bad: Any) -> datetime:
     try:
-        return _instant(value)
+        moment = _instant(value)
     except (TypeError, ValueError):
         raise bad(f"timestamp {value!r} is not ISO 8601") from None
+    try:
+        # The timestamp becomes a reading's observed_at, which has the API's bounds.
+        return check_timestamp_range(moment)
+    except ValueError as exc:
+        raise bad(f"timestamp {value!r} {exc}") from None
 
 
 def _instant(value: str) -> datetime:
@@ -144,14 +150,15 @@ def _without_assigned(statement: dict[str, Any]) -> dict[str, Any]:
 
 def mapped_value(statement: dict[str, Any], value: str) -> float | None:
     """The reading a mapping takes from a statement: `count` → 1; `score_scaled`/`score_raw` →
-    result.score.scaled/raw; `success` → 1 or 0. None when the statement lacks the field."""
+    result.score.scaled/raw; `success` → 1 or 0. None when the statement lacks the field, or
+    when the number is beyond what a reading may hold (the statement is still stored)."""
     result = statement.get("result") or {}
     if value == "count":
         return 1.0
     if value == "success":
         return None if "success" not in result else float(result["success"])
     number = (result.get("score") or {}).get(value.removeprefix("score_"))
-    return None if number is None else float(number)
+    return None if number is None or not in_number_bound(number) else float(number)
 
 
 def rendered(

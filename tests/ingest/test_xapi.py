@@ -13,6 +13,7 @@ from tests.factories import create_measure, create_scorecard
 
 STATEMENTS = "/xapi/statements"
 V = {"X-Experience-API-Version": "1.0.3"}
+JSON = {"Content-Type": "application/json"}
 COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
 PASSED = "http://adlnet.gov/expapi/verbs/passed"
 COURSE = "https://lms.example.com/course/"

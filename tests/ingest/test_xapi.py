@@ -83,7 +83,7 @@ async def test_errors_carry_the_version_header_too(app, lrs):
         (await lrs.get(STATEMENTS, params={"statementId": str(uuid.uuid4())}), 404),
         (await lrs.get("/xapi/activities/state"), 404),
         (await lrs.delete(STATEMENTS), 405),
-        (await lrs.post(STATEMENTS, content=b"{not json"), 400),
+        (await lrs.post(STATEMENTS, content=b"{not json", headers=JSON), 400),
     ]:
         assert response.status_code == status
         assert response.headers["x-experience-api-version"] == "1.0.3"

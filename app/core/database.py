@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from app.core.errors import NotFound
+from app.core.jsonutil import loads
 
 # Stable constraint names, so Alembic migrations can name what they drop.
 NAMING_CONVENTION = {
@@ -54,6 +55,9 @@ def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=False,
+        # orjson reads a jsonb number beyond 64 bits (an xAPI score of 1e308 comes back as 309
+        # digits) as a float that it can write again; the json module's int could not be.
+        json_deserializer=loads,
         connect_args={"server_settings": {"application_name": "scorecard"}},
     )
 

@@ -10,7 +10,10 @@ from app.core.errors import ValidationFailed
 
 
 def sent_fields(body: BaseModel, *, required: frozenset[str]) -> dict[str, Any]:
-    changes = body.model_dump(exclude_unset=True)
+    # Only the fields sent, but each in full: a nested object sent in part (`{"xapi": {"verb":
+    # …}}`) replaces the stored one with its defaults filled in, as on create.
+    full = body.model_dump()
+    changes = {name: full[name] for name in body.model_fields_set}
     nulls = sorted(name for name in required if name in changes and changes[name] is None)
     if nulls:
         raise ValidationFailed(

@@ -17,6 +17,7 @@ from app.core.errors import Conflict, ValidationFailed
 from app.core.http import check_if_match
 from app.core.pagination import paginate
 from app.core.patching import sent_fields
+from app.core.schemas import TIMESTAMP_RANGE, check_timestamp_range
 from app.core.settings import Settings
 from app.scorecards.models import Scorecard
 from app.webhooks.events import NOTIFY, emit_test_event
@@ -231,13 +232,14 @@ def parse_after(value: str) -> uuid.UUID | datetime:
         pass
     try:
         moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError("no offset")
+        return check_timestamp_range(moment)
     except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
         raise ValidationFailed.at(
-            ["query", "after"], "must be an event id or an RFC 3339 timestamp with an offset"
-        )
-    return moment
+            ["query", "after"],
+            f"must be an event id or an RFC 3339 timestamp with an offset in {TIMESTAMP_RANGE}",
+        ) from None
 
 
 async def list_events(

@@ -42,7 +42,8 @@ CHECKS = (
 def upgrade() -> None:
     bind = op.get_bind()
     readings = bind.execute(
-        text(f"""
+        text(
+            f"""
         WITH gone AS (
             DELETE FROM readings
             WHERE NOT ({IN_RANGE.format(column="observed_at")}) OR NOT ({VALUE_BOUND})
@@ -52,7 +53,8 @@ def upgrade() -> None:
             WHERE id IN (SELECT measure_id FROM gone)
         )
         SELECT count(*) FROM gone
-        """)
+        """
+        )
     ).scalar_one()
     statements = bind.execute(
         text(f"DELETE FROM xapi_statements WHERE NOT ({IN_RANGE.format(column='timestamp')})")

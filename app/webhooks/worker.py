@@ -42,7 +42,7 @@ from app.webhooks.retention import PRUNE_INTERVAL_SECONDS, prune_events
 from app.webhooks.retries import next_delay, parse_retry_after
 from app.webhooks.service import backlog
 from app.webhooks.signing import signed_headers
-from app.webhooks.ssrf import DestinationRefused, public_addresses
+from app.webhooks.ssrf import DestinationRefused, check_port, public_addresses
 
 log = structlog.get_logger(__name__)
 
@@ -536,9 +536,11 @@ async def build_request(
     the check and the connection (rebinding)."""
     target = httpx.URL(url)
     extensions: dict[str, Any] = {}
+    port = target.port or (443 if target.scheme == "https" else 80)
+    # Whatever the guard: a row stored before ports were validated must fail cleanly.
+    check_port(port)
     if guarded:
         host = target.raw_host.decode("ascii")
-        port = target.port or (443 if target.scheme == "https" else 80)
         address = (await public_addresses(host, port))[0]
         headers["host"] = target.netloc.decode("ascii")
         if target.scheme == "https":

@@ -67,6 +67,16 @@ def redact_rendered(_: Any, __: str, rendered: Any) -> Any:
     return _SECRET_SHAPES.sub(REDACTED, rendered) if isinstance(rendered, str) else rendered
 
 
+def failure_fields(exc: BaseException) -> dict[str, str]:
+    """How background jobs log a failure they skip: the error's class and first line, no
+    traceback (it would repeat on every pass) and no DETAIL (it can quote row values)."""
+    text = str(exc)
+    return {
+        "error_class": type(exc).__name__,
+        "error": redact(text.splitlines()[0][:200]) if text else "",
+    }
+
+
 def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,

@@ -26,8 +26,11 @@ cli.add_typer(api_keys_cli, name="api-keys")
 
 
 def fail(message: str) -> NoReturn:
-    """Configuration and connection problems end with one clear line, never a traceback."""
-    typer.echo(f"scorecard: error: {message}", err=True)
+    """Configuration and connection problems end with one clear line, never a traceback
+    (nor a secret: database errors can quote values)."""
+    from app.core.logging import redact
+
+    typer.echo(f"scorecard: error: {redact(message)}", err=True)
     raise typer.Exit(2)
 
 

@@ -52,6 +52,9 @@ def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
     """The ORM's pool keeps `pool_size` connections and may open as many more at peaks."""
     return create_async_engine(
         url,
+        # Errors would otherwise quote every bound parameter ("[parameters: …]") wherever they
+        # are logged or shown: key hashes, signing secrets, learners' data.
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=False,

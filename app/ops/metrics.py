@@ -10,6 +10,14 @@ from prometheus_fastapi_instrumentator import Instrumentator, metrics
 READINGS_INGESTED = Counter(
     "scorecard_readings_ingested_total", "Readings stored (retries of stored readings excluded)."
 )
+# job: sweep (one scorecard), delivery (one delivery's processing, not a failed HTTP attempt),
+# recording (writing one delivery's outcome), and each periodic job as a whole (sweep,
+# retention, backlog). A failure is logged and counted; the job goes on with the rest.
+BACKGROUND_FAILURES = Counter(
+    "scorecard_background_failures_total",
+    "Background work that raised: one item (or one periodic run) skipped, the rest went on.",
+    ["job"],
+)
 
 
 def install_metrics(app: FastAPI) -> None:

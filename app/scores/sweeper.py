@@ -9,6 +9,8 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.logging import failure_fields
+from app.ops.metrics import BACKGROUND_FAILURES
 from app.scorecards.models import Scorecard
 from app.scores.status import sweep_scorecard
 
@@ -18,13 +20,26 @@ log = structlog.get_logger(__name__)
 
 async def sweep(sessionmaker: async_sessionmaker[AsyncSession], now: datetime | None = None) -> int:
     """One pass over every scorecard, a transaction each; returns how many statuses moved.
-    Safe with several workers: each scorecard is swept under an advisory lock."""
+    Safe with several workers: each scorecard is swept under an advisory lock.
+
+    A scorecard whose evaluation raises (a stored row the service would not write, a bug) is
+    rolled back, logged and counted, and the pass goes on: one bad scorecard must not keep the
+    ones after it from ever being swept."""
     async with sessionmaker() as session:
         scorecard_ids = (await session.scalars(select(Scorecard.id).order_by(Scorecard.id))).all()
-    moved = 0
+    moved = failed = 0
     for scorecard_id in scorecard_ids:
-        async with sessionmaker() as session:
-            moved += await sweep_scorecard(session, scorecard_id, now)
-    if moved:
-        log.info("sweep", scorecards=len(scorecard_ids), statuses_moved=moved)
+        try:
+            async with sessionmaker() as session:  # closing it rolls back what failed
+                moved += await sweep_scorecard(session, scorecard_id, now)
+        except Exception as exc:
+            failed += 1
+            BACKGROUND_FAILURES.labels("sweep").inc()
+            log.warning(
+                "sweeping a scorecard failed; skipped",
+                scorecard_id=str(scorecard_id),
+                **failure_fields(exc),
+            )
+    if moved or failed:
+        log.info("sweep", scorecards=len(scorecard_ids), statuses_moved=moved, failed=failed)
     return moved

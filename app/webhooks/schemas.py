@@ -8,6 +8,7 @@ import httpx
 from pydantic import AfterValidator, Field, StrictBool, StringConstraints
 
 from app.core.schemas import PRINTABLE, LongText, RequestBody, ResponseBody
+from app.webhooks.ssrf import HIGHEST_PORT, LOWEST_PORT
 
 EventType = Literal["measure.threshold_crossed", "webhook.test"]
 DeliveryStatus = Literal["pending", "delivering", "succeeded", "failed"]
@@ -22,6 +23,9 @@ def _webhook_url(value: str) -> str:
         raise ValueError("must be an http:// or https:// URL")
     if not url.host:
         raise ValueError("must name a host")
+    # httpx parses any number as a port (0, 99999, even -1); nothing can be sent there.
+    if url.port is not None and not LOWEST_PORT <= url.port <= HIGHEST_PORT:
+        raise ValueError(f"port must be {LOWEST_PORT}-{HIGHEST_PORT}, got {url.port}")
     # Credentials in a URL end up in logs and API responses; receivers verify the signature.
     if url.userinfo:
         raise ValueError("must not contain credentials (user:password@); verify the signature")

@@ -13,6 +13,7 @@ Any number of workers (in `serve` processes or `scorecard worker`) run side by s
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -27,14 +28,15 @@ import asyncpg
 import httpx
 import structlog
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.database import make_sessionmaker
 from app.core.ids import new_id
 from app.core.jsonutil import dumps
+from app.core.logging import failure_fields
 from app.core.settings import Settings
+from app.ops.metrics import BACKGROUND_FAILURES
 from app.scores.sweeper import SWEEP_INTERVAL_SECONDS, sweep
 from app.webhooks.events import CHANNEL, event_payload
 from app.webhooks.metrics import BACKLOG_OLDEST_DUE_AGE, BACKLOG_PENDING, DELIVERIES
@@ -42,11 +44,13 @@ from app.webhooks.retention import PRUNE_INTERVAL_SECONDS, prune_events
 from app.webhooks.retries import next_delay, parse_retry_after
 from app.webhooks.service import backlog
 from app.webhooks.signing import signed_headers
-from app.webhooks.ssrf import DestinationRefused, public_addresses
+from app.webhooks.ssrf import DestinationRefused, check_port, public_addresses
 
 log = structlog.get_logger(__name__)
 
 Job = Callable[[], Awaitable[object]]
+# (label in scorecard_background_failures_total, interval in seconds, job)
+Periodic = tuple[str, float, Job]
 
 CLAIM_BATCH = 50
 MAX_IN_FLIGHT = 200
@@ -84,9 +88,14 @@ WHERE d.id = ANY(ARRAY(SELECT id FROM claimed))  -- by primary key, never a scan
   AND e.id = d.event_id AND s.id = d.subscription_id
 RETURNING d.id, d.attempts, d.subscription_id, s.url, s.active, s.secret,
     CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret,
-    e.id AS event_id, e.type AS event_type, e.timestamp AS event_timestamp,
-    e.data AS event_data
-""").columns(event_data=JSONB)
+    e.id AS event_id, e.type AS event_type,
+    -- A value the driver cannot decode would fail the whole batch, claimed and committed
+    -- in the same statement, on every poll. Timestamps Python cannot hold come back NULL
+    -- and the data as text, so that such a delivery fails on its own (see `_claimed`).
+    CASE WHEN e.timestamp BETWEEN '0001-01-02' AND '9999-12-30' THEN e.timestamp END
+        AS event_timestamp,
+    e.data::text AS event_data
+""")
 
 _SECONDS_TO_NEXT_DUE = text("""
 SELECT extract(epoch FROM least(
@@ -156,6 +165,12 @@ class Claimed:
     event_type: str
     event_timestamp: datetime
     event_data: dict[str, Any]
+    # Why the stored event cannot be sent (then the timestamp and data are placeholders).
+    broken: str | None = None
+
+
+class StoredEventBroken(Exception):
+    """A claimed delivery whose stored event cannot be turned into a message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +195,7 @@ def listen_dsn(engine: AsyncEngine) -> str:
 
 
 class Worker:
-    """Delivers webhooks until `stop()`; also runs `periodic` jobs (interval seconds, job)."""
+    """Delivers webhooks until `stop()`; also runs `periodic` jobs (name, interval s, job)."""
 
     _http: HttpClients
 
@@ -189,7 +204,7 @@ class Worker:
         engine: AsyncEngine,
         settings: Settings,
         *,
-        periodic: Sequence[tuple[float, Job]] = (),
+        periodic: Sequence[Periodic] = (),
         batch_size: int = CLAIM_BATCH,
         max_in_flight: int = MAX_IN_FLIGHT,
         poll_interval: float = POLL_INTERVAL,
@@ -237,7 +252,8 @@ class Worker:
             recorder = asyncio.create_task(self._record_outcomes(), name="webhook-recorder")
             listener = asyncio.create_task(self._listen(), name="webhook-listener")
             jobs = [
-                asyncio.create_task(self._every(interval, job)) for interval, job in self._periodic
+                asyncio.create_task(self._every(name, interval, job))
+                for name, interval, job in self._periodic
             ]
             try:
                 await self._dispatch()
@@ -267,10 +283,12 @@ class Worker:
             try:
                 claimed, seconds_to_next = await self._claim(wanted)
             except (OSError, SQLAlchemyError) as exc:
+                BACKGROUND_FAILURES.labels("claim").inc()
                 log.warning("claiming deliveries failed; retrying", error=_describe(exc))
                 await self._sleep(self._poll_interval)
                 continue
             except Exception:
+                BACKGROUND_FAILURES.labels("claim").inc()
                 log.exception("claiming deliveries failed; retrying")
                 await self._sleep(self._poll_interval)
                 continue
@@ -320,7 +338,10 @@ class Worker:
     # Sending ---------------------------------------------------------------------------------
 
     async def _deliver(self, delivery: Claimed) -> None:
-        outcome = await self._attempt(delivery)
+        try:
+            outcome = await self._attempt(delivery)
+        except Exception as exc:  # past the attempt's own handling: still settle the delivery
+            outcome = self._crashed(delivery, datetime.now(UTC), 0.0, exc)
         DELIVERIES.labels(outcome.label).inc()
         log.info(
             "webhook attempt",
@@ -351,14 +372,38 @@ class Worker:
             error = str(exc)
         except httpx.HTTPError as exc:
             error = _describe(exc)
-        except Exception as exc:  # a bug must not strand the delivery until its lease expires
-            log.exception("webhook attempt crashed", delivery_id=str(delivery.delivery_id))
-            error = f"internal error: {_describe(exc)}"
+        except Exception as exc:
+            # A stored row that cannot be sent, or a bug: this delivery is retried on its
+            # schedule (then fails) like any failed attempt, instead of being stranded until
+            # its lease expires and claimed again, forever.
+            return self._crashed(delivery, started_at, (perf_counter() - started) * 1000, exc)
         duration_ms = (perf_counter() - started) * 1000
         return self._judge(delivery, started_at, duration_ms, status_code, retry_after, error)
 
+    def _crashed(
+        self, delivery: Claimed, started_at: datetime, duration_ms: float, exc: Exception
+    ) -> Outcome:
+        BACKGROUND_FAILURES.labels("delivery").inc()
+        if isinstance(exc, StoredEventBroken):  # no traceback: it is the data, not the code
+            log.warning(
+                "webhook attempt impossible",
+                delivery_id=str(delivery.delivery_id),
+                event_id=str(delivery.event_id),
+                **failure_fields(exc),
+            )
+        else:
+            log.exception(
+                "webhook attempt crashed",
+                delivery_id=str(delivery.delivery_id),
+                event_id=str(delivery.event_id),
+            )
+        error = f"internal error: {_describe(exc)}"
+        return self._judge(delivery, started_at, duration_ms, None, None, error)
+
     async def _post(self, delivery: Claimed) -> tuple[int, str | None, str | None]:
         """One signed POST: (status code, Retry-After header, error text for non-2xx)."""
+        if delivery.broken is not None:
+            raise StoredEventBroken(delivery.broken)
         body = dumps(
             event_payload(
                 delivery.event_id,
@@ -399,6 +444,10 @@ class Worker:
         retry_after: str | None,
         error: str | None,
     ) -> Outcome:
+        if error is not None:
+            # PostgreSQL text cannot hold NUL: one such response body would make the whole
+            # batch of outcomes unrecordable.
+            error = error.replace("\x00", "\ufffd")
         judged = partial(Outcome, delivery, started_at, duration_ms, status_code, error)
         if status_code is not None and 200 <= status_code < 300:
             return judged("succeeded")
@@ -432,10 +481,25 @@ class Worker:
                     "recording delivery outcomes failed", attempt=attempt, error=_describe(exc)
                 )
                 await asyncio.sleep(0.5 * attempt)
+        if len(outcomes) > 1:
+            # Perhaps one outcome the database refuses: the others must still be recorded.
+            for outcome in outcomes:
+                try:
+                    await self._write([outcome])
+                except Exception as exc:
+                    self._dropped([outcome], exc)
+            return
+        self._dropped(outcomes, None)
+
+    @staticmethod
+    def _dropped(outcomes: list[Outcome], exc: Exception | None) -> None:
+        BACKGROUND_FAILURES.labels("recording").inc(len(outcomes))
         # Not lost: the leases expire and the deliveries are attempted again.
         log.error(
             "dropped delivery outcomes; they will be retried after their lease expires",
             deliveries=len(outcomes),
+            delivery_ids=[str(o.claimed.delivery_id) for o in outcomes[:20]],
+            **(failure_fields(exc) if exc is not None else {}),
         )
 
     async def _write(self, outcomes: list[Outcome]) -> None:
@@ -485,12 +549,14 @@ class Worker:
         self._wake.set()  # anything committed while we were not listening
         await lost.wait()
 
-    async def _every(self, interval: float, job: Job) -> None:
+    async def _every(self, name: str, interval: float, job: Job) -> None:
         while not self._stopping.is_set():
             try:
                 await job()
             except Exception:
-                log.exception("periodic job failed", job=getattr(job, "__name__", repr(job)))
+                # The next run is on schedule regardless: a failing job never stops the others.
+                BACKGROUND_FAILURES.labels(name).inc()
+                log.exception("periodic job failed", job=name)
             await self._sleep(interval)
 
 
@@ -536,9 +602,11 @@ async def build_request(
     the check and the connection (rebinding)."""
     target = httpx.URL(url)
     extensions: dict[str, Any] = {}
+    port = target.port or (443 if target.scheme == "https" else 80)
+    # Whatever the guard: a row stored before ports were validated must fail cleanly.
+    check_port(port)
     if guarded:
         host = target.raw_host.decode("ascii")
-        port = target.port or (443 if target.scheme == "https" else 80)
         address = (await public_addresses(host, port))[0]
         headers["host"] = target.netloc.decode("ascii")
         if target.scheme == "https":
@@ -547,8 +615,23 @@ async def build_request(
     return http.build_request("POST", target, headers=headers, content=body, extensions=extensions)
 
 
+_PLACEHOLDER_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _claimed(row: Any) -> Claimed:
+    """The claimed row; one whose event cannot be decoded is still returned (`broken`), so
+    that its attempt fails and is recorded by the retry rules like any other."""
     secrets = (row.secret,) if row.previous_secret is None else (row.secret, row.previous_secret)
+    broken = None
+    timestamp, data = row.event_timestamp, {}
+    try:
+        data = json.loads(row.event_data)
+        if not isinstance(data, dict):
+            raise TypeError(f"event data is a JSON {type(data).__name__}, not an object")
+    except (ValueError, TypeError, RecursionError) as exc:
+        broken = f"the stored event's data cannot be decoded ({type(exc).__name__})"
+    if timestamp is None:
+        broken = "the stored event's timestamp is out of range"
     return Claimed(
         delivery_id=row.id,
         attempt=row.attempts,
@@ -558,8 +641,9 @@ def _claimed(row: Any) -> Claimed:
         signing_secrets=secrets,
         event_id=row.event_id,
         event_type=row.event_type,
-        event_timestamp=row.event_timestamp,
-        event_data=row.event_data,
+        event_timestamp=timestamp or _PLACEHOLDER_TIME,
+        event_data=data if broken is None else {},
+        broken=broken,
     )
 
 
@@ -606,10 +690,11 @@ async def refresh_backlog_gauges(engine: AsyncEngine) -> None:
 def build_worker(engine: AsyncEngine, settings: Settings) -> Worker:
     """The background worker of `serve` and `scorecard worker`: webhook delivery, the period
     sweeper (time-driven crossings), the backlog gauges and the event log's retention."""
-    periodic: list[tuple[float, Job]] = [
-        (BACKLOG_REFRESH, partial(refresh_backlog_gauges, engine)),
-        (SWEEP_INTERVAL_SECONDS, partial(sweep, make_sessionmaker(engine))),
+    periodic: list[Periodic] = [
+        ("backlog", BACKLOG_REFRESH, partial(refresh_backlog_gauges, engine)),
+        ("sweep", SWEEP_INTERVAL_SECONDS, partial(sweep, make_sessionmaker(engine))),
         (
+            "retention",
             PRUNE_INTERVAL_SECONDS,
             partial(prune_events, engine, settings.scorecard_event_retention_days),
         ),

@@ -119,3 +119,108 @@ async def test_internal_destination_is_refused_at_send_time(
     assert delivery["last_status_code"] is None
     assert delivery["status"] in ("pending", "failed")  # retried on the schedule
     assert receiver.requests == []
+
+
+# IPv6 forms that carry an IPv4 address, each around an internal one. The prefixes themselves
+# are public, so only judging the embedded address refuses them.
+EMBEDDED_INTERNAL = [
+    pytest.param("2002:7f00:1::", "6to4 address embedding 127.0.0.1", id="6to4-loopback"),
+    pytest.param("2002:a00:1::", "6to4 address embedding 10.0.0.1", id="6to4-private"),
+    pytest.param("64:ff9b::7f00:1", "NAT64 address embedding 127.0.0.1", id="nat64-loopback"),
+    pytest.param(
+        "64:ff9b::a9fe:a9fe", "NAT64 address embedding 169.254.169.254", id="nat64-metadata"
+    ),
+    # Teredo: server IPv4 in bits 32-63, client IPv4 XOR 0xffffffff in the last 32 bits.
+    pytest.param(
+        "2001:0:7f00:1:0:0:f7f7:f7f7",
+        "Teredo address embedding server 127.0.0.1",
+        id="teredo-server",
+    ),
+    pytest.param(
+        "2001:0:808:808:0:0:80ff:fffe",  # client 127.0.0.1
+        "Teredo address embedding client 127.0.0.1",
+        id="teredo-client",
+    ),
+    pytest.param("::ffff:7f00:1", "IPv4-mapped address embedding 127.0.0.1", id="mapped"),
+    pytest.param("::7f00:1", "IPv4-compatible address embedding 127.0.0.1", id="compatible"),
+    pytest.param("::a00:1", "IPv4-compatible address embedding 10.0.0.1", id="compatible-10"),
+]
+
+# The same forms around public addresses (8.8.8.8) are judged public.
+EMBEDDED_PUBLIC = [
+    pytest.param("2002:808:808::", id="6to4"),
+    pytest.param("64:ff9b::808:808", id="nat64"),
+    pytest.param("2001:0:808:808:0:0:f7f7:f7f7", id="teredo"),
+    pytest.param("::ffff:808:808", id="mapped"),
+]
+
+
+@pytest.mark.parametrize(("address", "reason"), EMBEDDED_INTERNAL)
+def test_embedded_internal_ipv4_is_refused(address, reason):
+    assert reason in (refusal(ipaddress.ip_address(address)) or "")
+
+
+@pytest.mark.parametrize("address", EMBEDDED_PUBLIC)
+def test_embedded_public_ipv4_passes(address):
+    assert refusal(ipaddress.ip_address(address)) is None
+
+
+@pytest.mark.parametrize(("address", "reason"), EMBEDDED_INTERNAL)
+async def test_embedded_internal_ipv4_is_refused_at_create_and_update(client, address, reason):
+    created = await client.post("/v1/webhooks", json={"url": f"http://[{address}]:8080/hook"})
+    assert created.status_code == 422, created.text
+    assert created.headers["content-type"] == "application/problem+json"
+    [error] = created.json()["errors"]
+    assert error["loc"] == ["body", "url"]
+    assert error["message"].startswith("destination refused:")
+    assert reason in error["message"]
+
+    public = await client.post("/v1/webhooks", json={"url": "https://93.184.216.34/hook"})
+    assert public.status_code == 201
+    moved = await client.patch(
+        f"/v1/webhooks/{public.json()['id']}", json={"url": f"https://[{address}]/hook"}
+    )
+    assert moved.status_code == 422, moved.text
+    [error] = moved.json()["errors"]
+    assert error["loc"] == ["body", "url"]
+    assert reason in error["message"]
+    assert (await client.get("/v1/webhooks")).json()["items"][0]["url"] == (
+        "https://93.184.216.34/hook"
+    )
+
+
+@pytest.mark.parametrize(("address", "reason"), EMBEDDED_INTERNAL)
+async def test_embedded_internal_ipv4_is_refused_at_send_time(address, reason):
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(DestinationRefused, match=reason):
+            await build_request(http, f"http://[{address}]/h", {}, "{}", guarded=True)
+
+
+async def test_embedded_public_ipv4_is_accepted(client):
+    # A literal address: checked without DNS; nothing is sent without a worker.
+    created = await client.post("/v1/webhooks", json={"url": "http://[2002:808:808::]/hook"})
+    assert created.status_code == 201, created.text
+
+
+@pytest.mark.parametrize("port", [0, 65536, 99999])
+async def test_ports_outside_1_to_65535_are_refused(client, port):
+    created = await client.post("/v1/webhooks", json={"url": f"https://93.184.216.34:{port}/h"})
+    assert created.status_code == 422, created.text
+    [error] = created.json()["errors"]
+    assert error["loc"] == ["body", "url"]
+    assert "port must be 1-65535" in error["message"]
+
+    public = await client.post("/v1/webhooks", json={"url": "https://93.184.216.34:65535/h"})
+    assert public.status_code == 201, public.text
+    moved = await client.patch(
+        f"/v1/webhooks/{public.json()['id']}", json={"url": f"http://93.184.216.34:{port}/h"}
+    )
+    assert moved.status_code == 422, moved.text
+    assert moved.json()["errors"][0]["loc"] == ["body", "url"]
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+async def test_a_stored_url_with_a_bad_port_is_refused_at_send_time(guarded):
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(DestinationRefused, match="port 99999 is outside 1-65535"):
+            await build_request(http, "http://127.0.0.1:99999/h", {}, "{}", guarded=guarded)

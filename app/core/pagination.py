@@ -70,7 +70,7 @@ async def paginate(
 ) -> tuple[list[T], str | None]:
     """One page of `query` ordered by `keys` (a unique tuple of uuid and timestamp columns);
     returns (rows, next_cursor)."""
-    if cursor is not None:
+    if cursor:  # `?cursor=` (empty) is the first page, as an absent one
         position = tuple_(*keys)
         values = tuple(decode_cursor(cursor, keys))
         query = query.where(position < values if descending else position > values)

@@ -51,7 +51,6 @@ FORGED_CURSORS = [
     _cursor(["not a uuid"]),
     _cursor("a string"),
     "%%%not-base64%%%",
-    "",
 ]
 
 

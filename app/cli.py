@@ -93,6 +93,7 @@ def serve(
     import uvicorn
 
     from app.core.embedded import stop_all_embedded
+    from app.core.protocol import protocol_class
 
     # Through the environment, so that every uvicorn worker process's app sees it.
     os.environ["SCORECARD_WORKER_IN_PROCESS"] = "false" if no_worker else "true"
@@ -119,6 +120,9 @@ def serve(
             proxy_headers=True,
             access_log=False,  # ours is RequestContextMiddleware's line
             timeout_graceful_shutdown=30,
+            # Header deadline and connection cap (instead of limit_concurrency): see there.
+            http=protocol_class(),
+            timeout_keep_alive=settings.scorecard_keep_alive_timeout,
         )
     except _Stopped as stopped:
         # The embedded PostgreSQL goes with us; then die of the signal, as uvicorn would have

@@ -265,7 +265,8 @@ def report(result: dict[str, Any]) -> bool:
     print(f"  baseline            {result['baseline_mb']:6.1f} MB")
     for name, figures in result["endpoints"].items():
         print(
-            f"  {name:9} peak      {figures['peak_mb']:6.1f} MB   after {figures['after_mb']:6.1f} MB"
+            f"  {name:9} peak      {figures['peak_mb']:6.1f} MB   "
+            f"after {figures['after_mb']:6.1f} MB"
         )
     print(
         f"  peak                {result['peak_mb']:6.1f} MB   target ≤ {TARGET_PEAK_MB} MB  "

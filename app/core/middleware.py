@@ -10,7 +10,6 @@ import logging
 import re
 import time
 import uuid
-
 from typing import Any
 
 import structlog

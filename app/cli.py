@@ -95,30 +95,66 @@ def serve(
     """Migrate (under an advisory lock) and serve the API, delivering webhooks in-process."""
     import uvicorn
 
+    from app.core.embedded import stop_all_embedded
+    from app.core.protocol import protocol_class
+
     # Through the environment, so that every uvicorn worker process's app sees it.
     os.environ["SCORECARD_WORKER_IN_PROCESS"] = "false" if no_worker else "true"
     get_settings.cache_clear()
     settings = load_settings()
-    url = database_url(settings)
-    if not no_migrate:
-        migrate_database(url)
-    if not guarded("start-up check failed", lambda: asyncio.run(_has_api_keys(url))):
-        typer.echo(
-            "No API keys yet. Create the first one with:\n"
-            "  .venv/bin/scorecard api-keys create --name admin --scope admin",
-            err=True,
+    _stop_on_signals()
+    try:
+        url = database_url(settings)
+        if not no_migrate:
+            migrate_database(url)
+        if not guarded("start-up check failed", lambda: asyncio.run(_has_api_keys(url))):
+            typer.echo(
+                "No API keys yet. Create the first one with:\n"
+                "  .venv/bin/scorecard api-keys create --name admin --scope admin",
+                err=True,
+            )
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            proxy_headers=True,
+            access_log=False,  # ours is RequestContextMiddleware's line
+            timeout_graceful_shutdown=30,
+            # Header deadline and connection cap (instead of limit_concurrency): see there.
+            http=protocol_class(),
+            timeout_keep_alive=settings.scorecard_keep_alive_timeout,
         )
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        proxy_headers=True,
-        access_log=False,  # ours is RequestContextMiddleware's line
-        timeout_graceful_shutdown=30,
-    )
+    except _Stopped as stopped:
+        # The embedded PostgreSQL goes with us; then die of the signal, as uvicorn would have
+        # (the exit status tells a supervisor why we stopped).
+        stop_all_embedded()
+        signal.signal(stopped.signum, signal.SIG_DFL)
+        signal.raise_signal(stopped.signum)
+    finally:
+        stop_all_embedded()
+
+
+class _Stopped(BaseException):  # not Exception: nothing on the way may swallow it
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM/SIGINT unwind `serve` as an exception. While uvicorn serves, its own handlers
+    take over (graceful shutdown); afterwards it restores these and re-raises the signal, which
+    then lands here instead of killing the process with the default action — which would skip
+    every cleanup, the embedded PostgreSQL's included. With --workers N, uvicorn's supervisor
+    returns normally after its workers exit."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stopped(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
 
 
 @cli.command()

@@ -12,7 +12,7 @@ from app.core.database import make_engine, make_read_pool, make_sessionmaker
 from app.core.embedded import resolve_database_url
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
-from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.core.middleware import BodyLimitMiddleware, LargeBodyGate, RequestContextMiddleware
 from app.core.settings import Settings, get_settings
 from app.measures.router import router as measures_router
 from app.ops.metrics import install_metrics
@@ -83,7 +83,9 @@ def create_app(
         xapi_router,
     ):
         app.include_router(router)
-    # Outermost last: the request id and access log wrap everything, including 413s.
+    # Outermost last: the request id and access log wrap everything, including 413s; a body
+    # over the limit is refused before it would queue at the large-body gate.
+    app.add_middleware(LargeBodyGate)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from app.auth.keys import Scope, create_api_key
-from app.core.embedded import start_embedded
+from app.core.embedded import start_embedded, stop_embedded
 from app.core.migrate import upgrade
 from app.core.models import Base
 from app.core.settings import Settings, normalise_database_url
@@ -40,10 +40,14 @@ def database_url() -> Iterator[str]:
         upgrade(url)
         yield url
         return
-    with tempfile.TemporaryDirectory(prefix="scorecard-test-") as data_dir:
-        url = start_embedded(Path(data_dir), cleanup_mode="delete")
-        upgrade(url)
-        yield url
+    with tempfile.TemporaryDirectory(prefix="scorecard-test-") as scratch:
+        data_dir = Path(scratch) / "postgres"  # its lock files go beside it, in scratch
+        url = start_embedded(data_dir, cleanup_mode="delete")
+        try:
+            upgrade(url)
+            yield url
+        finally:
+            stop_embedded(data_dir)  # before its directory disappears
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     scorecard_db_pool_size: PositiveInt = 5
     # How long a score of "now" may be reused while nothing it depends on changed; 0: never.
     scorecard_score_cache_seconds: NonNegativeFloat = 1.0
+    # Slow or idle clients (app/core/protocol.py): seconds a client has to send a request head,
+    # from connecting or from the previous response; open connections per process beyond which
+    # requests get a 503; seconds an idle keep-alive connection is kept.
+    scorecard_header_timeout: PositiveFloat = 10.0
+    scorecard_max_connections: PositiveInt = 1000
+    scorecard_keep_alive_timeout: PositiveInt = 5
     # Set by `scorecard serve` (off with --no-worker) so its app runs a delivery worker.
     scorecard_worker_in_process: bool = False
 

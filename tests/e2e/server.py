@@ -32,17 +32,30 @@ def scorecard_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProces
     )
 
 
+def server_env(database_url: str | None, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a server process; `database_url=None`: no DATABASE_URL at all, so
+    the server starts its embedded PostgreSQL (set SCORECARD_DATA_DIR in `env`)."""
+    base = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    if database_url is not None:
+        base["DATABASE_URL"] = database_url
+    return {**base, "LOG_FORMAT": "json", **(env or {})}
+
+
 @contextmanager
 def running_server(
-    database_url: str, *args: str, env: dict[str, str] | None = None
+    database_url: str | None,
+    *args: str,
+    env: dict[str, str] | None = None,
+    start_timeout: float = 30,
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """Yields (base_url, process); the server's output goes to the file `process.log_path`
-    (a pipe nobody reads would fill up and stall a chatty server)."""
+    (a pipe nobody reads would fill up and stall a chatty server). `database_url=None`: the
+    server uses its embedded PostgreSQL (see `server_env`)."""
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="scorecard-serve-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--port", str(port), *args],
-        env={**os.environ, "DATABASE_URL": database_url, "LOG_FORMAT": "json", **(env or {})},
+        env=server_env(database_url, env),
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
@@ -50,7 +63,7 @@ def running_server(
     process.log_path = log.name  # type: ignore[attr-defined]
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_timeout
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{Path(log.name).read_text()}")
@@ -60,7 +73,7 @@ def running_server(
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("server did not start within 30 s")
+                raise RuntimeError(f"server did not start within {start_timeout} s")
             time.sleep(0.1)
         yield base_url, process
     finally:

@@ -6,8 +6,9 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy import delete, select
 
+from app.auth import keys
 from app.auth.dependencies import require
-from app.auth.keys import Scope, create_api_key
+from app.auth.keys import Scope
 from app.auth.models import ApiKey
 from app.core.database import SessionDep
 from app.core.errors import NotFound
@@ -46,15 +47,17 @@ class ApiKeyCreated(ApiKeyOut):
     response_model=ApiKeyCreated,
     summary="Create an API key (the key is shown only in this response)",
 )
-async def create_key(body: ApiKeyCreate, session: SessionDep, response: Response) -> ApiKeyCreated:
-    api_key, plaintext = await create_api_key(session, body.name, body.scope)
+async def create_api_key(
+    body: ApiKeyCreate, session: SessionDep, response: Response
+) -> ApiKeyCreated:
+    api_key, plaintext = await keys.create_api_key(session, body.name, body.scope)
     await session.commit()
     response.headers["Location"] = f"/v1/api-keys/{api_key.id}"
     return ApiKeyCreated(**ApiKeyOut.model_validate(api_key).model_dump(), key=plaintext)
 
 
 @router.get("", response_model=Page[ApiKeyOut], summary="List API keys (never their secrets)")
-async def list_keys(
+async def list_api_keys(
     session: SessionDep, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[ApiKeyOut]:
     rows, next_cursor = await paginate(
@@ -70,7 +73,7 @@ async def list_keys(
 
 
 @router.delete("/{key_id}", status_code=204, summary="Revoke an API key")
-async def revoke_key(key_id: uuid.UUID, session: SessionDep) -> Response:
+async def revoke_api_key(key_id: uuid.UUID, session: SessionDep) -> Response:
     deleted = await session.scalar(delete(ApiKey).where(ApiKey.id == key_id).returning(ApiKey.id))
     if deleted is None:
         raise NotFound(f"API key {key_id} not found")

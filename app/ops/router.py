@@ -15,7 +15,7 @@ router = APIRouter(route_class=Route, tags=["operations"])
 
 
 @router.get("/healthz", summary="Liveness (no database call)")
-async def healthz() -> dict[str, str]:
+async def check_health() -> dict[str, str]:
     return {"status": "pass"}
 
 
@@ -24,7 +24,7 @@ async def healthz() -> dict[str, str]:
     summary="Readiness: database reachable and schema at head",
     responses={503: {"description": "Not ready; `checks` says why"}},
 )
-async def readyz(request: Request) -> Response:
+async def check_readiness(request: Request) -> Response:
     checks: dict[str, Any] = {}
     try:
         async with request.app.state.engine.connect() as connection:
@@ -49,5 +49,5 @@ async def readyz(request: Request) -> Response:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics() -> Response:
+async def get_metrics() -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

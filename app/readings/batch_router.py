@@ -74,7 +74,7 @@ skipped. Errors are located by line, counting the header as line 1:
         413: {"description": f"More than {MAX_BATCH:,} readings"},
     },
 )
-async def record_batch(request: Request, session: SessionDep) -> IngestOut:
+async def record_reading_batch(request: Request, session: SessionDep) -> IngestOut:
     # Parsed here, not by FastAPI: one 422 can then name bad fields and unknown measures together
     # (FastAPI would stop at the fields). pydantic's JSON parser keeps it ~15% faster, too.
     result = await ingest.ingest_json(session, await request.body())
@@ -103,6 +103,6 @@ async def record_batch(request: Request, session: SessionDep) -> IngestOut:
         415: {"description": "Not text/csv"},
     },
 )
-async def import_csv(request: Request, session: SessionDep) -> IngestOut:
+async def import_readings_csv(request: Request, session: SessionDep) -> IngestOut:
     result = await ingest.ingest_csv(session, await request.body())
     return IngestOut(created=result.created, duplicates=result.duplicates)

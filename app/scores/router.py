@@ -64,7 +64,7 @@ def _range(
     "always names the instant it describes.",
     response_model=ScorecardScoreOut,
 )
-async def scorecard_score(
+async def get_scorecard_score(
     scorecard_id: uuid.UUID,
     request: Request,
     as_of: AsOf = None,
@@ -81,7 +81,7 @@ async def scorecard_score(
 @router.get(
     "/v1/measures/{measure_id}/score", summary="Score one measure", response_model=MeasureScoreOut
 )
-async def measure_score(
+async def get_measure_score(
     measure_id: uuid.UUID,
     request: Request,
     as_of: AsOf = None,
@@ -98,7 +98,7 @@ async def measure_score(
     summary="Scorecard score per period",
     response_model=ScorecardHistoryOut,
 )
-async def scorecard_history(
+async def get_scorecard_history(
     scorecard_id: uuid.UUID,
     request: Request,
     from_: From = None,
@@ -121,7 +121,7 @@ async def scorecard_history(
     summary="Measure value and score per period",
     response_model=MeasureHistoryOut,
 )
-async def measure_history(
+async def get_measure_history(
     measure_id: uuid.UUID,
     request: Request,
     from_: From = None,

@@ -138,7 +138,7 @@ async def delete_webhook(
     dependencies=can_admin,
     summary="Replace the signing secret (the old one keeps signing for 24 h)",
 )
-async def rotate_secret(
+async def rotate_webhook_secret(
     webhook_id: uuid.UUID, session: SessionDep, response: Response, if_match: IfMatch = None
 ) -> WebhookWithSecret:
     return _with_secret(response, await service.rotate_secret(session, webhook_id, if_match))
@@ -151,7 +151,9 @@ async def rotate_secret(
     summary="Send a `webhook.test` event to this subscription only",
     responses={409: {"description": "The subscription is disabled"}},
 )
-async def send_test(webhook_id: uuid.UUID, session: SessionDep, response: Response) -> DeliveryOut:
+async def send_test_event(
+    webhook_id: uuid.UUID, session: SessionDep, response: Response
+) -> DeliveryOut:
     delivery = await service.send_test(session, webhook_id)
     response.headers["Location"] = f"/v1/deliveries/{delivery.id}"
     return _delivery(delivery, [])

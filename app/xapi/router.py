@@ -78,7 +78,7 @@ def _parse(raw: bytes) -> Any:
 
 
 @lrs.get("/about", summary="xAPI versions this LRS speaks")
-async def about() -> Response:
+async def get_xapi_about() -> Response:
     return _json({"version": [VERSION]})
 
 
@@ -100,7 +100,7 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
     response_description="The statement ids, in order",
     openapi_extra=_body({"oneOf": [_STATEMENT, {"type": "array", "items": _STATEMENT}]}),
 )
-async def post_statements(request: Request, session: SessionDep) -> Response:
+async def post_xapi_statements(request: Request, session: SessionDep) -> Response:
     body = _parse(await request.body())
     stored = datetime.now(UTC)
     if isinstance(body, list):
@@ -117,7 +117,7 @@ async def post_statements(request: Request, session: SessionDep) -> Response:
     summary="Store one statement under a given id",
     openapi_extra=_body(_STATEMENT),
 )
-async def put_statement(
+async def put_xapi_statement(
     request: Request,
     session: SessionDep,
     statement_id: Annotated[str | None, Query(alias="statementId")] = None,
@@ -141,7 +141,7 @@ async def put_statement(
 
 
 @lrs.get("/statements", summary="One statement by id, or the most recently stored")
-async def get_statements(
+async def get_xapi_statements(
     request: Request,
     session: SessionDep,
     statement_id: Annotated[str | None, Query(alias="statementId")] = None,
@@ -196,7 +196,7 @@ backfill = APIRouter(route_class=Route, tags=["xapi"])
     description="Idempotent: statements already turned into readings count as duplicates. "
     "`skipped` counts matching statements that lack the field the mapping reads.",
 )
-async def backfill_measure(measure_id: uuid.UUID, session: SessionDep) -> BackfillOut:
+async def backfill_measure_from_xapi(measure_id: uuid.UUID, session: SessionDep) -> BackfillOut:
     result = await service.backfill(session, measure_id)
     return BackfillOut(created=result.created, duplicates=result.duplicates, skipped=result.skipped)
 

@@ -14,11 +14,14 @@ from app.core.embedded import resolve_database_url
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.middleware import BodyLimitMiddleware, LargeBodyGate, RequestContextMiddleware
+from app.core.openapi import install_openapi
 from app.core.settings import Settings, get_settings
 from app.measures.router import router as measures_router
 from app.ops.metrics import install_metrics
 from app.ops.router import router as ops_router
+from app.readings.batch_router import CsvUpload
 from app.readings.batch_router import router as batch_readings_router
+from app.readings.ingest import ReadingBatch
 from app.readings.router import router as readings_router
 from app.scorecards.router import router as scorecards_router
 from app.scores.cache import ScoreCache
@@ -26,6 +29,11 @@ from app.scores.router import router as scores_router
 from app.webhooks.router import router as webhooks_router
 from app.webhooks.worker import build_worker
 from app.xapi.router import router as xapi_router
+from app.xapi.schemas import XapiStatement
+
+# Bodies the endpoints parse themselves (for speed, or for xAPI's own rules): named in the
+# document all the same.
+HAND_PARSED_BODIES = (ReadingBatch, CsvUpload, XapiStatement)
 
 DESCRIPTION = """
 Balanced Scorecards for training & development teams.
@@ -79,6 +87,7 @@ def create_app(
         generate_unique_id_function=lambda route: route.name,
     )
     install_error_handlers(app)
+    install_openapi(app, schemas=HAND_PARSED_BODIES)
     install_metrics(app)
     for router in (
         ops_router,

@@ -37,6 +37,10 @@ class ApiKeyOut(ResponseBody):
     created_at: datetime
 
 
+class ApiKeyPage(Page[ApiKeyOut]):
+    """A page of API keys."""
+
+
 class ApiKeyCreated(ApiKeyOut):
     key: str
 
@@ -56,10 +60,10 @@ async def create_api_key(
     return ApiKeyCreated(**ApiKeyOut.model_validate(api_key).model_dump(), key=plaintext)
 
 
-@router.get("", response_model=Page[ApiKeyOut], summary="List API keys (never their secrets)")
+@router.get("", response_model=ApiKeyPage, summary="List API keys (never their secrets)")
 async def list_api_keys(
     session: SessionDep, limit: Limit = 50, cursor: Cursor = None
-) -> Page[ApiKeyOut]:
+) -> ApiKeyPage:
     rows, next_cursor = await paginate(
         session,
         select(ApiKey),
@@ -67,9 +71,7 @@ async def list_api_keys(
         limit=limit,
         cursor=cursor,
     )
-    return Page[ApiKeyOut](
-        items=[ApiKeyOut.model_validate(r) for r in rows], next_cursor=next_cursor
-    )
+    return ApiKeyPage(items=[ApiKeyOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.delete("/{key_id}", status_code=204, summary="Revoke an API key")

@@ -129,11 +129,17 @@ def error_message(error: Mapping[str, Any]) -> str:
     return str(error.get("msg", "invalid value"))
 
 
-def _pydantic_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    return [
+def validation_problem(exc: RequestValidationError) -> ValidationFailed:
+    """FastAPI's validation errors in our words, every bad field located."""
+    errors = [
         {"loc": list(error.get("loc", ())), "message": error_message(error)}
         for error in exc.errors()
     ]
+    where = ", ".join(".".join(str(p) for p in e["loc"]) for e in errors[:5])
+    return ValidationFailed(f"invalid request: {where}", errors)
+
+
+_FASTAPI_UNPARSEABLE_BODY = "There was an error parsing the body"
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -149,14 +155,20 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:
-        errors = _pydantic_errors(exc)
-        where = ", ".join(".".join(str(p) for p in e["loc"]) for e in errors[:5])
-        return problem_response(
-            422, f"invalid request: {where}", slug="validation-error", errors=errors
-        )
+        problem = validation_problem(exc)
+        return problem_response(422, problem.detail, slug=problem.slug, errors=problem.errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and exc.detail == _FASTAPI_UNPARSEABLE_BODY:
+            # FastAPI's answer to a JSON body that is not even text: as invalid as bad JSON.
+            message = "invalid JSON: the body is not UTF-8 text"
+            return problem_response(
+                422,
+                message,
+                slug="validation-error",
+                errors=[{"loc": ["body"], "message": message}],
+            )
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         if exc.status_code == 404 and detail == "Not Found":
             detail = "no such resource or route"

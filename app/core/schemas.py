@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -14,8 +14,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     StringConstraints,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 T = TypeVar("T")
 
@@ -35,6 +38,26 @@ class Page(ResponseBody, Generic[T]):
     next_cursor: str | None = Field(
         description="Pass as `?cursor=` to get the next page; null on the last page."
     )
+
+
+class PatchBody(RequestBody):
+    """A PATCH body: fields left out stay as they are; null clears an optional field. Fields in
+    REQUIRED cannot be null, and the document says so (they are optional, not nullable)."""
+
+    REQUIRED: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        for name in cls.REQUIRED:
+            field = schema["properties"].get(name, {})
+            if "anyOf" in field:
+                options = [o for o in field.pop("anyOf") if o.get("type") != "null"]
+                field.update(options[0] if len(options) == 1 else {"anyOf": options})
+                field.pop("default", None)
+        return schema
 
 
 # --- text -------------------------------------------------------------------------------------
@@ -105,5 +128,6 @@ Timestamp = Annotated[
     AwareDatetime,
     BeforeValidator(_timestamp_string),
     AfterValidator(check_timestamp_range),
-    Field(examples=["2026-03-01T09:00:00Z"]),
+    # The year range in the document too, so generated clients and contract tests know it.
+    Field(examples=["2026-03-01T09:00:00Z"], json_schema_extra={"pattern": r"^(19|2[01])\d\d-"}),
 ]

@@ -12,9 +12,9 @@ from app.auth.keys import Scope
 from app.core.database import SessionDep
 from app.core.http import IfMatch, Route, etag
 from app.core.pagination import Cursor, Limit
-from app.core.schemas import PRINTABLE, Page
+from app.core.schemas import PRINTABLE
 from app.measures import service
-from app.measures.schemas import Level, MeasureCreate, MeasureOut, MeasureUpdate
+from app.measures.schemas import Level, MeasureCreate, MeasureOut, MeasurePage, MeasureUpdate
 
 router = APIRouter(route_class=Route, tags=["measures"])
 can_read = [Depends(require(Scope.read))]
@@ -54,7 +54,7 @@ async def list_measures(
     level: Level | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> Page[MeasureOut]:
+) -> MeasurePage:
     rows, next_cursor = await service.list_measures(
         session,
         scorecard_id,
@@ -62,9 +62,7 @@ async def list_measures(
         cursor=cursor,
         filters={"perspective": perspective, "objective_id": objective_id, "level": level},
     )
-    return Page[MeasureOut](
-        items=[MeasureOut.model_validate(r) for r in rows], next_cursor=next_cursor
-    )
+    return MeasurePage(items=[MeasureOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/v1/measures/{measure_id}", dependencies=can_read, summary="Get a measure")

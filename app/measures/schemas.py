@@ -13,6 +13,8 @@ from app.core.schemas import (
     LongText,
     Name,
     Number,
+    Page,
+    PatchBody,
     RequestBody,
     ResponseBody,
     ShortText,
@@ -145,7 +147,7 @@ class MeasureCreate(RequestBody):
         return self
 
 
-class MeasureUpdate(RequestBody):
+class MeasureUpdate(PatchBody):
     key: Key | None = None
     name: Name | None = None
     description: LongText | None = None
@@ -209,3 +211,7 @@ class MeasureOut(ResponseBody):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class MeasurePage(Page[MeasureOut]):
+    """A page of measures."""

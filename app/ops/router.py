@@ -1,28 +1,49 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from app.core.http import Route
 from app.core.jsonutil import dumps
 from app.core.migrate import head_revision
+from app.core.schemas import ResponseBody
 from app.webhooks.service import backlog
 
 router = APIRouter(route_class=Route, tags=["operations"])
 
 
-@router.get("/healthz", summary="Liveness (no database call)")
-async def check_health() -> dict[str, str]:
-    return {"status": "pass"}
+class HealthOut(ResponseBody):
+    status: Literal["pass"]
+
+
+class CheckOut(BaseModel):
+    """One readiness check; checks add their own figures (e.g. the webhook backlog)."""
+
+    model_config = ConfigDict(extra="allow")
+    status: Literal["pass", "fail"]
+
+
+class ReadinessOut(ResponseBody):
+    status: Literal["pass", "fail"]
+    checks: dict[str, CheckOut] = Field(
+        description="`database`, `schema` (revision and head) and `webhooks` (backlog)."
+    )
+
+
+@router.get("/healthz", summary="Liveness (no database call)", response_model=HealthOut)
+async def check_health() -> Response:
+    return Response(b'{"status":"pass"}', media_type="application/json")
 
 
 @router.get(
     "/readyz",
     summary="Readiness: database reachable and schema at head",
-    responses={503: {"description": "Not ready; `checks` says why"}},
+    response_model=ReadinessOut,
+    responses={503: {"description": "Not ready; `checks` says why", "model": ReadinessOut}},
 )
 async def check_readiness(request: Request) -> Response:
     checks: dict[str, Any] = {}
@@ -48,6 +69,11 @@ async def check_readiness(request: Request) -> Response:
     return Response(dumps(body), status_code=200 if ok else 503, media_type="application/json")
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def get_metrics() -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

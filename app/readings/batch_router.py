@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Request, UploadFile
+from pydantic import BaseModel, Field
 
 from app.auth.dependencies import require
 from app.auth.keys import Scope
 from app.core.database import SessionDep
+from app.core.errors import ValidationFailed
 from app.core.http import Route
+from app.core.openapi import schema_ref
 from app.core.schemas import ResponseBody
 from app.readings import ingest
-from app.readings.ingest import MAX_BATCH, BatchIn
+from app.readings.ingest import MAX_BATCH, ReadingBatch
 
 router = APIRouter(
     route_class=Route, tags=["readings"], dependencies=[Depends(require(Scope.ingest))]
@@ -25,22 +25,10 @@ class IngestOut(ResponseBody):
     duplicates: int
 
 
-def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The model's JSON schema with its `$defs` inlined, for `openapi_extra` (the body is parsed
-    by hand, so FastAPI does not register the model itself)."""
-    schema = model.model_json_schema()
-    definitions = schema.pop("$defs", {})
+class CsvUpload(BaseModel):
+    """A browser's file upload (`<input type="file" name="file">`)."""
 
-    def inline(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
-            return {key: inline(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [inline(value) for value in node]
-        return node
-
-    return inline(schema)  # type: ignore[no-any-return]
+    file: bytes = Field(description="The CSV file, as described above.")
 
 
 _ALL_OR_NOTHING = f"""
@@ -51,7 +39,9 @@ retries); with different content → 409 naming the items, and nothing is stored
 """
 
 _CSV_FORMAT = """
-`Content-Type: text/csv` (anything else → 415), UTF-8. The header line names the columns:
+The file as the body with `Content-Type: text/csv`, or as the `file` part of a
+`multipart/form-data` upload (what a browser sends); anything else → 415. UTF-8.
+The header line names the columns:
 `measure_id`, or `scorecard_id` and `measure_key`; then `value`, `observed_at` and optionally
 `external_id`, `source`, `note`, in any order. Empty cells are absent values; blank lines are
 skipped. Errors are located by line, counting the header as line 1:
@@ -66,7 +56,7 @@ skipped. Errors are located by line, counting the header as line 1:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": _inline_schema(BatchIn)}},
+            "content": {"application/json": {"schema": schema_ref(ReadingBatch)}},
         }
     },
     responses={
@@ -93,16 +83,28 @@ async def record_reading_batch(request: Request, session: SessionDep) -> IngestO
                     "schema": {"type": "string"},
                     "example": "measure_id,value,observed_at,external_id\n"
                     "0193a1b2-0000-7000-8000-000000000001,42,2026-03-01T09:00:00Z,lms-1\n",
-                }
+                },
+                "multipart/form-data": {"schema": schema_ref(CsvUpload)},
             },
         }
     },
     responses={
         409: {"description": "An external_id is already stored with other content"},
         413: {"description": f"More than {MAX_BATCH:,} lines"},
-        415: {"description": "Not text/csv"},
+        415: {"description": "Neither text/csv nor multipart/form-data"},
     },
 )
 async def import_readings_csv(request: Request, session: SessionDep) -> IngestOut:
-    result = await ingest.ingest_csv(session, await request.body())
+    result = await ingest.ingest_csv(session, await _csv_file(request))
     return IngestOut(created=result.created, duplicates=result.duplicates)
+
+
+async def _csv_file(request: Request) -> bytes:
+    """The CSV sent as the body (text/csv), or as the `file` part of a form upload."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return await request.body()
+    async with request.form(max_files=1, max_fields=10) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ValidationFailed.at(["body", "file"], "send the CSV as a file part named `file`")
+        return await upload.read()

@@ -46,7 +46,7 @@ Location = list[str | int]
 _UNKNOWN = "no such measure"
 
 
-class BatchReading(ReadingCreate):
+class ReadingBatchItem(ReadingCreate):
     """One reading of a batch, addressed by `measure_id` or by `scorecard_id` + `measure_key`."""
 
     measure_id: uuid.UUID | None = None
@@ -54,11 +54,11 @@ class BatchReading(ReadingCreate):
     measure_key: Key | None = None
 
 
-class BatchIn(RequestBody):
-    readings: list[BatchReading] = Field(description=f"Up to {MAX_BATCH:,} readings.")
+class ReadingBatch(RequestBody):
+    readings: list[ReadingBatchItem] = Field(description=f"Up to {MAX_BATCH:,} readings.")
 
 
-_ITEMS = TypeAdapter(list[BatchReading])
+_ITEMS = TypeAdapter(list[ReadingBatchItem])
 
 
 @dataclass
@@ -67,7 +67,7 @@ class Batch:
     index, error) pairs. JSON items are located by index, CSV ones by `lines` (the line each
     starts on)."""
 
-    items: list[BatchReading | None]
+    items: list[ReadingBatchItem | None]
     lines: list[int] | None = None
     problems: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
@@ -99,7 +99,9 @@ def parse_json_batch(raw: bytes) -> Batch:
     the fast path); only when that fails are items validated one by one, so that the 422 can
     also name reference errors of the items that are otherwise fine."""
     try:
-        readings: list[BatchReading | None] = list(BatchIn.model_validate_json(raw).readings)
+        readings: list[ReadingBatchItem | None] = list(
+            ReadingBatch.model_validate_json(raw).readings
+        )
     except ValidationError:
         return _parse_json_items(raw)
     _check_size(len(readings))
@@ -219,7 +221,7 @@ def _validate_each(
             batch.problem(index, None, broken[index])
             continue
         try:
-            batch.items.append(BatchReading.model_validate(raw_item))
+            batch.items.append(ReadingBatchItem.model_validate(raw_item))
         except ValidationError as exc:
             batch.items.append(None)
             for error in exc.errors():
@@ -330,7 +332,7 @@ async def _resolve(session: AsyncSession, batch: Batch) -> list[NewReading]:
     return readings
 
 
-def _addressed(batch: Batch, index: int, item: BatchReading) -> bool:
+def _addressed(batch: Batch, index: int, item: ReadingBatchItem) -> bool:
     """Exactly one way of naming the measure: measure_id, or scorecard_id with measure_key."""
     by_key = item.scorecard_id is not None or item.measure_key is not None
     if item.measure_id is not None and not by_key:

@@ -12,9 +12,9 @@ from app.auth.keys import Scope
 from app.core.database import SessionDep
 from app.core.http import Route
 from app.core.pagination import Cursor, Limit
-from app.core.schemas import Page, Timestamp
+from app.core.schemas import Timestamp
 from app.readings import service
-from app.readings.schemas import ReadingCreate, ReadingOut
+from app.readings.schemas import ReadingCreate, ReadingOut, ReadingPage
 
 router = APIRouter(route_class=Route, tags=["readings"])
 
@@ -58,13 +58,11 @@ async def list_readings(
     to: Annotated[Timestamp | None, Query(description="observed_at < to")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> Page[ReadingOut]:
+) -> ReadingPage:
     rows, next_cursor = await service.list_readings(
         session, measure_id, start=from_, end=to, limit=limit, cursor=cursor
     )
-    return Page[ReadingOut](
-        items=[ReadingOut.model_validate(r) for r in rows], next_cursor=next_cursor
-    )
+    return ReadingPage(items=[ReadingOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get(

@@ -10,6 +10,7 @@ from app.core.schemas import (
     PRINTABLE,
     LongText,
     Number,
+    Page,
     RequestBody,
     ResponseBody,
     ShortText,
@@ -42,3 +43,7 @@ class ReadingOut(ResponseBody):
     external_id: str | None
     note: str | None
     created_at: datetime
+
+
+class ReadingPage(Page[ReadingOut]):
+    """A page of readings, newest first."""

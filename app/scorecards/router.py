@@ -12,14 +12,16 @@ from app.auth.keys import Scope
 from app.core.database import SessionDep
 from app.core.http import IfMatch, Route, etag
 from app.core.pagination import Cursor, Limit
-from app.core.schemas import PRINTABLE, Page
+from app.core.schemas import PRINTABLE
 from app.scorecards import service
 from app.scorecards.schemas import (
     ObjectiveCreate,
     ObjectiveOut,
+    ObjectivePage,
     ObjectiveUpdate,
     ScorecardCreate,
     ScorecardOut,
+    ScorecardPage,
     ScorecardUpdate,
 )
 
@@ -60,9 +62,9 @@ async def list_scorecards(
     ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> Page[ScorecardOut]:
+) -> ScorecardPage:
     rows, next_cursor = await service.list_scorecards(session, q=q, limit=limit, cursor=cursor)
-    return Page[ScorecardOut](
+    return ScorecardPage(
         items=[ScorecardOut.model_validate(r) for r in rows], next_cursor=next_cursor
     )
 
@@ -125,11 +127,11 @@ async def create_objective(
 )
 async def list_objectives(
     scorecard_id: uuid.UUID, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
-) -> Page[ObjectiveOut]:
+) -> ObjectivePage:
     rows, next_cursor = await service.list_objectives(
         session, scorecard_id, limit=limit, cursor=cursor
     )
-    return Page[ObjectiveOut](
+    return ObjectivePage(
         items=[ObjectiveOut.model_validate(r) for r in rows], next_cursor=next_cursor
     )
 

@@ -11,6 +11,8 @@ from app.core.schemas import (
     PRINTABLE,
     LongText,
     Name,
+    Page,
+    PatchBody,
     RequestBody,
     ResponseBody,
     ShortText,
@@ -87,7 +89,7 @@ class ScorecardCreate(RequestBody):
     perspectives: Perspectives = Field(default_factory=lambda: list(DEFAULT_PERSPECTIVES))
 
 
-class ScorecardUpdate(RequestBody):
+class ScorecardUpdate(PatchBody):
     name: Name | None = None
     description: LongText | None = None
     owner: ShortText | None = None
@@ -126,6 +128,10 @@ class ScorecardOut(ResponseBody):
     updated_at: datetime
 
 
+class ScorecardPage(Page[ScorecardOut]):
+    """A page of scorecards."""
+
+
 class ObjectiveCreate(RequestBody):
     perspective: Key
     name: Name
@@ -133,7 +139,7 @@ class ObjectiveCreate(RequestBody):
     weight: Weight = 1.0
 
 
-class ObjectiveUpdate(RequestBody):
+class ObjectiveUpdate(PatchBody):
     perspective: Key | None = None
     name: Name | None = None
     description: LongText | None = None
@@ -152,3 +158,7 @@ class ObjectiveOut(ResponseBody):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class ObjectivePage(Page[ObjectiveOut]):
+    """A page of objectives."""

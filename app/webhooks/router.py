@@ -12,7 +12,6 @@ from app.auth.keys import Scope
 from app.core.database import SessionDep
 from app.core.http import IfMatch, Route, etag
 from app.core.pagination import Cursor, Limit
-from app.core.schemas import Page
 from app.core.settings import Settings
 from app.webhooks import service
 from app.webhooks.events import event_payload
@@ -20,11 +19,14 @@ from app.webhooks.models import Delivery, DeliveryAttempt, Subscription
 from app.webhooks.schemas import (
     AttemptOut,
     DeliveryOut,
+    DeliveryPage,
     DeliveryStatus,
     EventOut,
+    EventPage,
     EventType,
     WebhookCreate,
     WebhookOut,
+    WebhookPage,
     WebhookUpdate,
     WebhookWithSecret,
 )
@@ -87,11 +89,9 @@ async def create_webhook(
 @router.get("/v1/webhooks", dependencies=can_read, summary="List webhook subscriptions")
 async def list_webhooks(
     session: SessionDep, limit: Limit = 50, cursor: Cursor = None
-) -> Page[WebhookOut]:
+) -> WebhookPage:
     rows, next_cursor = await service.list_webhooks(session, limit=limit, cursor=cursor)
-    return Page[WebhookOut](
-        items=[WebhookOut.model_validate(r) for r in rows], next_cursor=next_cursor
-    )
+    return WebhookPage(items=[WebhookOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -170,11 +170,11 @@ async def list_deliveries(
     status: Annotated[DeliveryStatus | None, Query(description="Only this status.")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> Page[DeliveryOut]:
+) -> DeliveryPage:
     rows, next_cursor = await service.list_deliveries(
         session, webhook_id, status=status, limit=limit, cursor=cursor
     )
-    return Page[DeliveryOut](items=await _deliveries(session, rows), next_cursor=next_cursor)
+    return DeliveryPage(items=await _deliveries(session, rows), next_cursor=next_cursor)
 
 
 @router.get(
@@ -215,7 +215,7 @@ async def list_events(
     ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> Page[EventOut]:
+) -> EventPage:
     """Events in id order (UUIDv7: creation order), for consumers that poll instead of
     receiving webhooks. Each item is exactly the body a webhook carries."""
     rows, next_cursor = await service.list_events(
@@ -228,4 +228,4 @@ async def list_events(
     items = [
         EventOut.model_validate(event_payload(e.id, e.type, e.timestamp, e.data)) for e in rows
     ]
-    return Page[EventOut](items=items, next_cursor=next_cursor)
+    return EventPage(items=items, next_cursor=next_cursor)

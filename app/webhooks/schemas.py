@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import httpx
 from pydantic import AfterValidator, Field, StrictBool, StringConstraints
 
-from app.core.schemas import PRINTABLE, LongText, RequestBody, ResponseBody
+from app.core.schemas import PRINTABLE, LongText, Page, PatchBody, RequestBody, ResponseBody
 from app.webhooks.ssrf import HIGHEST_PORT, LOWEST_PORT
 
 EventType = Literal["measure.threshold_crossed", "webhook.test"]
@@ -63,7 +63,7 @@ class WebhookCreate(RequestBody):
     active: StrictBool = True
 
 
-class WebhookUpdate(RequestBody):
+class WebhookUpdate(PatchBody):
     url: WebhookUrl | None = None
     event_types: EventTypes | None = None
     scorecard_id: ScorecardFilter = None
@@ -89,6 +89,10 @@ class WebhookOut(ResponseBody):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class WebhookPage(Page[WebhookOut]):
+    """A page of webhook subscriptions."""
 
 
 class WebhookWithSecret(WebhookOut):
@@ -123,6 +127,10 @@ class DeliveryOut(ResponseBody):
     )
 
 
+class DeliveryPage(Page[DeliveryOut]):
+    """A page of deliveries."""
+
+
 class EventOut(ResponseBody):
     """Exactly the body a webhook carries."""
 
@@ -130,3 +138,7 @@ class EventOut(ResponseBody):
     id: uuid.UUID
     timestamp: datetime
     data: dict[str, Any]
+
+
+class EventPage(Page[EventOut]):
+    """A page of events."""

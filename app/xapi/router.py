@@ -4,21 +4,25 @@ measure's readings from stored statements."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from starlette.types import Message, Receive, Scope, Send
 
-from app.auth.dependencies import require
+from app.auth.dependencies import basic_scheme, require
 from app.auth.keys import Scope as Permission
 from app.core.database import SessionDep
-from app.core.errors import BadRequest, NotFound
+from app.core.errors import BadRequest, NotFound, validation_problem
 from app.core.http import Route
 from app.core.jsonutil import dumps, loads
+from app.core.openapi import schema_ref
 from app.core.schemas import PRINTABLE, ResponseBody
 from app.xapi import service
+from app.xapi.schemas import About, StatementIds, StatementResult, XapiStatement
 from app.xapi.statements import (
     SUPPORTED_VERSION,
     VERSION,
@@ -32,7 +36,8 @@ _ALLOWED_METHODS = {"about": "GET", "statements": "GET, POST, PUT"}
 
 
 class XapiRoute(Route):
-    """Every LRS response, errors included (401, 400, 404…), carries the xAPI version header."""
+    """Every LRS response, errors included (401, 400, 404…), carries the xAPI version header;
+    and a request the LRS cannot take is a 400, as xAPI has it, never a 422."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_version(message: Message) -> None:
@@ -45,15 +50,23 @@ class XapiRoute(Route):
 
         await super().handle(scope, receive, send_with_version)
 
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def with_400s(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                problem = validation_problem(exc)
+                raise BadRequest(problem.detail, errors=problem.errors) from None
+
+        return with_400s
+
 
 # async, though it awaits nothing: FastAPI would run a plain def in its thread pool.
 async def check_version(
-    version: Annotated[
-        str | None, Header(alias=VERSION_HEADER, description="1.0.x, e.g. 1.0.3")
-    ] = None,
+    version: Annotated[str, Header(alias=VERSION_HEADER, description="1.0.x, e.g. 1.0.3")],
 ) -> None:
-    if version is None:
-        raise BadRequest(f"the {VERSION_HEADER} header is required (1.0.x)")
     if not SUPPORTED_VERSION.match(version.strip()):
         raise BadRequest(f"xAPI version {version!r} is not supported; this LRS speaks {VERSION}")
 
@@ -62,7 +75,13 @@ lrs = APIRouter(
     prefix="/xapi",
     tags=["xapi"],
     route_class=XapiRoute,
-    dependencies=[Depends(check_version), Depends(require(Permission.ingest, allow_basic=True))],
+    dependencies=[
+        Depends(check_version),
+        Depends(require(Permission.ingest, allow_basic=True)),
+        # For the document only (`require` reads the header): Basic is declared beside Bearer,
+        # as an alternative security requirement of every LRS operation.
+        Depends(basic_scheme),
+    ],
 )
 
 
@@ -77,16 +96,9 @@ def _parse(raw: bytes) -> Any:
         raise BadRequest(f"invalid JSON: {exc}") from None
 
 
-@lrs.get("/about", summary="xAPI versions this LRS speaks")
+@lrs.get("/about", summary="xAPI versions this LRS speaks", response_model=About)
 async def get_xapi_about() -> Response:
     return _json({"version": [VERSION]})
-
-
-_STATEMENT = {
-    "type": "object",
-    "required": ["actor", "verb", "object"],
-    "description": "An xAPI 1.0.3 statement",
-}
 
 
 def _body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -94,10 +106,21 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
+_STATEMENT = schema_ref(XapiStatement)
+_BAD_REQUEST: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Not a statement this LRS can take, or a bad parameter"}
+}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "A statement with this id is stored with other content"}
+}
+
+
 @lrs.post(
     "/statements",
     summary="Store one statement or an array of statements",
     response_description="The statement ids, in order",
+    response_model=StatementIds,
+    responses=_BAD_REQUEST | _CONFLICT,
     openapi_extra=_body({"oneOf": [_STATEMENT, {"type": "array", "items": _STATEMENT}]}),
 )
 async def post_xapi_statements(request: Request, session: SessionDep) -> Response:
@@ -115,6 +138,7 @@ async def post_xapi_statements(request: Request, session: SessionDep) -> Respons
     "/statements",
     status_code=204,
     summary="Store one statement under a given id",
+    responses=_BAD_REQUEST | _CONFLICT,
     openapi_extra=_body(_STATEMENT),
 )
 async def put_xapi_statement(
@@ -140,7 +164,12 @@ async def put_xapi_statement(
     return Response(status_code=204)
 
 
-@lrs.get("/statements", summary="One statement by id, or the most recently stored")
+@lrs.get(
+    "/statements",
+    summary="One statement by id, or the most recently stored",
+    response_model=StatementResult | XapiStatement,
+    responses=_BAD_REQUEST,
+)
 async def get_xapi_statements(
     request: Request,
     session: SessionDep,

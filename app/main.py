@@ -24,16 +24,19 @@ from app.readings.batch_router import router as batch_readings_router
 from app.readings.ingest import ReadingBatch
 from app.readings.router import router as readings_router
 from app.scorecards.router import router as scorecards_router
+from app.scorecards.schemas import TIME_ZONE_SCHEMA
 from app.scores.cache import ScoreCache
 from app.scores.router import router as scores_router
 from app.webhooks.router import router as webhooks_router
 from app.webhooks.worker import build_worker
 from app.xapi.router import router as xapi_router
-from app.xapi.schemas import XapiStatement
+from app.xapi.schemas import XAPI_JSON_SCHEMA, XapiStatement
 
 # Bodies the endpoints parse themselves (for speed, or for xAPI's own rules): named in the
 # document all the same.
 HAND_PARSED_BODIES = (ReadingBatch, CsvUpload, XapiStatement)
+# Schemas that fields refer to by name: a long enum written once, a recursive JSON value.
+NAMED_SCHEMAS = {"TimeZone": TIME_ZONE_SCHEMA, "XapiJson": XAPI_JSON_SCHEMA}
 
 DESCRIPTION = """
 Balanced Scorecards for training & development teams.
@@ -87,7 +90,11 @@ def create_app(
         generate_unique_id_function=lambda route: route.name,
     )
     install_error_handlers(app)
-    install_openapi(app, schemas=HAND_PARSED_BODIES)
+    install_openapi(
+        app,
+        schemas=HAND_PARSED_BODIES,
+        components={"TimeZone": TIME_ZONE_SCHEMA, "XapiJson": XAPI_JSON_SCHEMA},
+    )
     install_metrics(app)
     for router in (
         ops_router,

@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.jsonutil import dumps
@@ -159,7 +160,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(422, problem.detail, slug=problem.slug, errors=problem.errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            return _method_not_allowed(request)
         if exc.status_code == 400 and exc.detail == _FASTAPI_UNPARSEABLE_BODY:
             # FastAPI's answer to a JSON body that is not even text: as invalid as bad JSON.
             message = "invalid JSON: the body is not UTF-8 text"
@@ -173,6 +176,26 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and detail == "Not Found":
             detail = "no such resource or route"
         return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None))
+
+
+def _method_not_allowed(request: Request) -> Response:
+    """Starlette's 405 names the methods of the first route that matched the path; a path's
+    GET and PATCH are separate routes, so `Allow` is gathered from all of them."""
+    methods = sorted(
+        {
+            method
+            for route in request.app.router.routes
+            if isinstance(route, BaseRoute)
+            and getattr(route, "include_in_schema", True)  # not catch-alls, e.g. /xapi's
+            and route.matches(request.scope)[0] is not Match.NONE
+            for method in getattr(route, "methods", None) or ()
+        }
+        - {"HEAD"}
+    )
+    allowed = ", ".join(methods)
+    return problem_response(
+        405, f"{request.method} is not allowed here; allowed: {allowed}", headers={"Allow": allowed}
+    )
 
 
 def unexpected_error_response(exc: Exception, path: str) -> Response:

@@ -13,7 +13,10 @@ from app.core.errors import PreconditionFailed, UnsupportedMediaType
 
 IfMatch = Annotated[
     str | None,
-    Header(description='Optimistic concurrency: the `ETag` you last saw, e.g. `"3"`.'),
+    Header(
+        description='Optimistic concurrency: the `ETag` you last saw, e.g. `"3"` (or `*`). '
+        "Any other version than the current one → 412."
+    ),
 ]
 
 

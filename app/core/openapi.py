@@ -74,6 +74,26 @@ def _error_statuses(operation: dict[str, Any]) -> Iterable[int]:
     yield from (500, 503)
 
 
+_NAMED = "x-named-schema"
+
+
+def named(name: str) -> dict[str, str]:
+    """A reference to the named schema `name` (a component given to `install_openapi`), to use
+    inside a pydantic JSON schema: pydantic resolves every `$ref` among its own definitions,
+    so the reference is written as a placeholder and made a `$ref` in the finished document."""
+    return {_NAMED: name}
+
+
+def _resolve_named(node: Any) -> Any:
+    if isinstance(node, dict):
+        if _NAMED in node:
+            return {"$ref": f"#/components/schemas/{node[_NAMED]}"}
+        return {key: _resolve_named(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_resolve_named(value) for value in node]
+    return node
+
+
 def schema_ref(model: type[BaseModel]) -> dict[str, str]:
     """A reference to `model` among the named schemas (give `model` to `install_openapi`)."""
     return {"$ref": f"#/components/schemas/{model.__name__}"}
@@ -102,33 +122,43 @@ def _own_body(response: dict[str, Any]) -> bool:
     return any(s and "HTTPValidationError" not in s.get("$ref", "") for s in schemas)
 
 
-def build_openapi(app: FastAPI, schemas: Iterable[type[BaseModel]] = ()) -> dict[str, Any]:
-    """The document for `app`, with every error declared and `schemas` (models that bodies
-    parsed by hand refer to) among the named components."""
+def build_openapi(
+    app: FastAPI,
+    schemas: Iterable[type[BaseModel]] = (),
+    components: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The document for `app`, with every error declared, and among the named schemas
+    `schemas` (models that bodies parsed by hand refer to) and `components` (schemas that
+    fields refer to by name, e.g. a long enum written once)."""
     document = get_openapi(
         title=app.title,
         version=app.version,
         description=app.description,
         routes=app.routes,
     )
-    components = document.setdefault("components", {}).setdefault("schemas", {})
+    named = document.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
-        components.pop(name, None)
+        named.pop(name, None)
     models: tuple[type[BaseModel], ...] = (Problem, FieldError, ValidationProblem, *schemas)
     for model in models:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        components.update(schema.pop("$defs", {}))
-        components[model.__name__] = schema
+        named.update(schema.pop("$defs", {}))
+        named[model.__name__] = schema
+    named.update(components or {})
     for path_item in document["paths"].values():
         for operation in path_item.values():
             _declare_errors(operation)
-    return document
+    return _resolve_named(document)  # type: ignore[no-any-return]
 
 
-def install_openapi(app: FastAPI, schemas: Iterable[type[BaseModel]] = ()) -> None:
+def install_openapi(
+    app: FastAPI,
+    schemas: Iterable[type[BaseModel]] = (),
+    components: dict[str, dict[str, Any]] | None = None,
+) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = build_openapi(app, schemas)
+            app.openapi_schema = build_openapi(app, schemas, components)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

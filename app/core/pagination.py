@@ -21,7 +21,16 @@ T = TypeVar("T")
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size (1–200).")]
 Cursor = Annotated[
-    str | None, Query(max_length=500, description="`next_cursor` of the previous page.")
+    str | None,
+    Query(
+        max_length=500,
+        pattern=r"^[A-Za-z0-9_-]*$",
+        description="`next_cursor` of the previous page, as it came (a cursor the service did "
+        "not issue → 422).",
+        # An opaque token: what it holds is the service's business, and its shape alone does
+        # not make a string one (contract tests generate cursors of this format themselves).
+        json_schema_extra={"format": "cursor"},
+    ),
 ]
 Keys = Sequence[InstrumentedAttribute[Any]]
 

@@ -4,6 +4,7 @@ the service goes through: one text type family, one timestamp type, one number b
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
@@ -40,6 +41,18 @@ class Page(ResponseBody, Generic[T]):
     )
 
 
+def drop_null(schema: JsonSchemaValue, names: Iterable[str]) -> JsonSchemaValue:
+    """The schema with null taken out of the types of the fields `names`: fields that may be
+    left out but, when sent, cannot be null (pydantic writes `X | None = None` as nullable)."""
+    for name in names:
+        field = schema["properties"].get(name, {})
+        if "anyOf" in field:
+            options = [o for o in field.pop("anyOf") if o.get("type") != "null"]
+            field.update(options[0] if len(options) == 1 else {"anyOf": options})
+            field.pop("default", None)
+    return schema
+
+
 class PatchBody(RequestBody):
     """A PATCH body: fields left out stay as they are; null clears an optional field. Fields in
     REQUIRED cannot be null, and the document says so (they are optional, not nullable)."""
@@ -50,14 +63,7 @@ class PatchBody(RequestBody):
     def __get_pydantic_json_schema__(
         cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        schema = handler.resolve_ref_schema(handler(core_schema))
-        for name in cls.REQUIRED:
-            field = schema["properties"].get(name, {})
-            if "anyOf" in field:
-                options = [o for o in field.pop("anyOf") if o.get("type") != "null"]
-                field.update(options[0] if len(options) == 1 else {"anyOf": options})
-                field.pop("default", None)
-        return schema
+        return drop_null(handler.resolve_ref_schema(handler(core_schema)), cls.REQUIRED)
 
 
 # --- text -------------------------------------------------------------------------------------

@@ -20,11 +20,13 @@ from app.core.errors import BadRequest, NotFound, validation_problem
 from app.core.http import Route
 from app.core.jsonutil import dumps, loads
 from app.core.openapi import schema_ref
+from app.core.pagination import Cursor
 from app.core.schemas import PRINTABLE, ResponseBody
 from app.xapi import service
 from app.xapi.schemas import About, StatementIds, StatementResult, XapiStatement
 from app.xapi.statements import (
     SUPPORTED_VERSION,
+    UUID_PATTERN,
     VERSION,
     check_statement,
     parse_statement_id,
@@ -96,7 +98,12 @@ def _parse(raw: bytes) -> Any:
         raise BadRequest(f"invalid JSON: {exc}") from None
 
 
-@lrs.get("/about", summary="xAPI versions this LRS speaks", response_model=About)
+@lrs.get(
+    "/about",
+    summary="xAPI versions this LRS speaks",
+    response_model=About,
+    responses={400: {"description": "The version header is missing or not 1.0.x"}},
+)
 async def get_xapi_about() -> Response:
     return _json({"version": [VERSION]})
 
@@ -144,7 +151,7 @@ async def post_xapi_statements(request: Request, session: SessionDep) -> Respons
 async def put_xapi_statement(
     request: Request,
     session: SessionDep,
-    statement_id: Annotated[str | None, Query(alias="statementId")] = None,
+    statement_id: Annotated[str | None, Query(alias="statementId", pattern=UUID_PATTERN)] = None,
 ) -> Response:
     if statement_id is None:
         raise BadRequest("the statementId parameter is required")
@@ -173,11 +180,11 @@ async def put_xapi_statement(
 async def get_xapi_statements(
     request: Request,
     session: SessionDep,
-    statement_id: Annotated[str | None, Query(alias="statementId")] = None,
+    statement_id: Annotated[str | None, Query(alias="statementId", pattern=UUID_PATTERN)] = None,
     verb: Annotated[str | None, Query(max_length=2048, pattern=PRINTABLE)] = None,
     activity: Annotated[str | None, Query(max_length=2048, pattern=PRINTABLE)] = None,
     limit: Annotated[int, Query(ge=0, le=500, description="0 means the maximum, 500")] = 100,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: Cursor = None,
 ) -> Response:
     if unsupported := sorted(set(request.query_params) - _QUERY_PARAMETERS):
         raise BadRequest(f"this minimal LRS does not support {unsupported}")

@@ -7,60 +7,115 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, RootModel, WithJsonSchema
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
+from app.core.openapi import named
+from app.core.schemas import drop_null
+
+_NO_NUL = r"^[^\x00]*$"
+# Any JSON value without U+0000 in a string or a key: PostgreSQL's jsonb cannot hold it.
+XAPI_JSON_SCHEMA: dict[str, Any] = {
+    "description": "Any JSON value, without U+0000 in its strings or keys.",
+    "anyOf": [
+        {"type": "string", "pattern": _NO_NUL},
+        {"type": "number"},
+        {"type": "boolean"},
+        {"type": "null"},
+        {"type": "array", "items": named("XapiJson")},
+        {
+            "type": "object",
+            "propertyNames": {"pattern": _NO_NUL},
+            "additionalProperties": named("XapiJson"),
+        },
+    ],
+}
+_ANY = WithJsonSchema(named("XapiJson"))
+_OBJECT = WithJsonSchema(
+    {
+        "type": "object",
+        "propertyNames": {"pattern": _NO_NUL},
+        "additionalProperties": named("XapiJson"),
+    }
+)
 # As the check reads an IRI: a string with a colon, at most 2,048 characters.
 Iri = Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^[^\x00]*:[^\x00]*$")]
 
 
-class _Open(BaseModel):
-    """Any further xAPI properties are kept as sent."""
+class _Strict(BaseModel):
+    """xAPI properties may be left out, never null; further ones are kept as sent."""
 
     model_config = ConfigDict(extra="allow")
 
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = drop_null(handler.resolve_ref_schema(handler(core_schema)), cls.model_fields)
+        if cls.model_config.get("extra") == "allow":
+            schema["propertyNames"] = {"pattern": _NO_NUL}
+            schema["additionalProperties"] = named("XapiJson")
+        return schema
 
-class XapiVerb(_Open):
+
+class XapiVerb(_Strict):
     id: Iri = Field(examples=["http://adlnet.gov/expapi/verbs/completed"])
 
 
-class XapiObject(_Open):
-    objectType: Literal["Activity", "StatementRef"] = "Activity"
+class XapiActivity(_Strict):
+    """An Activity (the default) or a StatementRef: both name an id."""
+
+    objectType: Literal["Activity", "StatementRef"] | None = None
     id: Iri = Field(examples=["http://lms.example.com/course/onboarding"])
 
 
-class XapiScore(BaseModel):
+class XapiOtherObject(_Strict):
+    """An Agent, Group or SubStatement as the object: kept as sent, makes no reading."""
+
+    objectType: Literal["Agent", "Group", "SubStatement"]
+
+
+class XapiScore(_Strict):
     scaled: float | None = Field(None, ge=-1, le=1)
     raw: float | None = None
     min: float | None = None
     max: float | None = None
 
 
-class XapiResult(_Open):
+class XapiResult(_Strict):
     success: bool | None = None
-    completion: bool | None = None
     score: XapiScore | None = None
-    duration: str | None = None
 
 
-class XapiStatement(BaseModel):
+class XapiStatement(_Strict):
     """An xAPI 1.0.3 statement. Missing `id`, `timestamp` and `stored` are filled in; a
-    timestamp without an offset is read as UTC. U+0000 anywhere in it → 400 (PostgreSQL's
-    jsonb cannot hold it)."""
+    timestamp without an offset is read as UTC."""
 
     model_config = ConfigDict(extra="forbid")
     id: uuid.UUID | None = None
-    actor: dict[str, Any] = Field(examples=[{"mbox": "mailto:ada@example.com", "name": "Ada"}])
-    verb: XapiVerb
-    object: XapiObject
-    result: XapiResult | None = None
-    context: dict[str, Any] | None = None
-    timestamp: AwareDatetime | None = Field(
-        None, description="Within [1900-01-01, 2200-01-01); it becomes the readings' observed_at."
+    actor: Annotated[dict[str, Any], _OBJECT] = Field(
+        examples=[{"mbox": "mailto:ada@example.com", "name": "Ada"}]
     )
-    stored: AwareDatetime | None = None
-    authority: dict[str, Any] | None = None
+    verb: XapiVerb
+    object: XapiActivity | XapiOtherObject
+    result: XapiResult | None = None
+    timestamp: (
+        Annotated[
+            str,
+            Field(
+                pattern=r"^(19|2[01])\d\d-",
+                description="ISO 8601, within [1900-01-01, 2200-01-01); the readings' observed_at.",
+                json_schema_extra={"format": "date-time"},
+            ),
+        ]
+        | None
+    ) = None
+    context: Annotated[Any, _ANY] = None
+    stored: Annotated[Any, _ANY] = Field(None, description="Set by the LRS; a sent one is ignored.")
+    authority: Annotated[Any, _ANY] = None
     version: Annotated[str, Field(pattern=r"^1\.0(\.\d+)?$")] | None = None
-    attachments: list[dict[str, Any]] | None = None
+    attachments: Annotated[Any, _ANY] = None
 
 
 class StatementIds(RootModel[list[uuid.UUID]]):

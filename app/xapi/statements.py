@@ -16,7 +16,8 @@ from app.core.schemas import check_timestamp_range, in_number_bound
 
 VERSION = "1.0.3"
 SUPPORTED_VERSION = re.compile(r"^1\.0(\.\d+)?$")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_UUID = re.compile(UUID_PATTERN)
 _PROPERTIES = frozenset(
     {
         "id",
@@ -68,7 +69,9 @@ def check_statement(raw: Any, stored: datetime, where: str = "statement") -> Sta
     has_id = target.get("objectType") in _OBJECTS_WITH_ID
     if has_id and not _iri(target.get("id")):
         raise bad("object.id is required")
-    if "version" in raw and not SUPPORTED_VERSION.match(str(raw["version"])):
+    if "version" in raw and not (
+        isinstance(raw["version"], str) and SUPPORTED_VERSION.match(raw["version"])
+    ):
         raise bad(f"version {raw['version']!r} is not 1.0.x")
     _check_result(raw.get("result"), bad)
     if b"\\u0000" in dumps(raw):  # PostgreSQL's jsonb cannot hold it
@@ -105,7 +108,12 @@ def _timestamp(value: Any, bad: Any) -> datetime:
         raise bad(f"timestamp {value!r} {exc}") from None
 
 
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
 def _instant(value: str) -> datetime:
+    if not _DATE_TIME.match(value):  # a date alone, or a week date, is not an instant
+        raise ValueError(value)
     moment = datetime.fromisoformat(value)
     # xAPI only recommends an offset; without one, UTC is the common reading.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,4 +1,5 @@
-"""Run `scorecard serve` as a real process on a free port, for tests that cross processes."""
+"""Real processes on free 127.0.0.1 ports: `scorecard serve` for tests that cross processes, and
+any HTTP server for the benchmarks (bench/ imports these; this module is their one owner)."""
 
 from __future__ import annotations
 
@@ -33,43 +34,72 @@ def scorecard_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProces
 
 
 @contextmanager
-def running_server(
-    database_url: str, *args: str, env: dict[str, str] | None = None
+def running_http_process(
+    command: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    log_path: Path | None = None,
+    cwd: Path | None = None,
+    start_timeout: float = 30.0,
+    stop_timeout: float = 15.0,
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """Yields (base_url, process); the server's output goes to the file `process.log_path`
-    (a pipe nobody reads would fill up and stall a chatty server)."""
+    """Run `command --host 127.0.0.1 --port P` until its GET /healthz answers 200; yield
+    (base_url, process); SIGTERM it on exit (SIGKILL after `stop_timeout`).
+
+    Output goes to a file, `process.log_path`: a pipe nobody reads would fill up and stall a
+    chatty server. Without `log_path` it is a temporary file, deleted on exit."""
     port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="scorecard-serve-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port), *args],
-        env={**os.environ, "DATABASE_URL": database_url, "LOG_FORMAT": "json", **(env or {})},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    process.log_path = log.name  # type: ignore[attr-defined]
+    keep_log = log_path is not None
+    if log_path is None:
+        with tempfile.NamedTemporaryFile(
+            prefix="scorecard-serve-", suffix=".log", delete=False
+        ) as f:
+            log_path = Path(f.name)
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [*command, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    process.log_path = str(log_path)  # type: ignore[attr-defined]
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{Path(log.name).read_text()}")
+                raise RuntimeError(f"{command} exited early:\n{log_path.read_text()[-3000:]}")
             try:
                 if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("server did not start within 30 s")
+                raise RuntimeError(f"{command} did not start within {start_timeout:.0f} s")
             time.sleep(0.1)
         yield base_url, process
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:
-                process.wait(timeout=15)
+                process.wait(timeout=stop_timeout)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        log.close()
-        Path(log.name).unlink(missing_ok=True)
+        if not keep_log:
+            log_path.unlink(missing_ok=True)
+
+
+@contextmanager
+def running_server(
+    database_url: str, *args: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`scorecard serve ARGS` on `database_url`, logging JSON to `process.log_path`; yields
+    (base_url, process)."""
+    with running_http_process(
+        [sys.executable, "-m", "app", "serve", *args],
+        env={"DATABASE_URL": database_url, "LOG_FORMAT": "json", **(env or {})},
+    ) as running:
+        yield running

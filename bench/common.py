@@ -1,10 +1,13 @@
-"""Plumbing shared by the benchmarks: a throw-away embedded database and the results file."""
+"""Plumbing shared by the benchmarks: a throw-away embedded database, the machine's description
+and the results file. Running servers and the CLI: `tests.e2e.server`, shared with the tests."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +39,7 @@ def machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
+        "platform": platform.platform(),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
@@ -46,3 +50,16 @@ def save_results(name: str, result: dict[str, Any], *, quick: bool) -> Path:
     out = RESULTS / f"{name}{'-quick' if quick else ''}.json"
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     return out
+
+
+def serve_flags() -> list[str]:
+    """`--no-worker` when this version of `scorecard serve` has it (no webhook worker or
+    sweeper competing for the CPU), so the benches also run against older checkouts."""
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    return ["--no-worker"] if "--no-worker" in result.stdout else []

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
 import sys
 import threading
 import time
@@ -37,7 +36,7 @@ import orjson
 import psutil
 from uuid_utils.compat import uuid7
 
-from bench.common import machine, save_results, scratch_database
+from bench.common import machine, save_results, scratch_database, serve_flags
 from tests.e2e.server import running_server, scorecard_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -292,14 +291,6 @@ async def count_readings(dsn: str, measure_ids: list[uuid.UUID]) -> int:
         )
     finally:
         await conn.close()
-
-
-def serve_flags() -> list[str]:
-    """`--no-worker` when this version of `scorecard serve` has it."""
-    result = subprocess.run(
-        [sys.executable, "-m", "app", "serve", "--help"], capture_output=True, text=True, timeout=60
-    )
-    return ["--no-worker"] if "--no-worker" in result.stdout else []
 
 
 def run(url: str, postgres_pid: int, plan: Plan) -> dict[str, Any]:

@@ -23,22 +23,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import os
-import platform
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from collections.abc import Callable
+from contextlib import ExitStack, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -50,9 +46,10 @@ import httpx
 import psutil  # a dependency of pgserver
 
 from bench.baseline_app import LATEST_PER_MEASURE, asyncpg_dsn
+from bench.common import RESULTS, machine, save_results, serve_flags
+from tests.e2e.server import running_http_process
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 MEASURES_TOTAL = 1_000
 SCORECARD_MEASURES = 40
 WRK_THREADS, WRK_CONNECTIONS = 2, 32
@@ -427,7 +424,8 @@ async def inprocess_timings(
         fetch_window_stats,
         load_definition,
     )
-    from app.scores.schemas import ScorecardHistoryOut, ScorecardScoreOut
+    from app.scores.schemas import ScorecardHistoryOut
+    from app.scores.service import _SCORECARD_SCORE
     from app.scoring import (
         Cadence,
         PeriodSelector,
@@ -486,7 +484,8 @@ async def inprocess_timings(
                     else:
                         score = evaluate_scorecard(definition, now, PeriodSelector.current, stats)
                         marks.append(time.perf_counter())
-                        ScorecardScoreOut.model_validate(score).model_dump_json()
+                        # The endpoint's own serializer (no response-model validation).
+                        _SCORECARD_SCORE.dump_json(score)
                     marks.append(time.perf_counter())
                     labels = ("load", "windows", "query", "evaluate", "response")
                     for label, a, b in zip(labels, marks[:-1], marks[1:], strict=True):
@@ -518,61 +517,6 @@ async def inprocess_timings(
 
 # --------------------------------------------------------------------------------------------
 # Processes and HTTP
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve_flags() -> list[str]:
-    """`--no-worker` when this version of `scorecard serve` has it (no background sweeper)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "app", "serve", "--help"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    return ["--no-worker"] if "--no-worker" in result.stdout else []
-
-
-@contextmanager
-def running(name: str, command: list[str], env: dict[str, str], log_dir: Path) -> Iterator[str]:
-    """Start a server on a free 127.0.0.1 port; yield its base URL; SIGTERM it at the end."""
-    port = free_port()
-    log_path = log_dir / f"{name}.log"
-    base_url = f"http://127.0.0.1:{port}"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{name} exited early:\n{log_path.read_text()[-3000:]}")
-                with suppress(httpx.TransportError):
-                    if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} did not start within 60 s")
-                time.sleep(0.1)
-            yield base_url
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
 
 
 class Cpu:
@@ -794,6 +738,21 @@ def measure(
         )
 
     with ExitStack() as stack:
+
+        def start(name: str, command: list[str], env: dict[str, str]) -> str:
+            """A server until the end of the measurements; its log kept in `log_dir`."""
+            base_url, _ = stack.enter_context(
+                running_http_process(
+                    command,
+                    env={**os.environ, **env},
+                    log_path=log_dir / f"{name}.log",
+                    cwd=ROOT,
+                    start_timeout=60,
+                    stop_timeout=30,
+                )
+            )
+            return base_url
+
         # targets[endpoint][size] = (client, base URL, path, API key for wrk)
         targets: dict[str, dict[int, tuple[httpx.Client, str, str, str | None]]] = {
             name: {} for name in ENDPOINTS
@@ -803,20 +762,13 @@ def measure(
         ]
         for ds in datasets:
             env = {"DATABASE_URL": ds.url, "LOG_LEVEL": "WARNING"}
-            base = stack.enter_context(
-                running(f"baseline-{ds.size}", BASELINE_COMMAND, env, log_dir)
+            base = start(f"baseline-{ds.size}", BASELINE_COMMAND, env)
+            serve = start(
+                f"scorecard-{ds.size}",
+                serve_command,
+                {**env, "SCORECARD_SCORE_CACHE_SECONDS": "0"},
             )
-            serve = stack.enter_context(
-                running(
-                    f"scorecard-{ds.size}",
-                    serve_command,
-                    {**env, "SCORECARD_SCORE_CACHE_SECONDS": "0"},
-                    log_dir,
-                )
-            )
-            served = stack.enter_context(
-                running(f"scorecard-served-{ds.size}", serve_command, env, log_dir)
-            )
+            served = start(f"scorecard-served-{ds.size}", serve_command, env)
             plain = stack.enter_context(httpx.Client(base_url=base, timeout=30))
             auth = {"Authorization": f"Bearer {ds.fx.api_key}"}
             client = stack.enter_context(httpx.Client(base_url=serve, headers=auth, timeout=60))
@@ -1033,15 +985,6 @@ def targets(datasets: list[Dataset], has_wrk: bool) -> list[dict[str, Any]]:
     return checks
 
 
-def machine() -> dict[str, Any]:
-    return {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "wrk": shutil.which("wrk"),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     plan = parse_args(argv)
     started = time.monotonic()
@@ -1093,7 +1036,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "benchmark": "scores",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {**machine(), "postgres": pg_version},
+        "machine": {**machine(), "wrk": shutil.which("wrk"), "postgres": pg_version},
         "plan": asdict(plan),
         "load": {
             "wrk": f"-t{WRK_THREADS} -c{WRK_CONNECTIONS}, 2 rounds of {plan.wrk_seconds // 2} s",
@@ -1107,8 +1050,7 @@ def main(argv: list[str] | None = None) -> int:
         "elapsed_s": elapsed,
         "waited_for_quiet_s": cpu.waited_s,
     }
-    out = RESULTS / ("scores-quick.json" if plan.quick else "scores.json")
-    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    out = save_results("scores", report, quick=plan.quick)
     print(f"wrote {out.relative_to(ROOT)}")
     return 0
 

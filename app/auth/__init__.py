@@ -1,1 +1,1 @@
-"""API keys and scopes (SPEC §7)."""
+"""API keys and scopes (docs/security.md)."""

@@ -1,4 +1,4 @@
-"""Configuration from the environment (SPEC §2), validated once at start-up."""
+"""Configuration from the environment (the table in README.md), validated once at start-up."""
 
 from __future__ import annotations
 

@@ -74,7 +74,7 @@ DEFINITION_FIELDS = (
 
 
 def definition_errors(fields: dict[str, Any]) -> list[dict[str, Any]]:
-    """Cross-field rules of a measure definition (SPEC §3), as 422 `errors` entries.
+    """Cross-field rules of a measure definition (docs/api.md, Measures), as 422 `errors` entries.
     Used on create and on the merged result of a PATCH."""
     errors: list[dict[str, Any]] = []
 

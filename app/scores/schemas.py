@@ -1,4 +1,4 @@
-"""Response shapes of the score endpoints (SPEC §4); built from the engine's dataclasses."""
+"""Response shapes of the score endpoints (docs/scoring.md); built from the engine's dataclasses."""
 
 from __future__ import annotations
 

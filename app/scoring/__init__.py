@@ -1,4 +1,4 @@
-"""The pure scoring engine: definitions and reading statistics in, scores out (SPEC section 4).
+"""The pure scoring engine: definitions and reading statistics in, scores out (docs/scoring.md).
 
 No database, no HTTP, no clock: every instant is passed in.
 """

@@ -23,7 +23,7 @@ from app.scoring.windows import NO_READINGS, Window, WindowStats
 class EvaluationPoint:
     """Where and when a measure is evaluated.
 
-    `instant` is the instant t of the SPEC (it sets the prorate fraction); readings with
+    `instant` is the instant t of docs/scoring.md (it sets the prorate fraction); readings with
     `observed_at < until` are visible. An open period evaluated at `as_of` has
     `instant = as_of, until = as_of + 1µs` (so exactly the readings with `observed_at <= as_of`);
     a closed period has `instant = until = period.end`.

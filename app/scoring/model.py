@@ -1,7 +1,7 @@
 """What the engine is told about a scorecard: plain, validated definitions (no ORM, no HTTP).
 
-The constructors check the SPEC's rules and raise ValueError, so a definition that reaches the
-engine always has what its direction needs.
+The constructors check the rules of docs/scoring.md and raise ValueError, so a definition that
+reaches the engine always has what its direction needs.
 """
 
 import math

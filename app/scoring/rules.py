@@ -1,4 +1,4 @@
-"""The per-measure rules of SPEC section 4, steps 2 to 6, as plain functions on numbers."""
+"""The per-measure rules of docs/scoring.md, steps 2 to 6, as plain functions on numbers."""
 
 from datetime import datetime
 

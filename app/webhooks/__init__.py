@@ -1,1 +1,1 @@
-"""Webhook subscriptions, the event outbox and signed, retried delivery (SPEC §5)."""
+"""Webhook subscriptions, the event outbox and signed, retried delivery (docs/webhooks.md)."""

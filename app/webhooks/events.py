@@ -108,7 +108,7 @@ async def _record(
 def event_payload(
     event_id: uuid.UUID, event_type: str, timestamp: datetime, data: dict[str, Any]
 ) -> dict[str, Any]:
-    """What webhooks carry and `/v1/events` lists (SPEC §5)."""
+    """What webhooks carry and `/v1/events` lists (docs/webhooks.md)."""
     return {"type": event_type, "id": str(event_id), "timestamp": _rfc3339(timestamp), "data": data}
 
 

@@ -1,4 +1,4 @@
-"""HTTP for webhook subscriptions, their deliveries and the event log (SPEC §5)."""
+"""HTTP for webhook subscriptions, their deliveries and the event log (docs/webhooks.md)."""
 
 from __future__ import annotations
 

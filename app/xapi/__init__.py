@@ -1,1 +1,1 @@
-"""A minimal xAPI 1.0.3 LRS: statements in, readings out (SPEC §6)."""
+"""A minimal xAPI 1.0.3 LRS: statements in, readings out (docs/ingestion.md)."""

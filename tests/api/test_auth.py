@@ -1,4 +1,4 @@
-"""API keys and scopes (SPEC §7)."""
+"""API keys and scopes (docs/api.md, Scopes)."""
 
 from __future__ import annotations
 

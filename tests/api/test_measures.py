@@ -1,4 +1,4 @@
-"""Measures: every definition rule of SPEC §3 as a client sees it."""
+"""Measures: every definition rule of docs/api.md as a client sees it."""
 
 from __future__ import annotations
 

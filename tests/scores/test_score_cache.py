@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
+from sqlalchemy import text
 
 from app.scores.cache import ScoreCache
 from app.scoring import PeriodSelector
@@ -46,14 +47,37 @@ async def test_the_next_score_shows_every_write(client):
     assert measure_entry((await client.get(url)).json(), measure["id"])["score"] == 50
 
 
-async def test_a_score_at_a_given_instant_is_reused_until_the_data_changes(client):
+async def test_a_score_at_a_given_instant_is_reused_until_the_data_changes(client, app):
     scorecard = await create_scorecard(client)
     measure = await create_measure(client, scorecard["id"], baseline=0, target=100)
     as_of = datetime.now(UTC) - timedelta(hours=1)
     url = f"/v1/scorecards/{scorecard['id']}/score"
     params = {"as_of": as_of.isoformat()}
     first = await client.get(url, params=params)
+    assert measure_entry(first.json(), measure["id"])["value"] is None
+
+    # A reading stored behind the service's back: it does not move the measure's data_stamp,
+    # which every real write path does. A score computed now would show it; a reused one
+    # cannot. So the unchanged answer proves the response was reused, not recomputed...
+    async with app.state.engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO readings (id, measure_id, value, observed_at) "
+                "VALUES (gen_random_uuid(), :measure, 55, :at)"
+            ),
+            {"measure": measure["id"], "at": as_of - timedelta(minutes=2)},
+        )
     assert (await client.get(url, params=params)).content == first.content
+    # ...and moving the stamp, as a write does, is what makes the next request recompute.
+    async with app.state.engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE measures SET data_stamp = nextval('data_stamps') WHERE id = :id"),
+            {"id": measure["id"]},
+        )
+    assert (
+        measure_entry((await client.get(url, params=params)).json(), measure["id"])["value"] == 55
+    )
+    first = await client.get(url, params=params)
     # The same instant written with another offset: the same score, as_of echoed as written.
     other = as_of.astimezone(timezone(timedelta(hours=-7)))
     for _ in range(2):
@@ -65,8 +89,8 @@ async def test_a_score_at_a_given_instant_is_reused_until_the_data_changes(clien
     early = {"value": 60, "observed_at": (as_of - timedelta(minutes=1)).isoformat()}
     await client.post(f"/v1/measures/{measure['id']}/readings", json=late)
     assert (
-        measure_entry((await client.get(url, params=params)).json(), measure["id"])["value"] is None
-    )  # observed after as_of
+        measure_entry((await client.get(url, params=params)).json(), measure["id"])["value"] == 55
+    )  # 70 was observed after as_of
     await client.post(f"/v1/measures/{measure['id']}/readings", json=early)
     assert (
         measure_entry((await client.get(url, params=params)).json(), measure["id"])["value"] == 60

@@ -1,4 +1,4 @@
-"""One measure's value, progress, score, status and trend (SPEC section 4, steps 1-6).
+"""One measure's value, progress, score, status and trend (docs/scoring.md, steps 1-6).
 
 Unless a test says otherwise: UTC, monthly cadence, as_of = 2026-06-16T00:00Z, so the period is
 June [06-01, 07-01), 30 days, and half of it has elapsed.

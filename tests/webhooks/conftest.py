@@ -118,3 +118,32 @@ async def sql(engine: AsyncEngine, statement: str, **params: Any) -> Any:
     async with engine.begin() as connection:
         result = await connection.execute(text(statement), params)
         return result.all() if result.returns_rows else None
+
+
+async def settled_deliveries(engine: AsyncEngine, timeout: float = 5.0) -> list[Any]:
+    """Wait until no delivery is pending or delivering, then return every delivery as
+    (event_id, subscription_id, status, successes), successes being its attempts that the
+    receiver answered with a 2xx.
+
+    A settled delivery (succeeded or failed) is never claimed again, and it is settled only
+    after its attempt's response came back; so once this returns, nothing more is on its way
+    to any receiver, and a receiver's requests can be compared with the table exactly. This
+    replaces "sleep a while and see that nothing else arrived", which proved nothing when the
+    machine was slow and cost time when it was fast."""
+
+    async def settled() -> bool:
+        [[unsettled]] = await sql(
+            engine, "SELECT count(*) FROM deliveries WHERE status IN ('pending', 'delivering')"
+        )
+        return unsettled == 0  # type: ignore[no-any-return]
+
+    await eventually(settled, timeout)
+    return await sql(  # type: ignore[no-any-return]
+        engine,
+        """
+        SELECT d.event_id::text, d.subscription_id::text, d.status,
+            (SELECT count(*) FROM delivery_attempts a
+             WHERE a.delivery_id = d.id AND a.status_code BETWEEN 200 AND 299)
+        FROM deliveries d ORDER BY d.id
+        """,
+    )

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from standardwebhooks.webhooks import Webhook
 
 from tests.factories import create_measure, create_scorecard
+from tests.webhooks.conftest import settled_deliveries
 
 
 async def test_every_crossing_of_concurrent_writers_is_delivered(
@@ -41,7 +42,11 @@ async def test_every_crossing_of_concurrent_writers_is_delivered(
             )
         ).scalar_one()
     await receiver.wait_for(stored, timeout=15)
-    await asyncio.sleep(0.3)  # room for any duplicate to show up
+    # Every delivery settled with one accepted attempt: no duplicate is in flight or still to come.
+    deliveries = await settled_deliveries(app.state.engine)
+    assert [(status, successes) for _, _, status, successes in deliveries] == [
+        ("succeeded", 1)
+    ] * stored
     payloads = [Webhook(webhook["secret"]).verify(r.body, r.headers) for r in receiver.requests]
     assert len(payloads) == len({p["id"] for p in payloads}) == stored  # each exactly once
     chain = sorted(payloads, key=lambda p: p["id"])  # ids are UUIDv7: creation order

@@ -3,7 +3,6 @@ disabled on 410 or after 5 days of failures, exactly once across workers, safe a
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 import orjson
@@ -11,7 +10,7 @@ from standardwebhooks.webhooks import Webhook
 
 from app.webhooks.events import emit_event
 from tests.factories import create_scorecard
-from tests.webhooks.conftest import eventually, running_worker, sql
+from tests.webhooks.conftest import eventually, running_worker, settled_deliveries, sql
 from tests.webhooks.receiver import Answer
 
 
@@ -156,7 +155,7 @@ async def test_a_success_resets_the_failure_clock(client, app, receiver, subscri
     assert failing_since is None
 
 
-async def test_event_type_and_scorecard_filters(client, receiver, subscribe, emit, worker):
+async def test_event_type_and_scorecard_filters(client, app, receiver, subscribe, emit, worker):
     academy = await create_scorecard(client, name="Academy")
     onboarding = await create_scorecard(client, name="Onboarding")
     everything = await subscribe("/all")
@@ -165,8 +164,9 @@ async def test_event_type_and_scorecard_filters(client, receiver, subscribe, emi
     await emit(scorecard_id=academy["id"])
     await emit(scorecard_id=onboarding["id"])
     await emit(scorecard_id=None)
-    await receiver.wait_for(4)
-    await asyncio.sleep(0.2)  # nothing else is on its way
+    # Deliveries are queued when the event commits: once all are settled, nothing else comes.
+    deliveries = await settled_deliveries(app.state.engine)
+    assert [(status, successes) for _, _, status, successes in deliveries] == [("succeeded", 1)] * 4
     paths = sorted(r.path for r in receiver.requests)
     assert paths == ["/academy", "/all", "/all", "/all"]
     assert len(await _deliveries(client, everything["id"])) == 3
@@ -208,14 +208,25 @@ async def test_messages_after_rotation_verify_with_old_and_new_secret(
 
 
 async def test_nothing_is_sent_for_a_rolled_back_transaction(
-    sessionmaker, receiver, subscribe, worker
+    app, sessionmaker, receiver, subscribe, worker
 ):
     await subscribe()
     async with sessionmaker() as session:
-        await emit_event(session, "measure.threshold_crossed", {}, scorecard_id=None)
+        await emit_event(session, "measure.threshold_crossed", {"n": 1}, scorecard_id=None)
         await session.rollback()
-    await asyncio.sleep(0.3)
-    assert receiver.requests == []
+    # Nothing of the rolled-back event was queued, so there is nothing a worker could send...
+    assert await sql(app.state.engine, "SELECT count(*) FROM events") == [(0,)]
+    assert await settled_deliveries(app.state.engine) == []
+    # ...and the running worker does send a committed one: exactly that one arrives.
+    async with sessionmaker() as session:
+        committed = await emit_event(
+            session, "measure.threshold_crossed", {"n": 2}, scorecard_id=None
+        )
+        await session.commit()
+    await receiver.wait_for(1)
+    [(event_id, _, status, successes)] = await settled_deliveries(app.state.engine)
+    assert (event_id, status, successes) == (str(committed), "succeeded", 1)
+    assert [r.webhook_id for r in receiver.requests] == [str(committed)]
 
 
 async def test_two_workers_deliver_each_message_exactly_once(
@@ -231,7 +242,12 @@ async def test_two_workers_deliver_each_message_exactly_once(
         running_worker(second_engine, delivery_settings, max_in_flight=20),
     ):
         received = await receiver.wait_for(200, timeout=15)
-        await asyncio.sleep(0.2)  # a duplicate would arrive about now
+        # With both workers still running: every delivery settled with exactly one accepted
+        # attempt (a connection the receiver dropped under load is retried, and that is no
+        # duplicate), so no duplicate is in flight or can still be claimed.
+        deliveries = await settled_deliveries(app.state.engine)
+    assert len(deliveries) == 200
+    assert {(status, successes) for _, _, status, successes in deliveries} == {("succeeded", 1)}
     ids = [r.webhook_id for r in receiver.requests]
     assert len(ids) == len(set(ids)) == 200
     assert sorted(orjson.loads(r.body)["data"]["n"] for r in received) == list(range(200))
@@ -256,7 +272,23 @@ async def test_expired_lease_is_taken_over_and_live_lease_is_respected(
     )
     async with running_worker(app.state.engine, delivery_settings):
         [received] = await receiver.wait_for(1)
-        await asyncio.sleep(0.3)
+
+        async def orphan_settled() -> bool:
+            [[status]] = await sql(
+                app.state.engine, "SELECT status FROM deliveries WHERE event_id = :id", id=orphaned
+            )
+            return status == "succeeded"  # type: ignore[no-any-return]
+
+        await eventually(orphan_settled)
+        # The busy delivery's lease runs for another hour, so no worker may claim it: with the
+        # orphan settled, nothing else can be sent while this worker runs.
+        [[lease_left]] = await sql(
+            app.state.engine,
+            "SELECT lease_expires_at - now() > interval '50 minutes' FROM deliveries "
+            "WHERE event_id = :id",
+            id=busy,
+        )
+        assert lease_left
     assert received.webhook_id == orphaned
     assert len(receiver.requests) == 1
     by_event = {d["event_id"]: d for d in await _deliveries(client, webhook["id"])}

@@ -3,7 +3,6 @@ can be killed with SIGKILL at any moment without losing a delivery."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -96,18 +95,37 @@ async def test_killed_workers_lose_nothing(app, clean_db, receiver, subscribe, e
     assert "webhook-signature" not in log
 
 
-async def test_serve_delivers_in_process_unless_told_not_to(clean_db, sessionmaker, receiver):
+async def _listeners(engine) -> int:
+    """Connections LISTENing for deliveries: one per running worker (its application_name)."""
+    [[count]] = await sql(
+        engine,
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE application_name = 'scorecard-worker-listen' AND datname = current_database()",
+    )
+    return count  # type: ignore[no-any-return]
+
+
+async def test_serve_delivers_in_process_unless_told_not_to(app, clean_db, sessionmaker, receiver):
     headers = {"Authorization": f"Bearer {await make_key(sessionmaker, Scope.admin)}"}
     env = {"SCORECARD_WEBHOOK_ALLOW_PRIVATE": "true"}
     with running_server(clean_db, "--no-worker", env=env) as (base_url, _):
         async with httpx.AsyncClient(base_url=base_url, headers=headers) as http:
             webhook = (await http.post("/v1/webhooks", json={"url": receiver.url})).json()
             await http.post(f"/v1/webhooks/{webhook['id']}/test")
-            await asyncio.sleep(1)
-            assert receiver.requests == []
+            # No process holds a worker's LISTEN connection (cf. the server below, which does)...
+            assert await _listeners(app.state.engine) == 0
+    # ...and with the server stopped, its delivery is still untouched: nothing tried to send it.
+    [(status, attempts)] = await sql(app.state.engine, "SELECT status, attempts FROM deliveries")
+    assert (status, attempts) == ("pending", 0)
+    assert receiver.requests == []
     with running_server(clean_db, env=env) as (base_url, _):
         # The worker of this server picks up what the other left, and sends new messages.
         async with httpx.AsyncClient(base_url=base_url, headers=headers) as http:
+
+            async def listening() -> bool:
+                return await _listeners(app.state.engine) == 1
+
+            await eventually(listening, timeout=10)
             await http.post(f"/v1/webhooks/{webhook['id']}/test")
             received = await receiver.wait_for(2, timeout=10)
             deliveries = (await http.get(f"/v1/webhooks/{webhook['id']}/deliveries")).json()

@@ -27,9 +27,6 @@ Cursor = Annotated[
         pattern=r"^[A-Za-z0-9_-]*$",
         description="`next_cursor` of the previous page, as it came (a cursor the service did "
         "not issue → 422).",
-        # An opaque token: what it holds is the service's business, and its shape alone does
-        # not make a string one (contract tests generate cursors of this format themselves).
-        json_schema_extra={"format": "cursor"},
     ),
 ]
 Keys = Sequence[InstrumentedAttribute[Any]]

@@ -17,6 +17,8 @@ from pydantic import (
     Field,
     GetJsonSchemaHandler,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
@@ -58,6 +60,19 @@ class PatchBody(RequestBody):
     REQUIRED cannot be null, and the document says so (they are optional, not nullable)."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset()
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent, each in full: a nested object sent in part (`{"xapi": {"verb": …}}`)
+        replaces the stored one with its defaults filled in, as on create."""
+        full = self.model_dump()
+        return {name: full[name] for name in self.model_fields_set}
+
+    @field_validator("*")
+    @classmethod
+    def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name in cls.REQUIRED:
+            raise ValueError("cannot be null")
+        return value
 
     @classmethod
     def __get_pydantic_json_schema__(

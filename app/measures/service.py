@@ -13,7 +13,6 @@ from app.core.database import get_or_404
 from app.core.errors import Conflict, ValidationFailed
 from app.core.http import check_if_match
 from app.core.pagination import paginate
-from app.core.patching import sent_fields
 from app.measures.models import Measure
 from app.measures.schemas import MeasureCreate, MeasureUpdate, definition_errors
 from app.readings.models import Reading
@@ -147,7 +146,7 @@ async def update_measure(
 ) -> Measure:
     measure, scorecard = await lock_in_scorecard(session, Measure, measure_id, "measure")
     check_if_match(if_match, measure.version)
-    changes = sent_fields(body, required=MeasureUpdate.REQUIRED)
+    changes = body.changes()
     current = {c: getattr(measure, c) for c in MeasureUpdate.model_fields}
     merged = {**current, **changes}
     if errors := definition_errors(merged):

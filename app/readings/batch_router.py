@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, UploadFile
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
 from app.auth.dependencies import require
 from app.auth.keys import Scope
@@ -103,8 +104,14 @@ async def _csv_file(request: Request) -> bytes:
     """The CSV sent as the body (text/csv), or as the `file` part of a form upload."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         return await request.body()
-    async with request.form(max_files=1, max_fields=10) as form:
+    try:
+        form = await request.form(max_files=1, max_fields=10)
+    except HTTPException as exc:  # Starlette's 400 for a form it will not parse
+        raise ValidationFailed.at(["body"], f"not a form this upload takes: {exc.detail}") from None
+    try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise ValidationFailed.at(["body", "file"], "send the CSV as a file part named `file`")
         return await upload.read()
+    finally:
+        await form.close()

@@ -66,7 +66,7 @@ async def list_readings(
 
 
 @router.get(
-    "/v1/readings/{reading_id}",
+    "/v1/readings/{reading_id:uuid}",
     dependencies=[Depends(require(Scope.read))],
     summary="Get a reading",
 )
@@ -75,7 +75,7 @@ async def get_reading(reading_id: uuid.UUID, session: SessionDep) -> ReadingOut:
 
 
 @router.delete(
-    "/v1/readings/{reading_id}",
+    "/v1/readings/{reading_id:uuid}",
     status_code=204,
     dependencies=[Depends(require(Scope.write))],
     summary="Delete a reading",

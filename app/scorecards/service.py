@@ -12,7 +12,6 @@ from app.core.database import get_or_404
 from app.core.errors import Conflict, ValidationFailed
 from app.core.http import check_if_match
 from app.core.pagination import paginate
-from app.core.patching import sent_fields
 from app.measures.models import Measure
 from app.scorecards.models import Objective, Scorecard
 from app.scorecards.schemas import (
@@ -90,7 +89,7 @@ async def update_scorecard(
 ) -> Scorecard:
     scorecard = await get_scorecard(session, scorecard_id, for_update=True)
     check_if_match(if_match, scorecard.version)
-    changes = sent_fields(body, required=ScorecardUpdate.REQUIRED)
+    changes = body.changes()
     if "perspectives" in changes:
         removed = await _perspectives_in_use(session, scorecard_id) - {
             p["key"] for p in changes["perspectives"]
@@ -177,7 +176,7 @@ async def update_objective(
 ) -> Objective:
     objective, scorecard = await lock_in_scorecard(session, Objective, objective_id, "objective")
     check_if_match(if_match, objective.version)
-    changes: dict[str, Any] = sent_fields(body, required=ObjectiveUpdate.REQUIRED)
+    changes: dict[str, Any] = body.changes()
     if "perspective" in changes and changes["perspective"] != objective.perspective:
         _check_perspective(scorecard, changes["perspective"])
         # A measure's perspective always agrees with its objective's.

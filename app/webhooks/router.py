@@ -12,6 +12,7 @@ from app.auth.keys import Scope
 from app.core.database import SessionDep
 from app.core.http import IfMatch, Route, etag
 from app.core.pagination import Cursor, Limit
+from app.core.schemas import Timestamp
 from app.core.settings import Settings
 from app.webhooks import service
 from app.webhooks.events import event_payload
@@ -203,9 +204,8 @@ async def retry_delivery(delivery_id: uuid.UUID, session: SessionDep) -> Deliver
 async def list_events(
     session: SessionDep,
     after: Annotated[
-        str | None,
+        uuid.UUID | Timestamp | None,
         Query(
-            max_length=64,
             description="Only events after this point: an event id (exclusive; pass the last id "
             "you processed) or an RFC 3339 timestamp with an offset (events strictly later).",
         ),
@@ -220,7 +220,7 @@ async def list_events(
     receiving webhooks. Each item is exactly the body a webhook carries."""
     rows, next_cursor = await service.list_events(
         session,
-        after=service.parse_after(after) if after else None,
+        after=after,
         event_type=event_type,
         limit=limit,
         cursor=cursor,

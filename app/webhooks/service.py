@@ -16,8 +16,6 @@ from app.core.database import get_or_404
 from app.core.errors import Conflict, ValidationFailed
 from app.core.http import check_if_match
 from app.core.pagination import paginate
-from app.core.patching import sent_fields
-from app.core.schemas import TIMESTAMP_RANGE, check_timestamp_range
 from app.core.settings import Settings
 from app.scorecards.models import Scorecard
 from app.webhooks.events import NOTIFY, emit_test_event
@@ -91,7 +89,7 @@ async def update_webhook(
 ) -> Subscription:
     subscription = await get_webhook(session, webhook_id, for_update=True)
     check_if_match(if_match, subscription.version)
-    changes: dict[str, Any] = sent_fields(body, required=WebhookUpdate.REQUIRED)
+    changes: dict[str, Any] = body.changes()
     if "scorecard_id" in changes:
         await _check_scorecard(session, changes["scorecard_id"])
     if "url" in changes and changes["url"] != subscription.url:
@@ -222,24 +220,6 @@ async def retry_delivery(session: AsyncSession, delivery_id: uuid.UUID) -> Deliv
     await session.refresh(delivery)
     await session.commit()
     return delivery
-
-
-def parse_after(value: str) -> uuid.UUID | datetime:
-    """`?after=`: an event id (exclusive) or an RFC 3339 timestamp with an offset."""
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(value)
-        if moment.tzinfo is None:
-            raise ValueError("no offset")
-        return check_timestamp_range(moment)
-    except ValueError:
-        raise ValidationFailed.at(
-            ["query", "after"],
-            f"must be an event id or an RFC 3339 timestamp with an offset in {TIMESTAMP_RANGE}",
-        ) from None
 
 
 async def list_events(

@@ -151,10 +151,8 @@ async def post_xapi_statements(request: Request, session: SessionDep) -> Respons
 async def put_xapi_statement(
     request: Request,
     session: SessionDep,
-    statement_id: Annotated[str | None, Query(alias="statementId", pattern=UUID_PATTERN)] = None,
+    statement_id: Annotated[str, Query(alias="statementId", pattern=UUID_PATTERN)],
 ) -> Response:
-    if statement_id is None:
-        raise BadRequest("the statementId parameter is required")
     target = parse_statement_id(statement_id)
     body = _parse(await request.body())
     if (
@@ -175,7 +173,7 @@ async def put_xapi_statement(
     "/statements",
     summary="One statement by id, or the most recently stored",
     response_model=StatementResult | XapiStatement,
-    responses=_BAD_REQUEST,
+    responses=_BAD_REQUEST | {404: {"description": "No statement with this statementId"}},
 )
 async def get_xapi_statements(
     request: Request,

@@ -1,10 +1,15 @@
-"""Keyset pagination with opaque cursors: stable under concurrent inserts, O(limit) per page."""
+"""Keyset pagination with opaque cursors: stable under concurrent inserts, O(limit) per page.
+
+One cursor codec for both data-access paths: `paginate` pages an ORM query, `Keyset` pages a
+plain asyncpg statement (the hot reads in `app/*/queries.py`); a cursor names the same position
+in the same form either way."""
 
 from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -29,6 +34,8 @@ Cursor = Annotated[
         "not issue → 422).",
     ),
 ]
+# A key column: an ORM attribute, or (for plain statements) the Python type of its values.
+KeyColumn = InstrumentedAttribute[Any] | type
 Keys = Sequence[InstrumentedAttribute[Any]]
 
 
@@ -37,7 +44,7 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, keys: Keys) -> list[Any]:
+def decode_cursor(cursor: str, keys: Sequence[KeyColumn]) -> list[Any]:
     """The position a cursor names, one value per key column, each parsed as that column's
     type. Anything the service could not have issued → 422, never a query that fails."""
     try:
@@ -51,10 +58,10 @@ def decode_cursor(cursor: str, keys: Keys) -> list[Any]:
         ) from None
 
 
-def _parse(key: InstrumentedAttribute[Any], value: Any) -> Any:
+def _parse(key: KeyColumn, value: Any) -> Any:
     if not isinstance(value, str):
         raise TypeError(value)
-    kind = key.type.python_type
+    kind = key if isinstance(key, type) else key.type.python_type
     if kind is uuid.UUID:
         return uuid.UUID(value)
     if kind is datetime:
@@ -87,3 +94,33 @@ async def paginate(
     rows = rows[:limit]
     last = rows[-1]
     return rows, encode_cursor([getattr(last, k.key) for k in keys])
+
+
+@dataclass(frozen=True, slots=True)
+class Keyset:
+    """Keyset pagination for a plain SQL statement: `columns` (a unique tuple, as SQL names
+    that are also the result's column names) with the Python type of each, for cursors."""
+
+    columns: tuple[str, ...]
+    types: tuple[type, ...]
+    descending: bool = False
+
+    def after(self, cursor: str, first_param: int) -> tuple[str, list[Any]]:
+        """The condition for "past this cursor" with parameters from `$first_param`, and
+        their values (422 for a cursor this list did not issue)."""
+        values = decode_cursor(cursor, self.types)
+        params = ", ".join(f"${first_param + i}" for i in range(len(values)))
+        op = "<" if self.descending else ">"
+        return f"({', '.join(self.columns)}) {op} ({params})", values
+
+    @property
+    def order_by(self) -> str:
+        direction = " DESC" if self.descending else ""
+        return ", ".join(f"{column}{direction}" for column in self.columns)
+
+    def page(self, rows: Sequence[Mapping[str, Any]], limit: int) -> tuple[Any, str | None]:
+        """(the page's rows, next_cursor) from up to `limit + 1` fetched rows."""
+        if len(rows) <= limit:
+            return rows, None
+        rows = rows[:limit]
+        return rows, encode_cursor([rows[-1][column] for column in self.columns])

@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.dependencies import require
 from app.auth.keys import Scope
 from app.core.database import SessionDep
+from app.core.errors import NotFound
 from app.core.http import IfMatch, Route, etag
 from app.core.pagination import Cursor, Limit
+from app.core.reads import json_response, page_response
 from app.core.schemas import PRINTABLE
-from app.measures import service
+from app.measures import queries, service
 from app.measures.schemas import Level, MeasureCreate, MeasureOut, MeasurePage, MeasureUpdate
 
 router = APIRouter(route_class=Route, tags=["measures"])
@@ -45,29 +47,42 @@ async def create_measure(
     "/v1/scorecards/{scorecard_id}/measures",
     dependencies=can_read,
     summary="List a scorecard's measures",
+    response_model=MeasurePage,
 )
 async def list_measures(
     scorecard_id: uuid.UUID,
-    session: SessionDep,
+    request: Request,
     perspective: Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)] = None,
     objective_id: uuid.UUID | None = None,
     level: Level | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> MeasurePage:
-    rows, next_cursor = await service.list_measures(
-        session,
-        scorecard_id,
-        limit=limit,
-        cursor=cursor,
-        filters={"perspective": perspective, "objective_id": objective_id, "level": level},
-    )
-    return MeasurePage(items=[MeasureOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+) -> Response:
+    async with request.app.state.read_pool.acquire() as connection:
+        page = await queries.list_measures(
+            connection,
+            scorecard_id,
+            limit=limit,
+            cursor=cursor,
+            filters={"perspective": perspective, "objective_id": objective_id, "level": level},
+        )
+    if page is None:
+        raise NotFound(f"scorecard {scorecard_id} not found")
+    return page_response(*page)
 
 
-@router.get("/v1/measures/{measure_id}", dependencies=can_read, summary="Get a measure")
-async def get_measure(measure_id: uuid.UUID, session: SessionDep, response: Response) -> MeasureOut:
-    return _measure(response, await service.get_measure(session, measure_id))
+@router.get(
+    "/v1/measures/{measure_id}",
+    dependencies=can_read,
+    summary="Get a measure",
+    response_model=MeasureOut,
+)
+async def get_measure(measure_id: uuid.UUID, request: Request) -> Response:
+    async with request.app.state.read_pool.acquire() as connection:
+        measure = await queries.get_measure(connection, measure_id)
+    if measure is None:
+        raise NotFound(f"measure {measure_id} not found")
+    return json_response(measure, version=measure["version"])
 
 
 @router.patch(

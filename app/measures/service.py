@@ -9,10 +9,8 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.database import get_or_404
 from app.core.errors import Conflict, ValidationFailed
 from app.core.http import check_if_match
-from app.core.pagination import paginate
 from app.measures.models import Measure
 from app.measures.schemas import MeasureCreate, MeasureUpdate, definition_errors
 from app.readings.models import Reading
@@ -20,34 +18,6 @@ from app.scorecards.models import Objective, Scorecard
 from app.scorecards.service import get_scorecard, lock_in_scorecard
 from app.scores.status import lock_measures, refresh_statuses
 from app.scoring import FormulaError, evaluation_order, parse_formula
-
-
-async def get_measure(
-    session: AsyncSession, measure_id: uuid.UUID, *, for_update: bool = False
-) -> Measure:
-    return await get_or_404(session, Measure, measure_id, what="measure", for_update=for_update)
-
-
-async def list_measures(
-    session: AsyncSession,
-    scorecard_id: uuid.UUID,
-    *,
-    filters: dict[str, Any],
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[Measure], str | None]:
-    await get_scorecard(session, scorecard_id)
-    query = select(Measure).where(Measure.scorecard_id == scorecard_id)
-    for name, value in filters.items():
-        if value is not None:
-            query = query.where(getattr(Measure, name) == value)
-    return await paginate(
-        session,
-        query,
-        keys=[Measure.id],
-        limit=limit,
-        cursor=cursor,
-    )
 
 
 async def _placement(session: AsyncSession, scorecard: Scorecard, fields: dict[str, Any]) -> str:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.dependencies import require
 from app.auth.keys import Scope
 from app.core.database import SessionDep
+from app.core.errors import NotFound
 from app.core.http import Route
 from app.core.pagination import Cursor, Limit
+from app.core.reads import json_response, page_response
 from app.core.schemas import Timestamp
-from app.readings import service
+from app.readings import queries, service
 from app.readings.schemas import ReadingCreate, ReadingOut, ReadingPage
 
 router = APIRouter(route_class=Route, tags=["readings"])
@@ -48,30 +50,39 @@ async def create_reading(
     "/v1/measures/{measure_id}/readings",
     dependencies=[Depends(require(Scope.read))],
     summary="List a measure's readings, newest first",
+    response_model=ReadingPage,
 )
 async def list_readings(
     measure_id: uuid.UUID,
-    session: SessionDep,
+    request: Request,
     from_: Annotated[
         Timestamp | None, Query(alias="from", description="observed_at ≥ from")
     ] = None,
     to: Annotated[Timestamp | None, Query(description="observed_at < to")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> ReadingPage:
-    rows, next_cursor = await service.list_readings(
-        session, measure_id, start=from_, end=to, limit=limit, cursor=cursor
-    )
-    return ReadingPage(items=[ReadingOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+) -> Response:
+    async with request.app.state.read_pool.acquire() as connection:
+        page = await queries.list_readings(
+            connection, measure_id, start=from_, end=to, limit=limit, cursor=cursor
+        )
+    if page is None:
+        raise NotFound(f"measure {measure_id} not found")
+    return page_response(*page)
 
 
 @router.get(
     "/v1/readings/{reading_id:uuid}",
     dependencies=[Depends(require(Scope.read))],
     summary="Get a reading",
+    response_model=ReadingOut,
 )
-async def get_reading(reading_id: uuid.UUID, session: SessionDep) -> ReadingOut:
-    return ReadingOut.model_validate(await service.get_reading(session, reading_id))
+async def get_reading(reading_id: uuid.UUID, request: Request) -> Response:
+    async with request.app.state.read_pool.acquire() as connection:
+        reading = await queries.get_reading(connection, reading_id)
+    if reading is None:
+        raise NotFound(f"reading {reading_id} not found")
+    return json_response(reading)
 
 
 @router.delete(

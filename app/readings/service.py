@@ -11,13 +11,11 @@ from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
 from asyncpg.pgproto.pgproto import UUID as AsyncpgUUID
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils import uuid7
 
 from app.core.errors import Conflict, NotFound
-from app.core.pagination import paginate
-from app.measures.models import Measure
 from app.ops.metrics import READINGS_INGESTED
 from app.readings.models import Reading
 from app.scores.increments import Added
@@ -195,32 +193,6 @@ async def get_reading(session: AsyncSession, reading_id: uuid.UUID) -> Reading:
     if reading is None:
         raise NotFound(f"reading {reading_id} not found")
     return reading
-
-
-async def list_readings(
-    session: AsyncSession,
-    measure_id: uuid.UUID,
-    *,
-    start: datetime | None,
-    end: datetime | None,
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[Reading], str | None]:
-    if await session.get(Measure, measure_id) is None:
-        raise NotFound(f"measure {measure_id} not found")
-    query = select(Reading).where(Reading.measure_id == measure_id)
-    if start is not None:
-        query = query.where(Reading.observed_at >= start)
-    if end is not None:
-        query = query.where(Reading.observed_at < end)
-    return await paginate(
-        session,
-        query,
-        keys=[Reading.observed_at, Reading.id],
-        descending=True,
-        limit=limit,
-        cursor=cursor,
-    )
 
 
 async def delete_reading(session: AsyncSession, reading_id: uuid.UUID) -> None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.dependencies import require
 from app.auth.keys import Scope
 from app.core.database import SessionDep
+from app.core.errors import NotFound
 from app.core.http import IfMatch, Route, etag
 from app.core.pagination import Cursor, Limit
+from app.core.reads import json_response, page_response
 from app.core.schemas import PRINTABLE
-from app.scorecards import service
+from app.scorecards import queries, service
 from app.scorecards.schemas import (
     ObjectiveCreate,
     ObjectiveOut,
@@ -54,26 +56,37 @@ async def create_scorecard(
     return _scorecard(response, scorecard)
 
 
-@router.get("/v1/scorecards", dependencies=can_read, summary="List scorecards")
+@router.get(
+    "/v1/scorecards",
+    dependencies=can_read,
+    summary="List scorecards",
+    response_model=ScorecardPage,
+)
 async def list_scorecards(
-    session: SessionDep,
+    request: Request,
     q: Annotated[
         str | None, Query(max_length=200, pattern=PRINTABLE, description="Filter by name.")
     ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> ScorecardPage:
-    rows, next_cursor = await service.list_scorecards(session, q=q, limit=limit, cursor=cursor)
-    return ScorecardPage(
-        items=[ScorecardOut.model_validate(r) for r in rows], next_cursor=next_cursor
-    )
+) -> Response:
+    async with request.app.state.read_pool.acquire() as connection:
+        page = await queries.list_scorecards(connection, q=q, limit=limit, cursor=cursor)
+    return page_response(*page)
 
 
-@router.get("/v1/scorecards/{scorecard_id}", dependencies=can_read, summary="Get a scorecard")
-async def get_scorecard(
-    scorecard_id: uuid.UUID, session: SessionDep, response: Response
-) -> ScorecardOut:
-    return _scorecard(response, await service.get_scorecard(session, scorecard_id))
+@router.get(
+    "/v1/scorecards/{scorecard_id}",
+    dependencies=can_read,
+    summary="Get a scorecard",
+    response_model=ScorecardOut,
+)
+async def get_scorecard(scorecard_id: uuid.UUID, request: Request) -> Response:
+    async with request.app.state.read_pool.acquire() as connection:
+        scorecard = await queries.get_scorecard(connection, scorecard_id)
+    if scorecard is None:
+        raise NotFound(f"scorecard {scorecard_id} not found")
+    return json_response(scorecard, version=scorecard["version"])
 
 
 @router.patch(
@@ -124,23 +137,30 @@ async def create_objective(
     "/v1/scorecards/{scorecard_id}/objectives",
     dependencies=can_read,
     summary="List a scorecard's objectives",
+    response_model=ObjectivePage,
 )
 async def list_objectives(
-    scorecard_id: uuid.UUID, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
-) -> ObjectivePage:
-    rows, next_cursor = await service.list_objectives(
-        session, scorecard_id, limit=limit, cursor=cursor
-    )
-    return ObjectivePage(
-        items=[ObjectiveOut.model_validate(r) for r in rows], next_cursor=next_cursor
-    )
+    scorecard_id: uuid.UUID, request: Request, limit: Limit = 50, cursor: Cursor = None
+) -> Response:
+    async with request.app.state.read_pool.acquire() as connection:
+        page = await queries.list_objectives(connection, scorecard_id, limit=limit, cursor=cursor)
+    if page is None:
+        raise NotFound(f"scorecard {scorecard_id} not found")
+    return page_response(*page)
 
 
-@router.get("/v1/objectives/{objective_id}", dependencies=can_read, summary="Get an objective")
-async def get_objective(
-    objective_id: uuid.UUID, session: SessionDep, response: Response
-) -> ObjectiveOut:
-    return _objective(response, await service.get_objective(session, objective_id))
+@router.get(
+    "/v1/objectives/{objective_id}",
+    dependencies=can_read,
+    summary="Get an objective",
+    response_model=ObjectiveOut,
+)
+async def get_objective(objective_id: uuid.UUID, request: Request) -> Response:
+    async with request.app.state.read_pool.acquire() as connection:
+        objective = await queries.get_objective(connection, objective_id)
+    if objective is None:
+        raise NotFound(f"objective {objective_id} not found")
+    return json_response(objective, version=objective["version"])
 
 
 @router.patch(

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.database import get_or_404
 from app.core.errors import Conflict, ValidationFailed
 from app.core.http import check_if_match
-from app.core.pagination import paginate
 from app.measures.models import Measure
 from app.scorecards.models import Objective, Scorecard
 from app.scorecards.schemas import (
@@ -46,22 +45,6 @@ async def lock_in_scorecard(
     row = await get_or_404(session, model, row_id, what=what)
     scorecard = await get_scorecard(session, row.scorecard_id, for_update=True)
     return await get_or_404(session, model, row_id, what=what, for_update=True), scorecard
-
-
-async def list_scorecards(
-    session: AsyncSession, *, q: str | None, limit: int, cursor: str | None
-) -> tuple[list[Scorecard], str | None]:
-    query = select(Scorecard)
-    if q:
-        escaped = q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
-        query = query.where(Scorecard.name.ilike(f"%{escaped}%"))
-    return await paginate(
-        session,
-        query,
-        keys=[Scorecard.id],
-        limit=limit,
-        cursor=cursor,
-    )
 
 
 async def create_scorecard(
@@ -143,20 +126,6 @@ async def get_objective(
 ) -> Objective:
     return await get_or_404(
         session, Objective, objective_id, what="objective", for_update=for_update
-    )
-
-
-async def list_objectives(
-    session: AsyncSession, scorecard_id: uuid.UUID, *, limit: int, cursor: str | None
-) -> tuple[list[Objective], str | None]:
-    await get_scorecard(session, scorecard_id)
-    query = select(Objective).where(Objective.scorecard_id == scorecard_id)
-    return await paginate(
-        session,
-        query,
-        keys=[Objective.id],
-        limit=limit,
-        cursor=cursor,
     )
 
 

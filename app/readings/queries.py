@@ -1,0 +1,58 @@
+"""Hot reads of readings: plain statements on the read pool (see `app.core.reads`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from asyncpg import Connection
+
+from app.core.pagination import Keyset
+
+# In ReadingOut's field order.
+COLUMNS = "id, measure_id, value, observed_at, source, external_id, note, created_at"
+_ONE = f"SELECT {COLUMNS} FROM readings WHERE id = $1"
+_MEASURE_EXISTS = "SELECT EXISTS (SELECT FROM measures WHERE id = $1)"
+# Newest first; the id breaks ties between readings observed at the same instant.
+KEYSET = Keyset(("observed_at", "id"), (datetime, uuid.UUID), descending=True)
+
+
+async def get_reading(connection: Connection, reading_id: uuid.UUID) -> dict[str, Any] | None:
+    row = await connection.fetchrow(_ONE, reading_id)
+    return None if row is None else dict(row)
+
+
+async def list_readings(
+    connection: Connection,
+    measure_id: uuid.UUID,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None] | None:
+    """One page of a measure's readings, newest first, observed in [start, end); None when
+    there is no such measure."""
+    conditions, params = ["measure_id = $1"], list[Any]([measure_id])
+    if start is not None:
+        params.append(start)
+        conditions.append(f"observed_at >= ${len(params)}")
+    if end is not None:
+        params.append(end)
+        conditions.append(f"observed_at < ${len(params)}")
+    if cursor:  # `?cursor=` (empty) is the first page, as an absent one
+        condition, values = KEYSET.after(cursor, len(params) + 1)
+        conditions.append(condition)
+        params.extend(values)
+    params.append(limit + 1)
+    rows = await connection.fetch(
+        f"SELECT {COLUMNS} FROM readings WHERE {' AND '.join(conditions)} "
+        f"ORDER BY {KEYSET.order_by} LIMIT ${len(params)}",
+        *params,
+    )
+    # Only an empty page needs to ask whether the measure exists.
+    if not rows and not await connection.fetchval(_MEASURE_EXISTS, measure_id):
+        return None
+    page, next_cursor = KEYSET.page(rows, limit)
+    return [dict(row) for row in page], next_cursor

@@ -1,0 +1,99 @@
+"""Hot reads of scorecards and objectives: plain statements on the read pool (see
+`app.core.reads`)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from asyncpg import Connection, Record
+
+from app.core.pagination import Keyset
+from app.core.reads import jsonb
+
+# In ScorecardOut's and ObjectiveOut's field order.
+SCORECARD_COLUMNS = (
+    "id, name, description, owner, timezone, thresholds, score_cap, perspectives, version, "
+    "created_at, updated_at"
+)
+OBJECTIVE_COLUMNS = (
+    "id, scorecard_id, perspective, name, description, weight, version, created_at, updated_at"
+)
+_SCORECARD = f"SELECT {SCORECARD_COLUMNS} FROM scorecards WHERE id = $1"
+_OBJECTIVE = f"SELECT {OBJECTIVE_COLUMNS} FROM objectives WHERE id = $1"
+_SCORECARD_EXISTS = "SELECT EXISTS (SELECT FROM scorecards WHERE id = $1)"
+KEYSET = Keyset(("id",), (uuid.UUID,))
+_PAGE = f"ORDER BY {KEYSET.order_by} LIMIT"
+
+
+def scorecard_out(row: Record) -> dict[str, Any]:
+    """A row as ScorecardOut serialises it."""
+    scorecard = dict(row)
+    thresholds = jsonb(scorecard["thresholds"])
+    scorecard["thresholds"] = {
+        "green": float(thresholds["green"]),
+        "amber": float(thresholds["amber"]),
+    }
+    scorecard["perspectives"] = [
+        {"key": p["key"], "name": p["name"], "weight": float(p["weight"])}
+        for p in jsonb(scorecard["perspectives"])
+    ]
+    return scorecard
+
+
+async def get_scorecard(connection: Connection, scorecard_id: uuid.UUID) -> dict[str, Any] | None:
+    row = await connection.fetchrow(_SCORECARD, scorecard_id)
+    return None if row is None else scorecard_out(row)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+
+
+async def list_scorecards(
+    connection: Connection, *, q: str | None, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of scorecards by id; `q`: names containing it, case-insensitively."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if q:
+        params.append(f"%{_escape_like(q)}%")
+        conditions.append("name ILIKE $1")
+    if cursor:  # `?cursor=` (empty) is the first page, as an absent one
+        condition, values = KEYSET.after(cursor, len(params) + 1)
+        conditions.append(condition)
+        params.extend(values)
+    params.append(limit + 1)
+    where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+    rows = await connection.fetch(
+        f"SELECT {SCORECARD_COLUMNS} FROM scorecards {where}{_PAGE} ${len(params)}", *params
+    )
+    page, next_cursor = KEYSET.page(rows, limit)
+    return [scorecard_out(row) for row in page], next_cursor
+
+
+async def get_objective(connection: Connection, objective_id: uuid.UUID) -> dict[str, Any] | None:
+    row = await connection.fetchrow(_OBJECTIVE, objective_id)
+    return None if row is None else dict(row)
+
+
+async def list_objectives(
+    connection: Connection, scorecard_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None] | None:
+    """One page of a scorecard's objectives by id, or None when there is no such scorecard."""
+    conditions, params = ["scorecard_id = $1"], list[Any]([scorecard_id])
+    if cursor:
+        condition, values = KEYSET.after(cursor, 2)
+        conditions.append(condition)
+        params.extend(values)
+    params.append(limit + 1)
+    rows = await connection.fetch(
+        f"SELECT {OBJECTIVE_COLUMNS} FROM objectives WHERE {' AND '.join(conditions)} "
+        f"{_PAGE} ${len(params)}",
+        *params,
+    )
+    # Only an empty page needs to ask whether the scorecard exists.
+    if not rows and not await connection.fetchval(_SCORECARD_EXISTS, scorecard_id):
+        return None
+    page, next_cursor = KEYSET.page(rows, limit)
+    return [dict(row) for row in page], next_cursor

@@ -8,27 +8,12 @@ returns as text here) are parsed and shaped as their `*Out` models would shape t
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-import orjson
 from fastapi import Response
 
 from app.core.http import etag
-
-# Aware datetimes from PostgreSQL are UTC: "…Z", as pydantic writes them.
-_OPTIONS = orjson.OPT_UTC_Z
-
-
-def _default(value: Any) -> str:
-    """asyncpg's own uuid.UUID subclass, which orjson does not take for a UUID."""
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def dumps(content: Any) -> bytes:
-    return orjson.dumps(content, default=_default, option=_OPTIONS)
+from app.core.jsonutil import dumps, loads
 
 
 def json_response(content: Any, *, version: int | None = None) -> Response:
@@ -45,4 +30,4 @@ def page_response(items: list[dict[str, Any]], next_cursor: str | None) -> Respo
 
 def jsonb(text: str | None) -> Any:
     """A jsonb column's value (SQL NULL and JSON null both → None)."""
-    return None if text is None else orjson.loads(text)
+    return None if text is None else loads(text)

@@ -139,10 +139,11 @@ def _timestamp_string(value: Any) -> Any:
 
 
 def check_timestamp_range(value: datetime) -> datetime:
+    """The instant, in UTC (as every timestamp the service answers with), if in the range."""
     # The year test first: the instant of 0001-01-01T00:00+14:00 is not even representable.
     if not (1899 <= value.year <= 2200 and EARLIEST <= value < LATEST):
         raise ValueError(f"must lie in {TIMESTAMP_RANGE}")
-    return value
+    return value.astimezone(UTC)
 
 
 Timestamp = Annotated[

@@ -241,7 +241,7 @@ async def _record_crossing(
             "value": score.value,
             "score": score.score,
             "thresholds": {"green": thresholds.green, "amber": thresholds.amber},
-            "as_of": now.isoformat(),
+            "as_of": now.astimezone(UTC),  # written "…Z", as every timestamp
         },
         scorecard_id=definition.id,
     )

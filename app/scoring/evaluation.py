@@ -13,6 +13,7 @@ from app.scoring.rules import (
     clamp_score,
     elapsed_fraction,
     progress,
+    rounded,
     status_of,
     trend_of,
 )
@@ -111,7 +112,8 @@ def value_at(
         if m.formula is None:
             values[m.key] = aggregate(m.aggregation, stats.get(window_of(m, point), NO_READINGS))
         else:
-            values[m.key] = m.formula.evaluate(values)
+            derived = m.formula.evaluate(values)
+            values[m.key] = None if derived is None else rounded(derived)
     return values[measure.key]
 
 

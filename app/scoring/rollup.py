@@ -6,7 +6,7 @@ from uuid import UUID
 
 from app.scoring.model import ScorecardDefinition
 from app.scoring.results import MeasureScore, ObjectiveScore, PerspectiveScore, ScorecardScore
-from app.scoring.rules import status_of
+from app.scoring.rules import rounded, status_of
 
 
 def weighted_score(children: Iterable[tuple[float, float | None]]) -> tuple[float | None, float]:
@@ -24,7 +24,7 @@ def weighted_score(children: Iterable[tuple[float, float | None]]) -> tuple[floa
             weighted_sum += weight * score
     if weight_with_data == 0:
         return None, 0.0
-    return weighted_sum / weight_with_data, weight_with_data / total_weight
+    return rounded(weighted_sum / weight_with_data), rounded(weight_with_data / total_weight)
 
 
 def roll_up(

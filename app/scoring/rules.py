@@ -8,6 +8,14 @@ from app.scoring.results import Trend
 from app.scoring.windows import WindowStats
 
 FLAT_TREND = 0.01  # |delta| below this is "flat"
+DECIMALS = (
+    6  # what the engine computes, it answers to 6 decimal places: 93.0, not 92.99999999999997
+)
+
+
+def rounded(value: float) -> float:
+    """`value` to DECIMALS places; the status is judged on this number, the one shown."""
+    return round(value, DECIMALS) + 0.0  # + 0.0: no "-0.0"
 
 
 def aggregate(aggregation: Aggregation, stats: WindowStats) -> float | None:
@@ -16,11 +24,13 @@ def aggregate(aggregation: Aggregation, stats: WindowStats) -> float | None:
         case Aggregation.latest:
             return stats.latest_value
         case Aggregation.sum:
-            return 0.0 if stats.total is None else stats.total
+            return 0.0 if stats.total is None else rounded(stats.total)
         case Aggregation.count:
             return float(stats.count)
         case Aggregation.mean:
-            return None if stats.total is None or stats.count == 0 else stats.total / stats.count
+            if stats.total is None or stats.count == 0:
+                return None
+            return rounded(stats.total / stats.count)
         case Aggregation.min:
             return stats.minimum
         case Aggregation.max:
@@ -47,7 +57,7 @@ def progress(measure: MeasureDefinition, value: float, elapsed: float) -> float:
             value >= target if measure.direction is Direction.increase else value <= target
         )
         return 100.0 if on_target_side else 0.0
-    return (value - baseline) / span * 100
+    return rounded((value - baseline) / span * 100)
 
 
 def _range_progress(measure: MeasureDefinition, value: float) -> float:
@@ -58,7 +68,7 @@ def _range_progress(measure: MeasureDefinition, value: float) -> float:
     distance = (
         measure.target_min - value if value < measure.target_min else value - measure.target_max
     )
-    return 100 * (1 - distance / measure.tolerance)
+    return rounded(100 * (1 - distance / measure.tolerance))
 
 
 def clamp_score(progress: float, score_cap: float) -> float:
@@ -78,6 +88,6 @@ def status_of(score: float | None, thresholds: Thresholds) -> Status:
 def trend_of(score: float | None, previous_score: float | None) -> Trend | None:
     if score is None or previous_score is None:
         return None
-    delta = score - previous_score
+    delta = rounded(score - previous_score)
     direction = "flat" if abs(delta) < FLAT_TREND else "up" if delta > 0 else "down"
     return Trend(previous_score=previous_score, delta=delta, direction=direction)

@@ -17,7 +17,7 @@ from app.core.middleware import BodyLimitMiddleware, LargeBodyGate, RequestConte
 from app.core.openapi import install_openapi
 from app.core.settings import Settings, get_settings
 from app.measures.router import router as measures_router
-from app.ops.metrics import install_metrics
+from app.ops.metrics import observe_request
 from app.ops.router import router as ops_router
 from app.readings.batch_router import CsvUpload
 from app.readings.batch_router import router as batch_readings_router
@@ -95,7 +95,6 @@ def create_app(
         schemas=HAND_PARSED_BODIES,
         components={"TimeZone": TIME_ZONE_SCHEMA, "XapiJson": XAPI_JSON_SCHEMA},
     )
-    install_metrics(app)
     for router in (
         ops_router,
         api_keys_router,
@@ -112,5 +111,5 @@ def create_app(
     # over the limit is refused before it would queue at the large-body gate.
     app.add_middleware(LargeBodyGate)
     app.add_middleware(BodyLimitMiddleware)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, observe=observe_request)
     return app

@@ -30,13 +30,13 @@ from app.scores.router import router as scores_router
 from app.webhooks.router import router as webhooks_router
 from app.webhooks.worker import build_worker
 from app.xapi.router import router as xapi_router
-from app.xapi.schemas import XAPI_JSON_SCHEMA, XapiStatement
+from app.xapi.schemas import XapiStatement
 
 # Bodies the endpoints parse themselves (for speed, or for xAPI's own rules): named in the
 # document all the same.
 HAND_PARSED_BODIES = (ReadingBatch, CsvUpload, XapiStatement)
-# Schemas that fields refer to by name: a long enum written once, a recursive JSON value.
-NAMED_SCHEMAS = {"TimeZone": TIME_ZONE_SCHEMA, "XapiJson": XAPI_JSON_SCHEMA}
+# Schemas that fields refer to by name: a long enum, written once.
+NAMED_SCHEMAS = {"TimeZone": TIME_ZONE_SCHEMA}
 
 DESCRIPTION = """
 Balanced Scorecards for training & development teams.
@@ -93,7 +93,7 @@ def create_app(
     install_openapi(
         app,
         schemas=HAND_PARSED_BODIES,
-        components={"TimeZone": TIME_ZONE_SCHEMA, "XapiJson": XAPI_JSON_SCHEMA},
+        components={"TimeZone": TIME_ZONE_SCHEMA},
     )
     for router in (
         ops_router,

@@ -65,7 +65,7 @@ def expect(response: Response[Any], status: int, parsed_type: type[T], step: str
     return parsed
 
 
-def main(base_url: str, key: str, csv_mode: str) -> None:
+def main(base_url: str, key: str) -> None:
     client = AuthenticatedClient(base_url=base_url, token=key, raise_on_unexpected_status=True)
     start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday; each reading an hour later
 
@@ -143,40 +143,12 @@ def main(base_url: str, key: str, csv_mode: str) -> None:
                 payload=io.BytesIO(csv.encode()), file_name="readings.csv", mime_type="text/csv"
             )
         )
-        if csv_mode == "multipart":
-            ingested = expect(
-                import_readings_csv.sync_detailed(client=client, body=upload),
-                200,
-                IngestOut,
-                "CSV upload of 2 lines (multipart)",
-            )
-        else:  # the service's known fault: it refuses every multipart upload (see the test)
-            refused = expect(
-                import_readings_csv.sync_detailed(client=client, body=upload),
-                422,
-                ValidationProblem,
-                "CSV upload of 2 lines (multipart): refused, a known fault",
-            )
-            assert refused.errors[0].loc == ["body", "file"], refused
-            ingested = expect(
-                record_reading_batch.sync_detailed(
-                    client=client,
-                    body=ReadingBatch(
-                        readings=[
-                            ReadingBatchItem(
-                                value=value,
-                                observed_at=at(hour),
-                                measure_id=measure.id,
-                                external_id=f"csv-{n}",
-                            )
-                            for n, (value, hour) in enumerate([(60.0, 4), (70.0, 5)], 1)
-                        ]
-                    ),
-                ),
-                200,
-                IngestOut,
-                "the CSV's 2 lines as a batch instead",
-            )
+        ingested = expect(
+            import_readings_csv.sync_detailed(client=client, body=upload),
+            200,
+            IngestOut,
+            "CSV upload of 2 lines (multipart)",
+        )
         assert (ingested.created, ingested.duplicates) == (2, 0)
 
         seen: list[ReadingOut] = []
@@ -274,4 +246,4 @@ def main(base_url: str, key: str, csv_mode: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:3])

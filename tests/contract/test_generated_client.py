@@ -37,49 +37,13 @@ GENERATOR_CONFIG = "literal_enums: true\n"
 #   CSV as multipart/form-data instead, the other content type the operation takes.
 #   (`content_type_overrides: {text/csv: application/octet-stream}` silences the warning but
 #   generates `body.payload` on a `str`, an AttributeError the moment it is called.)
-# - XapiJson, "any JSON value" as a recursive anyOf: the generator resolves a $ref to a schema
-#   only once that schema is parsed, which is never the case for one that contains itself
-#   (openapi-generators/openapi-python-client#338); all xAPI bodies refer to it, so the
-#   xAPI statement models and the PUT/POST /xapi/statements operations are left out. A minimal
-#   document with that one schema gives the same warning.
 KNOWN_GENERATOR_WARNINGS = {
     "WARNING parsing POST /v1/readings/import within readings.": (
         "Unsupported content type text/csv"
     ),
-    "WARNING parsing GET /xapi/statements within xapi.": (
-        "Cannot parse response for status code <…> (Invalid property in union <…>), "
-        "response will be omitted from generated client"
-    ),
-    "WARNING parsing PUT /xapi/statements within xapi. Endpoint will not be generated.": (
-        "Could not find reference in parsed models or enums"
-    ),
-    "WARNING parsing POST /xapi/statements within xapi. Endpoint will not be generated.": (
-        "Invalid property in union <…>"
-    ),
-    "Unable to parse schema /components/schemas/XapiJson": (
-        "Unable to parse this part of your OpenAPI document: : Invalid property in union <…>"
-    ),
-    **{
-        f"Unable to process schema /components/schemas/{name}:": (
-            "Could not find reference in parsed models or enums"
-        )
-        for name in (
-            "XapiActivity",
-            "XapiOtherObject",
-            "XapiResult",
-            "XapiScore",
-            "XapiStatement",
-            "XapiVerb",
-        )
-    },
 }
 _SUBJECT = re.compile(r"^(WARNING parsing |Unable to (parse|process) schema |Skipping )")
 _OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>")
-
-# The service takes no multipart CSV upload at all (see test_a_multipart_csv_upload_is_taken):
-# while this holds, the driver checks that its upload is refused as it is today and records the
-# two lines as a batch instead; when the service is fixed, set it to False.
-MULTIPART_CSV_REFUSED = True
 
 
 def generator_warnings(output: str) -> dict[str, str]:
@@ -147,36 +111,33 @@ def test_a_python_client_generated_from_the_live_document_drives_the_service(cle
         assert installed.returncode == 0, installed.stdout + installed.stderr
         assert (site / "scorecard_service_client" / "py.typed").exists()
 
-        csv_mode = "multipart-refused" if MULTIPART_CSV_REFUSED else "multipart"
         driven = run(
             [
                 sys.executable,
                 HERE / "drive_python_client.py",
                 base_url,
                 admin_key(clean_db),
-                csv_mode,
             ],
             env={**os.environ, "PYTHONPATH": str(site)},
             cwd=tmp_path,  # nothing of the repository on sys.path but what PYTHONPATH names
         )
     assert driven.returncode == 0, driven.stdout + driven.stderr
-    steps = 16 if MULTIPART_CSV_REFUSED else 15
-    assert driven.stdout.splitlines()[-1] == f"driven: {steps} steps", driven.stdout
+    assert driven.stdout.splitlines()[-1] == "driven: 15 steps", driven.stdout
 
 
-@pytest.mark.xfail(
-    MULTIPART_CSV_REFUSED,
-    strict=True,
-    reason="app/readings/batch_router.py checks the form's part against fastapi.UploadFile, a "
-    "subclass of the starlette.datastructures.UploadFile that request.form() gives: every "
-    "multipart upload is answered 422 'send the CSV as a file part named `file`'",
-)
 async def test_a_multipart_csv_upload_is_taken(client):
     scorecard = (await client.post("/v1/scorecards", json={"name": "Upload"})).json()
     measure = (
         await client.post(
             f"/v1/scorecards/{scorecard['id']}/measures",
-            json={"key": "m", "name": "M", "direction": "increase", "perspective": "financial"},
+            json={
+                "key": "m",
+                "name": "M",
+                "direction": "increase",
+                "perspective": "financial",
+                "baseline": 0,
+                "target": 100,
+            },
         )
     ).json()
     csv = f"measure_id,value,observed_at\n{measure['id']},1,2026-03-02T09:00:00Z\n"
@@ -234,14 +195,7 @@ export const used = [
 """
 
 
-# What tsc finds wrong in openapi-typescript 7's own output: XapiJson, "any JSON value", becomes
-# `XapiJson: string | ... | components["schemas"]["XapiJson"][] | {...}`, a member of the
-# `components` interface that names itself through an indexed access, which TypeScript refuses
-# (a recursive `type` alias would do). Uses of XapiJson are `any`; nothing else is affected.
-KNOWN_TSC_ERRORS = {
-    "schema.d.ts: error TS2502: 'XapiJson' is referenced directly or indirectly in its own type "
-    "annotation.",
-}
+KNOWN_TSC_ERRORS: set[str] = set()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app.auth.router import router as api_keys_router
+from app.background import build_worker
 from app.core.database import make_engine, make_read_pool, make_sessionmaker
 from app.core.embedded import resolve_database_url
 from app.core.errors import install_error_handlers
@@ -28,7 +29,6 @@ from app.scorecards.schemas import TIME_ZONE_SCHEMA
 from app.scores.cache import ScoreCache
 from app.scores.router import router as scores_router
 from app.webhooks.router import router as webhooks_router
-from app.webhooks.worker import build_worker
 from app.xapi.router import router as xapi_router
 from app.xapi.schemas import XAPI_JSON_SCHEMA, XapiStatement
 

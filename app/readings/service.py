@@ -18,8 +18,8 @@ from uuid_utils import uuid7
 from app.core.errors import Conflict, NotFound
 from app.ops.metrics import READINGS_INGESTED
 from app.readings.models import Reading
-from app.scores.increments import Added
-from app.scores.status import LockedMeasure, lock_measures, refresh_statuses
+from app.thresholds.increments import Added
+from app.thresholds.status import LockedMeasure, lock_measures, refresh_statuses
 
 
 @dataclass(slots=True)  # not frozen: that makes __init__ ~2x slower, at thousands per batch

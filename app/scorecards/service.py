@@ -19,7 +19,7 @@ from app.scorecards.schemas import (
     ScorecardCreate,
     ScorecardUpdate,
 )
-from app.scores.status import lock_measures, refresh_statuses
+from app.thresholds.status import lock_measures, refresh_statuses
 
 # Scorecard fields that can move a measure's status.
 STATUS_INPUTS = frozenset({"thresholds", "timezone", "score_cap"})

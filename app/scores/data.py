@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 from asyncpg import Connection
 
 from app.core.errors import NotFound
-from app.scores.increments import KnownWindow
 from app.scoring import (
     Aggregation,
     Cadence,
@@ -41,8 +40,11 @@ from app.scoring import (
 )
 from app.scoring.windows import NO_READINGS
 
-_WINDOW_STATS = """
-SELECT w.ord, agg.n, agg.total, agg.minimum, agg.maximum, latest.value, latest.observed_at{extra}
+# Columns are read by name (`window_stats`); `extra` columns and `join`s are added by crossing
+# detection (app/thresholds/increments.py), which carries the statistics forward.
+WINDOW_STATS_TEMPLATE = """
+SELECT w.ord, agg.n, agg.total, agg.minimum, agg.maximum,
+    latest.value AS latest_value, latest.observed_at AS latest_observed_at{extra}
 FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::bool[])
      WITH ORDINALITY AS w(measure_id, start, until, aggregate, ord)
 CROSS JOIN LATERAL (
@@ -59,18 +61,7 @@ LEFT JOIN LATERAL (
     LIMIT 1
 ) latest ON true{join}
 """
-# For `KnownWindow`s (crossing detection after a write): also the latest reading's id and the
-# first reading at or after the window's end, one more index probe per window.
-_KNOWN_WINDOWS = _WINDOW_STATS.format(
-    extra=", latest.id, next.observed_at",
-    join="""
-LEFT JOIN LATERAL (
-    SELECT r.observed_at FROM readings r
-    WHERE r.measure_id = w.measure_id AND r.observed_at >= w.until
-    ORDER BY r.observed_at LIMIT 1
-) next ON true""",
-)
-_WINDOW_STATS = _WINDOW_STATS.format(extra="", join="")
+_WINDOW_STATS = WINDOW_STATS_TEMPLATE.format(extra="", join="")
 
 
 def _needs_aggregates(definition: ScorecardDefinition, windows: Sequence[Window]) -> list[bool]:
@@ -91,27 +82,18 @@ async def fetch_window_stats(
     """Statistics of each window that has readings (one statement)."""
     return {
         window: stats
-        for window, row in await _fetch(connection, _WINDOW_STATS, definition, windows)
-        if (stats := _stats(row)) != NO_READINGS
+        for window, row in await fetch_windows(connection, _WINDOW_STATS, definition, windows)
+        if (stats := window_stats(row)) != NO_READINGS
     }
 
 
-async def fetch_known_windows(
-    connection: Connection, definition: ScorecardDefinition, windows: Collection[Window]
-) -> dict[Window, KnownWindow]:
-    """Every window's statistics, with what carrying them forward needs (`increments`)."""
-    return {
-        window: KnownWindow(_stats(row), row[7], row[8])
-        for window, row in await _fetch(connection, _KNOWN_WINDOWS, definition, windows)
-    }
-
-
-async def _fetch(
+async def fetch_windows(
     connection: Connection,
     statement: str,
     definition: ScorecardDefinition,
     windows: Collection[Window],
 ) -> list[tuple[Window, Any]]:
+    """Each window with its row of `statement` (a `WINDOW_STATS_TEMPLATE` filled in)."""
     if not windows:
         return []
     ordered: Sequence[Window] = list(windows)
@@ -122,17 +104,17 @@ async def _fetch(
         [w.until for w in ordered],
         _needs_aggregates(definition, ordered),
     )
-    return [(ordered[row[0] - 1], row) for row in rows]
+    return [(ordered[row["ord"] - 1], row) for row in rows]
 
 
-def _stats(row: Any) -> WindowStats:
+def window_stats(row: Any) -> WindowStats:
     return WindowStats(
-        count=row[1],
-        total=row[2],
-        minimum=row[3],
-        maximum=row[4],
-        latest_value=row[5],
-        latest_observed_at=row[6],
+        count=row["n"],
+        total=row["total"],
+        minimum=row["minimum"],
+        maximum=row["maximum"],
+        latest_value=row["latest_value"],
+        latest_observed_at=row["latest_observed_at"],
     )
 
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from app.core.database import driver_connection
-from app.scores.status import lock_measures
+from app.thresholds.status import lock_measures
 from tests.factories import create_measure, create_scorecard
 
 

@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.core.ids import new_id
-from app.scores.data import fetch_known_windows, fetch_window_stats, load_definition
+from app.scores.data import fetch_window_stats, load_definition
 from app.scoring import Cadence, Reading, Window, WindowStats, summarize
 from app.scoring.periods import periods_between
 from app.scoring.windows import NO_READINGS
+from app.thresholds.increments import fetch_known_windows
 from tests.factories import create_measure, create_scorecard
 
 KATHMANDU = ZoneInfo("Asia/Kathmandu")  # UTC+05:45: local midnight is never a UTC hour

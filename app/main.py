@@ -29,6 +29,7 @@ from app.scorecards.schemas import TIME_ZONE_SCHEMA
 from app.scores.cache import ScoreCache
 from app.scores.router import router as scores_router
 from app.webhooks.router import router as webhooks_router
+from app.webhooks.service import backlog
 from app.xapi.router import router as xapi_router
 from app.xapi.schemas import XAPI_JSON_SCHEMA, XapiStatement
 
@@ -96,6 +97,7 @@ def create_app(
         components={"TimeZone": TIME_ZONE_SCHEMA, "XapiJson": XAPI_JSON_SCHEMA},
     )
     install_metrics(app)
+    app.state.readiness_figures = {"webhooks": backlog}  # shown by /readyz
     for router in (
         ops_router,
         api_keys_router,

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from app.auth.keys import Scope, create_api_key
 from app.core.embedded import start_embedded, stop_embedded
 from app.core.migrate import upgrade
-from app.core.models import Base
 from app.core.settings import Settings, normalise_database_url
 from app.main import create_app
+from app.models import Base
 
 
 async def _reset_schema(url: str) -> None:

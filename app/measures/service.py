@@ -12,10 +12,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.errors import Conflict, ValidationFailed
 from app.core.http import check_if_match
-from app.measures.models import Measure
 from app.measures.schemas import MeasureCreate, MeasureUpdate, definition_errors
 from app.readings.models import Reading
-from app.scorecards.models import Objective, Scorecard
+from app.scorecards.models import Measure, Objective, Scorecard
 from app.scorecards.service import get_scorecard, lock_in_scorecard
 from app.scoring import FormulaError, evaluation_order, parse_formula
 from app.thresholds.status import lock_measures, refresh_statuses

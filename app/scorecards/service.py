@@ -11,8 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.database import get_or_404
 from app.core.errors import Conflict, ValidationFailed
 from app.core.http import check_if_match
-from app.measures.models import Measure
-from app.scorecards.models import Objective, Scorecard
+from app.scorecards.models import Measure, Objective, Scorecard
 from app.scorecards.schemas import (
     ObjectiveCreate,
     ObjectiveUpdate,

@@ -17,7 +17,6 @@ from app.core.errors import Conflict, ValidationFailed
 from app.core.http import check_if_match
 from app.core.pagination import paginate
 from app.core.settings import Settings
-from app.scorecards.models import Scorecard
 from app.webhooks.events import NOTIFY, emit_test_event
 from app.webhooks.models import Delivery, DeliveryAttempt, Event, Subscription
 from app.webhooks.schemas import WebhookCreate, WebhookUpdate
@@ -43,8 +42,15 @@ async def _check_destination(url: str, settings: Settings) -> None:
         ) from None
 
 
+# By table, as the subscription's foreign key refers to it: scorecards/ writes events through
+# app.thresholds, which writes them here, so webhooks/ imports nothing of scorecards/.
+_SCORECARD_EXISTS = text("SELECT EXISTS (SELECT 1 FROM scorecards WHERE id = :id)")
+
+
 async def _check_scorecard(session: AsyncSession, scorecard_id: uuid.UUID | None) -> None:
-    if scorecard_id is not None and await session.get(Scorecard, scorecard_id) is None:
+    if scorecard_id is not None and not await session.scalar(
+        _SCORECARD_EXISTS, {"id": scorecard_id}
+    ):
         raise ValidationFailed.at(["body", "scorecard_id"], f"scorecard {scorecard_id} not found")
 
 

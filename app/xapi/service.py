@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.errors import BadRequest, Conflict, NotFound
 from app.core.jsonutil import dumps
 from app.core.pagination import paginate
-from app.measures.models import Measure
 from app.readings.service import NewReading, WriteResult, record_readings
+from app.scorecards.models import Measure
 from app.xapi.models import XapiStatement
 from app.xapi.statements import Statement, mapped_value, rendered, same_statement
 

@@ -70,7 +70,10 @@ def sessionmaker(app: Any) -> async_sessionmaker[AsyncSession]:
 
 @pytest.fixture
 async def clean_db(app: Any) -> AsyncIterator[str]:
-    """The database URL, with every table emptied after the test."""
+    """The database URL, with every table emptied after the test; the test starts from fresh
+    caches."""
+    for cache in (app.state.score_cache, app.state.crossing_caches):
+        cache.reset()
     yield app.state.database_url
     # DELETE, children first: on tables this small it is ~10x faster than TRUNCATE.
     async with app.state.engine.begin() as connection:

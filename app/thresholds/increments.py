@@ -108,10 +108,14 @@ class _Entry:
 
 
 class WindowCache:
-    """Bounded, least recently used; keyed by (measure, window start)."""
+    """The statistics this process's writes left, bounded, least recently used; keyed by
+    (measure, window start). One per app or worker (`CrossingCaches`)."""
 
     def __init__(self, max_entries: int = 4096) -> None:
         self.max_entries = max_entries
+        self.reset()
+
+    def reset(self) -> None:
         self._entries: OrderedDict[tuple[uuid.UUID, datetime], _Entry] = OrderedDict()
 
     def get(self, window: Window, stamp: int, added: Iterable[Added]) -> KnownWindow | None:
@@ -127,6 +131,3 @@ class WindowCache:
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
-
-
-windows_written = WindowCache()

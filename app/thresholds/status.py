@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import driver_connection
-from app.scores.data import cached_definitions, load_definition
+from app.scores.data import Definitions, load_definition
 from app.scoring import (
     MeasureScore,
     PeriodSelector,
@@ -26,8 +26,39 @@ from app.scoring import (
     evaluate_measure,
     measure_windows,
 )
-from app.thresholds.increments import Added, KnownWindow, fetch_known_windows, windows_written
+from app.thresholds.increments import Added, KnownWindow, WindowCache, fetch_known_windows
 from app.webhooks.events import THRESHOLD_CROSSED, emit_event
+
+
+@dataclass(frozen=True, slots=True)
+class CrossingCaches:
+    """What crossing detection reuses across transactions: the definitions (shared with score
+    reads) and the window statistics its writes left. Built in the app's lifespan or by the
+    worker and handed to sessions through their sessionmaker (`session_info`)."""
+
+    definitions: Definitions
+    windows: WindowCache
+
+    def reset(self) -> None:
+        self.definitions.reset()
+        self.windows.reset()
+
+    def session_info(self) -> dict[str, object]:
+        """`info` for `make_sessionmaker`: its sessions detect crossings with these caches."""
+        return {_CACHES: self}
+
+
+_CACHES = "scorecard.crossing_caches"
+
+
+def _caches(session: AsyncSession) -> CrossingCaches:
+    """The session's caches; a session from any other sessionmaker (a one-off command, a
+    benchmark) gets caches of its own, which go with it."""
+    caches = session.info.get(_CACHES)
+    if caches is None:
+        caches = session.info[_CACHES] = CrossingCaches(Definitions(), WindowCache())
+    return caches
+
 
 _SWEEP_LOCK = 0x5C0E5EE9  # advisory-lock namespace: one sweeper per scorecard at a time
 log = structlog.get_logger(__name__)
@@ -81,6 +112,7 @@ async def _evaluate(
         *(measure_windows(definition, i, now, current, with_trend=False) for i in ids)
     )
     known: dict[Window, KnownWindow] = {}
+    windows_written = _caches(session).windows
     if added is not None:
         for window in windows:
             mine = locked.get(window.measure_id)
@@ -151,7 +183,7 @@ async def lock_measures(
     `foresee=False`: rows taken after it would break the order."""
     requested = set(measure_ids)
     wanted = set(requested)
-    for definition in cached_definitions(wanted) if foresee else ():
+    for definition in _caches(session).definitions.of_measures(wanted) if foresee else ():
         wanted |= _write_set(definition, wanted)
     connection = await driver_connection(session)
     rows = await connection.fetch(_LOCK, list(wanted))
@@ -197,8 +229,10 @@ async def refresh_statuses(
             by_scorecard.setdefault(key, set()).add(measure.id)
     mine = {measure.id: measure for measure in locked}
     changed: dict[uuid.UUID, str] = {}
+    definitions = _caches(session).definitions
     for (scorecard_id, stamp), requested in by_scorecard.items():
-        definition = await load_definition(await driver_connection(session), scorecard_id, stamp)
+        connection = await driver_connection(session)
+        definition = await load_definition(connection, definitions, scorecard_id, stamp)
         affected = sorted(_with_dependents(definition, requested))
         if unforeseen := [i for i in affected if i not in stored]:
             # Derived measures only, after every input. (Two writers whose cached definitions
@@ -266,7 +300,7 @@ async def sweep_scorecard(
     if not got_lock:
         return 0
     connection = await driver_connection(session)
-    definition = await load_definition(connection, scorecard_id)
+    definition = await load_definition(connection, _caches(session).definitions, scorecard_id)
     stored = dict(await connection.fetch(_STATUSES, scorecard_id))
     scores = await _evaluate(session, definition, stored, now, locked={}, added=None)
     moved = [i for i, status in stored.items() if scores[i].status.value != status]

@@ -36,6 +36,17 @@ async def test_a_lock_taken_first_thing_on_the_driver_connection_is_held(client,
         await holder.commit()
 
 
+async def test_the_driver_connection_is_in_the_sessions_transaction(sessionmaker):
+    async with sessionmaker() as session:
+        connection = await driver_connection(session)
+        assert connection.is_in_transaction()
+        await connection.execute("CREATE TEMP TABLE probe (x int) ON COMMIT DROP")
+        # Run through the ORM session, this finds the table: one connection, one transaction.
+        assert await session.scalar(text("SELECT count(*) FROM probe")) == 0
+        await session.rollback()
+        assert not connection.is_in_transaction()
+
+
 async def test_the_definition_stamp_moves_with_definition_edits_only(client, sessionmaker):
     scorecard = await create_scorecard(client)
     seen = [await stamp(sessionmaker, scorecard["id"])]

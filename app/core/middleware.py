@@ -10,6 +10,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -144,12 +145,17 @@ class LargeBodyGate:
         return _header(scope, b"transfer-encoding") is not None
 
 
-class RequestContextMiddleware:
-    """Request id (X-Request-ID honoured if sane, else generated; always echoed) and one access
-    log line per request with method, route template, status and duration."""
+Observer = Callable[[str, str | None, int, float], None]
+"""Told of every request: (method, route template or None if unmatched, status, seconds)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+
+class RequestContextMiddleware:
+    """Request id (X-Request-ID honoured if sane, else generated; always echoed), one access
+    log line per request with method, route template, status and duration, and the same facts
+    to `observe` (the HTTP metrics: one place times a request, not two middlewares)."""
+
+    def __init__(self, app: ASGIApp, observe: Observer | None = None) -> None:
+        self.app, self.observe = app, observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -174,13 +180,16 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            template: str | None = getattr(scope.get("route"), "path", None)
+            if self.observe is not None:
+                self.observe(scope["method"], template, status, seconds)
             if access_log.isEnabledFor(logging.INFO):  # skip building the event when off
-                route = scope.get("route")
                 access_log.info(
                     "request",
                     method=scope["method"],
-                    route=getattr(route, "path", None) or "unmatched",
+                    route=template or "unmatched",
                     status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    duration_ms=round(seconds * 1000, 2),
                 )
             structlog.contextvars.unbind_contextvars("request_id")

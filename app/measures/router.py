@@ -34,6 +34,7 @@ def _measure(response: Response, measure: object) -> MeasureOut:
     status_code=201,
     dependencies=can_write,
     summary="Create a measure",
+    responses={409: {"description": "A measure with this key already exists in the scorecard"}},
 )
 async def create_measure(
     scorecard_id: uuid.UUID, body: MeasureCreate, session: SessionDep, response: Response
@@ -86,7 +87,10 @@ async def get_measure(measure_id: uuid.UUID, request: Request) -> Response:
 
 
 @router.patch(
-    "/v1/measures/{measure_id}", dependencies=can_write, summary="Update a measure (partial)"
+    "/v1/measures/{measure_id}",
+    dependencies=can_write,
+    summary="Update a measure (partial)",
+    responses={409: {"description": "The key is taken or used by formulas, or it has readings"}},
 )
 async def update_measure(
     measure_id: uuid.UUID,
@@ -103,6 +107,7 @@ async def update_measure(
     status_code=204,
     dependencies=can_write,
     summary="Delete a measure (409 while it has readings, unless cascade=true)",
+    responses={409: {"description": "It has readings (no cascade=true), or formulas use it"}},
 )
 async def delete_measure(
     measure_id: uuid.UUID,

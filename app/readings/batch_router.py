@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile  # what request.form() gives, not FastAPI's
 from starlette.exceptions import HTTPException
 
 from app.auth.dependencies import require

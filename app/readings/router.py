@@ -30,7 +30,8 @@ router = APIRouter(route_class=Route, tags=["readings"])
         200: {
             "model": ReadingOut,
             "description": "A retry: same external_id and content as a stored reading",
-        }
+        },
+        409: {"description": "The external_id is stored with other content, or it is derived"},
     },
 )
 async def create_reading(

@@ -90,7 +90,10 @@ async def get_scorecard(scorecard_id: uuid.UUID, request: Request) -> Response:
 
 
 @router.patch(
-    "/v1/scorecards/{scorecard_id}", dependencies=can_write, summary="Update a scorecard (partial)"
+    "/v1/scorecards/{scorecard_id}",
+    dependencies=can_write,
+    summary="Update a scorecard (partial)",
+    responses={409: {"description": "A removed perspective still holds objectives or measures"}},
 )
 async def update_scorecard(
     scorecard_id: uuid.UUID,
@@ -108,6 +111,7 @@ async def update_scorecard(
     status_code=204,
     dependencies=can_write,
     summary="Delete a scorecard (409 while it has measures, unless cascade=true)",
+    responses={409: {"description": "It still has measures (and no cascade=true)"}},
 )
 async def delete_scorecard(
     scorecard_id: uuid.UUID,
@@ -182,6 +186,7 @@ async def update_objective(
     status_code=204,
     dependencies=can_write,
     summary="Delete an objective (409 while it has measures, unless cascade=true)",
+    responses={409: {"description": "It still has measures (and no cascade=true)"}},
 )
 async def delete_objective(
     objective_id: uuid.UUID,

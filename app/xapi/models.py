@@ -4,8 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import JSON, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base
@@ -29,4 +28,5 @@ class XapiStatement(Base):
     activity_id: Mapped[str | None] = mapped_column(Text)
     timestamp: Mapped[datetime]
     stored: Mapped[datetime]
-    statement: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # json, not jsonb: the text as sent, U+0000 included (migration 0006)
+    statement: Mapped[dict[str, Any]] = mapped_column(JSON)

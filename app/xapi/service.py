@@ -32,7 +32,7 @@ BACKFILL_CHUNK = 5_000
 
 _INSERT = text("""
 INSERT INTO xapi_statements (id, verb_id, activity_id, timestamp, stored, statement)
-SELECT s.id, s.verb_id, s.activity_id, s.ts, CAST(:stored AS timestamptz), CAST(s.doc AS jsonb)
+SELECT s.id, s.verb_id, s.activity_id, s.ts, CAST(:stored AS timestamptz), CAST(s.doc AS json)
 FROM unnest(CAST(:ids AS uuid[]), CAST(:verbs AS text[]), CAST(:activities AS text[]),
             CAST(:timestamps AS timestamptz[]), CAST(:docs AS text[]))
      AS s(id, verb_id, activity_id, ts, doc)

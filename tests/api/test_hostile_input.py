@@ -402,7 +402,8 @@ def statement(**fields: Any) -> dict[str, Any]:
         {"timestamp": "0001-01-01T00:00:00Z"},
         {"timestamp": "9999-12-31T23:59:59-12:00"},
         {"timestamp": 1700000000},
-        {"actor": {"mbox": "mailto:ada@example.com", "name": "nul \x00"}},
+        {"verb": {"id": "http://adlnet.gov/expapi/verbs/\x00passed"}},
+        {"object": {"id": "http://lms.example.com/\x00course"}},
     ],
     ids=repr,
 )
@@ -432,3 +433,16 @@ async def test_an_xapi_score_beyond_the_number_bound_is_stored_without_a_reading
     assert [r["value"] for r in readings.json()["items"]] == [1]
     score = await client.get(f"/v1/scorecards/{world['scorecard']}/score")
     assert score.status_code == 200
+
+
+async def test_an_xapi_statement_with_nul_in_free_text_is_kept_as_sent(client, world):
+    """xAPI asks an LRS to keep what it is sent: U+0000 in a name or a response is stored (as
+    json, not jsonb) and given back as it came; only the ids kept in text columns refuse it."""
+    sent = statement(actor={"mbox": "mailto:ada@example.com", "name": "Ada \x00 Lovelace"})
+    response = await client.post("/xapi/statements", json=sent, headers=XAPI)
+    assert response.status_code == 200, response.text
+    [statement_id] = response.json()
+    stored = await client.get(
+        "/xapi/statements", params={"statementId": statement_id}, headers=XAPI
+    )
+    assert stored.json()["actor"]["name"] == "Ada \x00 Lovelace"

@@ -179,7 +179,7 @@ async def test_put_stores_under_the_given_id(lrs):
         statement(result={"success": "yes"}),
         statement(version="2.0.0"),
         {**statement(), "mood": "happy"},
-        statement(result={"response": "a\u0000b"}),
+        statement(verb="http://adlnet.gov/expapi/verbs/\u0000completed"),
     ],
 )
 async def test_statements_without_the_minimal_shape_are_400(lrs, bad):

@@ -264,8 +264,8 @@ async def _load_demo(url: str) -> tuple[object, bool]:
 async def _run_worker(url: str, settings: Settings) -> None:
     from sqlalchemy import text
 
+    from app.background import build_worker
     from app.core.database import make_engine
-    from app.webhooks.worker import build_worker
 
     engine = make_engine(url, pool_size=4)
     try:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app.auth.router import router as api_keys_router
+from app.background import build_worker
 from app.core.database import make_engine, make_read_pool, make_sessionmaker
 from app.core.embedded import resolve_database_url
 from app.core.errors import install_error_handlers
@@ -26,9 +27,12 @@ from app.readings.router import router as readings_router
 from app.scorecards.router import router as scorecards_router
 from app.scorecards.schemas import TIME_ZONE_SCHEMA
 from app.scores.cache import ScoreCache
+from app.scores.data import Definitions
 from app.scores.router import router as scores_router
+from app.thresholds.increments import WindowCache
+from app.thresholds.status import CrossingCaches
 from app.webhooks.router import router as webhooks_router
-from app.webhooks.worker import build_worker
+from app.webhooks.service import backlog
 from app.xapi.router import router as xapi_router
 from app.xapi.schemas import XapiStatement
 
@@ -65,15 +69,22 @@ def create_app(
         engine = make_engine(database_url or resolve_database_url(settings), pool_size=pool_size)
         app.state.settings = settings
         app.state.engine = engine
-        app.state.sessionmaker = make_sessionmaker(engine)
+        # Every cache of the app, each an object with reset(): nothing is cached in a module.
+        app.state.definitions = Definitions()  # shared by score reads and crossing detection
+        app.state.crossing_caches = CrossingCaches(app.state.definitions, WindowCache())
         app.state.score_cache = ScoreCache(max_age=settings.scorecard_score_cache_seconds)
+        app.state.sessionmaker = make_sessionmaker(
+            engine, info=app.state.crossing_caches.session_info()
+        )
         try:
             app.state.read_pool = await make_read_pool(engine, max_size=pool_size)
             async with AsyncExitStack() as background:
                 background.push_async_callback(app.state.read_pool.close)
                 if run_worker:
                     # Stopped after the last request: in-flight deliveries finish first.
-                    await background.enter_async_context(build_worker(engine, settings).running())
+                    await background.enter_async_context(
+                        build_worker(engine, settings, app.state.crossing_caches).running()
+                    )
                 yield
         finally:
             await engine.dispose()
@@ -95,6 +106,7 @@ def create_app(
         schemas=HAND_PARSED_BODIES,
         components={"TimeZone": TIME_ZONE_SCHEMA},
     )
+    app.state.readiness_figures = {"webhooks": backlog}  # shown by /readyz
     for router in (
         ops_router,
         api_keys_router,

@@ -420,6 +420,7 @@ async def inprocess_timings(
     from app.core.database import driver_connection, make_engine, make_sessionmaker
     from app.scores.data import (
         _WINDOW_STATS,
+        Definitions,
         _needs_aggregates,
         fetch_window_stats,
         load_definition,
@@ -454,13 +455,14 @@ async def inprocess_timings(
                 ("mixed_score", fx.mixed_id, False),
                 ("mixed_history", fx.mixed_id, True),
             )
+            definitions = Definitions()  # held across repeats, as the app's are
             for name, scorecard_id, history in cases:
                 repeats = max(5, plan.sql_repeats // 5) if history else plan.sql_repeats
                 phases: dict[str, list[float]] = {}
                 windows: list[Any] = []
                 for _ in range(repeats + 1):  # the first is a warm-up
                     marks = [time.perf_counter()]
-                    definition = await load_definition(conn, scorecard_id)
+                    definition = await load_definition(conn, definitions, scorecard_id)
                     marks.append(time.perf_counter())
                     if history:
                         points = scorecard_history_points(

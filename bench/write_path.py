@@ -9,7 +9,7 @@ mean and a derived measure) whose measures already hold readings, times one comm
 
 Alternates (a) and (b) in blocks of 25 so drift hits both alike. In the service every write
 detects, so a process carries each window's statistics forward from write to write
-(`app/scores/increments.py`); a block's first detecting writes, after plain ones, find them
+(`app/thresholds/increments.py`); a block's first detecting writes, after plain ones, find them
 stale and rescan the period, as after another process's write: they are reported apart
 ("first of a block") and included in the mean. Target: (b) ≤ 1.5 × (a). Writes
 bench/results/write_path.json.
@@ -29,7 +29,7 @@ from app.measures.service import create_measure
 from app.readings.service import NewReading, record_readings, write_readings
 from app.scorecards.schemas import ScorecardCreate
 from app.scorecards.service import create_scorecard
-from app.scores.status import lock_measures
+from app.thresholds.status import lock_measures
 from bench.common import save_results, scratch_database
 
 AGGREGATIONS = ("latest", "sum", "count", "mean")

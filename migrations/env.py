@@ -8,7 +8,7 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.core.models import Base
+from app.models import Base
 
 MIGRATION_LOCK_ID = 0x5C0EC4D  # arbitrary, constant: "scorecard"
 

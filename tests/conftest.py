@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from app.auth.keys import Scope, create_api_key
 from app.core.embedded import start_embedded, stop_embedded
 from app.core.migrate import upgrade
-from app.core.models import Base
 from app.core.settings import Settings, normalise_database_url
 from app.main import create_app
+from app.models import Base
 
 
 async def _reset_schema(url: str) -> None:
@@ -70,7 +70,10 @@ def sessionmaker(app: Any) -> async_sessionmaker[AsyncSession]:
 
 @pytest.fixture
 async def clean_db(app: Any) -> AsyncIterator[str]:
-    """The database URL, with every table emptied after the test."""
+    """The database URL, with every table emptied after the test; the test starts from fresh
+    caches."""
+    for cache in (app.state.score_cache, app.state.crossing_caches):
+        cache.reset()
     yield app.state.database_url
     # DELETE, children first: on tables this small it is ~10x faster than TRUNCATE.
     async with app.state.engine.begin() as connection:

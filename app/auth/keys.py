@@ -67,7 +67,7 @@ class Caller:
 async def find_caller(pool: asyncpg.Pool, plaintext: str) -> Caller | None:
     """The caller presenting this key, or None for an unknown (or revoked) key."""
     row = await pool.fetchrow(_FIND_KEY, hash_key(plaintext))
-    return None if row is None else Caller(row[0], row[1], Scope(row[2]))
+    return None if row is None else Caller(row["id"], row["name"], Scope(row["scope"]))
 
 
 async def any_api_key_exists(session: AsyncSession) -> bool:

@@ -65,8 +65,11 @@ def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
     )
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def make_sessionmaker(
+    engine: AsyncEngine, *, info: dict[str, Any] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """`info`: what every session's `info` starts with (e.g. the caches its owner built)."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -111,13 +114,20 @@ async def driver_connection(session: AsyncSession) -> Any:
 
     SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its own first statement; a statement
     sent here before that would run outside any transaction (a row lock would be released at
-    once), so BEGIN is sent here first."""
+    once), so BEGIN is sent here first.
+
+    The one use of a private SQLAlchemy attribute in the app: the adapter has no public way to
+    begin now. Sending BEGIN ourselves would not do (the adapter would then fail its own
+    BEGIN), nor would a `SELECT 1` through the session (a round trip more on every write).
+    Hence the upper bound on SQLAlchemy in pyproject.toml, and the tests that pin it
+    (tests/scores/test_definitions.py: a lock taken first thing on this connection is held,
+    and the connection is in the session's transaction)."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    adapted: Any = raw.dbapi_connection
-    if adapted._transaction is None:  # SQLAlchemy internals, pinned by a test
-        await adapted._start_transaction()
-    return raw.driver_connection
+    driver: asyncpg.Connection = raw.driver_connection
+    if not driver.is_in_transaction():
+        await raw.dbapi_connection._start_transaction()  # type: ignore[union-attr]
+    return driver
 
 
 Row = TypeVar("Row", bound=Base)

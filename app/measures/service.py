@@ -8,16 +8,16 @@ from typing import Any
 from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.errors import Conflict, ValidationFailed
 from app.core.http import check_if_match
-from app.measures.models import Measure
 from app.measures.schemas import MeasureCreate, MeasureUpdate, definition_errors
 from app.readings.models import Reading
-from app.scorecards.models import Objective, Scorecard
+from app.scorecards.models import Measure, Objective, Scorecard
 from app.scorecards.service import get_scorecard, lock_in_scorecard
-from app.scores.status import lock_measures, refresh_statuses
 from app.scoring import FormulaError, evaluation_order, parse_formula
+from app.thresholds.status import lock_measures, refresh_statuses
 
 
 async def _placement(session: AsyncSession, scorecard: Scorecard, fields: dict[str, Any]) -> str:
@@ -92,6 +92,13 @@ async def _flush_unique_key(session: AsyncSession, key: str) -> None:
         raise
 
 
+async def _refresh_status(session: AsyncSession, measure: Measure) -> None:
+    """Re-evaluate the edited measure (and its dependents); the returned one keeps in step."""
+    locked = await lock_measures(session, [measure.id], foresee=False)
+    if (status := (await refresh_statuses(session, locked)).get(measure.id)) is not None:
+        set_committed_value(measure, "status", status)  # computed: not an edit
+
+
 async def create_measure(
     session: AsyncSession, scorecard_id: uuid.UUID, body: MeasureCreate
 ) -> Measure:
@@ -104,9 +111,8 @@ async def create_measure(
     measure = Measure(scorecard_id=scorecard_id, **fields)
     session.add(measure)
     await _flush_unique_key(session, body.key)
-    await refresh_statuses(
-        session, await lock_measures(session, [measure.id], foresee=False)
-    )  # a derived measure may start with data
+    # A derived measure may start with data.
+    await _refresh_status(session, measure)
     await session.commit()
     return measure
 
@@ -139,7 +145,7 @@ async def update_measure(
         setattr(measure, name, merged[name])
     measure.version += 1
     await _flush_unique_key(session, merged["key"])
-    await refresh_statuses(session, await lock_measures(session, [measure.id], foresee=False))
+    await _refresh_status(session, measure)
     await session.commit()
     return measure
 

@@ -11,7 +11,6 @@ from app.core.http import Route
 from app.core.jsonutil import dumps
 from app.core.migrate import head_revision
 from app.core.schemas import ResponseBody
-from app.webhooks.service import backlog
 
 router = APIRouter(route_class=Route, tags=["operations"])
 
@@ -46,6 +45,8 @@ async def check_health() -> Response:
     responses={503: {"description": "Not ready; `checks` says why", "model": ReadinessOut}},
 )
 async def check_readiness(request: Request) -> Response:
+    """`app.state.readiness_figures` (name → figures from a connection, wired by `app.main`)
+    adds the informational checks, such as the webhook backlog."""
     checks: dict[str, Any] = {}
     try:
         async with request.app.state.engine.connect() as connection:
@@ -53,15 +54,17 @@ async def check_readiness(request: Request) -> Response:
             at_head = revision == head_revision()
             # Informational (always "pass"): a slow receiver must not take the API out of
             # rotation, but ops should see the delivery backlog and lag.
-            webhooks = {"status": "pass", **await backlog(connection)} if at_head else None
+            figures = {
+                name: {"status": "pass", **await figure(connection)}
+                for name, figure in (request.app.state.readiness_figures if at_head else {}).items()
+            }
         checks["database"] = {"status": "pass"}
         checks["schema"] = {
             "status": "pass" if at_head else "fail",
             "revision": revision,
             "head": head_revision(),
         }
-        if webhooks is not None:
-            checks["webhooks"] = webhooks
+        checks.update(figures)
     except Exception as exc:  # any failure to talk to the database means "not ready"
         checks["database"] = {"status": "fail", "error": type(exc).__name__}
     ok = all(check["status"] == "pass" for check in checks.values()) and "schema" in checks

@@ -15,11 +15,12 @@ from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils import uuid7
 
+from app.core.database import driver_connection
 from app.core.errors import Conflict, NotFound
 from app.ops.metrics import READINGS_INGESTED
 from app.readings.models import Reading
-from app.scores.increments import Added
-from app.scores.status import LockedMeasure, lock_measures, refresh_statuses
+from app.thresholds.increments import Added
+from app.thresholds.status import LockedMeasure, lock_measures, refresh_statuses
 
 
 @dataclass(slots=True)  # not frozen: that makes __init__ ~2x slower, at thousands per batch
@@ -165,9 +166,7 @@ async def _copy(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
     """Binary COPY into readings, inside the session's transaction."""
     if not rows:
         return
-    connection = await (await session.connection()).get_raw_connection()
-    driver = connection.driver_connection  # asyncpg's, in the session's transaction
-    assert driver is not None
+    driver = await driver_connection(session)
     await driver.copy_records_to_table("readings", records=rows, columns=_COPY_COLUMNS)
 
 

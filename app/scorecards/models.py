@@ -1,9 +1,12 @@
+"""A scorecard's definition: the scorecard, its objectives and its measures (one aggregate:
+edits of any part lock the scorecard first, `scorecards.service.lock_in_scorecard`)."""
+
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -37,3 +40,36 @@ class Objective(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     weight: Mapped[float] = mapped_column(Float, default=1.0)
+
+
+class Measure(Timestamped, Base):
+    __tablename__ = "measures"
+    __table_args__ = (UniqueConstraint("scorecard_id", "key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    scorecard_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scorecards.id", ondelete="CASCADE"))
+    objective_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("objectives.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    unit: Mapped[str | None] = mapped_column(String(50))
+    owner: Mapped[str | None] = mapped_column(String(200))
+    perspective: Mapped[str] = mapped_column(String(64))
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    direction: Mapped[str] = mapped_column(String(16))
+    baseline: Mapped[float | None] = mapped_column(Float)
+    target: Mapped[float | None] = mapped_column(Float)
+    target_min: Mapped[float | None] = mapped_column(Float)
+    target_max: Mapped[float | None] = mapped_column(Float)
+    tolerance: Mapped[float | None] = mapped_column(Float)
+    aggregation: Mapped[str] = mapped_column(String(16), default="latest")
+    cadence: Mapped[str] = mapped_column(String(16), default="month")
+    prorate: Mapped[bool] = mapped_column(Boolean, default=False)
+    thresholds: Mapped[dict[str, float] | None] = mapped_column(JSONB)
+    formula: Mapped[str | None] = mapped_column(String(1000))
+    xapi: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    level: Mapped[str | None] = mapped_column(String(16))
+    # Last evaluated status; maintained by the write path (crossing detection).
+    status: Mapped[str] = mapped_column(String(16), default="no_data")

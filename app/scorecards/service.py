@@ -11,15 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.database import get_or_404
 from app.core.errors import Conflict, ValidationFailed
 from app.core.http import check_if_match
-from app.measures.models import Measure
-from app.scorecards.models import Objective, Scorecard
+from app.scorecards.models import Measure, Objective, Scorecard
 from app.scorecards.schemas import (
     ObjectiveCreate,
     ObjectiveUpdate,
     ScorecardCreate,
     ScorecardUpdate,
 )
-from app.scores.status import lock_measures, refresh_statuses
+from app.thresholds.status import lock_measures, refresh_statuses
 
 # Scorecard fields that can move a measure's status.
 STATUS_INPUTS = frozenset({"thresholds", "timezone", "score_cap"})

@@ -45,6 +45,9 @@ class ScoreCache:
 
     def __init__(self, max_entries: int = 1024, max_age: float = 1.0) -> None:
         self.max_entries, self.max_age = max_entries, max_age
+        self.reset()
+
+    def reset(self) -> None:
         self._entries: OrderedDict[CacheKey, _Entry] = OrderedDict()
 
     def get(self, key: CacheKey, version: Hashable) -> bytes | None:

@@ -13,18 +13,16 @@ from __future__ import annotations
 import json
 import uuid
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from asyncpg import Connection
 
 from app.core.errors import NotFound
-from app.scores.increments import KnownWindow
 from app.scoring import (
     Aggregation,
     Cadence,
@@ -41,8 +39,11 @@ from app.scoring import (
 )
 from app.scoring.windows import NO_READINGS
 
-_WINDOW_STATS = """
-SELECT w.ord, agg.n, agg.total, agg.minimum, agg.maximum, latest.value, latest.observed_at{extra}
+# Columns are read by name (`window_stats`); `extra` columns and `join`s are added by crossing
+# detection (app/thresholds/increments.py), which carries the statistics forward.
+WINDOW_STATS_TEMPLATE = """
+SELECT w.ord, agg.n, agg.total, agg.minimum, agg.maximum,
+    latest.value AS latest_value, latest.observed_at AS latest_observed_at{extra}
 FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::bool[])
      WITH ORDINALITY AS w(measure_id, start, until, aggregate, ord)
 CROSS JOIN LATERAL (
@@ -59,18 +60,7 @@ LEFT JOIN LATERAL (
     LIMIT 1
 ) latest ON true{join}
 """
-# For `KnownWindow`s (crossing detection after a write): also the latest reading's id and the
-# first reading at or after the window's end, one more index probe per window.
-_KNOWN_WINDOWS = _WINDOW_STATS.format(
-    extra=", latest.id, next.observed_at",
-    join="""
-LEFT JOIN LATERAL (
-    SELECT r.observed_at FROM readings r
-    WHERE r.measure_id = w.measure_id AND r.observed_at >= w.until
-    ORDER BY r.observed_at LIMIT 1
-) next ON true""",
-)
-_WINDOW_STATS = _WINDOW_STATS.format(extra="", join="")
+_WINDOW_STATS = WINDOW_STATS_TEMPLATE.format(extra="", join="")
 
 
 def _needs_aggregates(definition: ScorecardDefinition, windows: Sequence[Window]) -> list[bool]:
@@ -91,27 +81,18 @@ async def fetch_window_stats(
     """Statistics of each window that has readings (one statement)."""
     return {
         window: stats
-        for window, row in await _fetch(connection, _WINDOW_STATS, definition, windows)
-        if (stats := _stats(row)) != NO_READINGS
+        for window, row in await fetch_windows(connection, _WINDOW_STATS, definition, windows)
+        if (stats := window_stats(row)) != NO_READINGS
     }
 
 
-async def fetch_known_windows(
-    connection: Connection, definition: ScorecardDefinition, windows: Collection[Window]
-) -> dict[Window, KnownWindow]:
-    """Every window's statistics, with what carrying them forward needs (`increments`)."""
-    return {
-        window: KnownWindow(_stats(row), row[7], row[8])
-        for window, row in await _fetch(connection, _KNOWN_WINDOWS, definition, windows)
-    }
-
-
-async def _fetch(
+async def fetch_windows(
     connection: Connection,
     statement: str,
     definition: ScorecardDefinition,
     windows: Collection[Window],
 ) -> list[tuple[Window, Any]]:
+    """Each window with its row of `statement` (a `WINDOW_STATS_TEMPLATE` filled in)."""
     if not windows:
         return []
     ordered: Sequence[Window] = list(windows)
@@ -122,29 +103,23 @@ async def _fetch(
         [w.until for w in ordered],
         _needs_aggregates(definition, ordered),
     )
-    return [(ordered[row[0] - 1], row) for row in rows]
+    return [(ordered[row["ord"] - 1], row) for row in rows]
 
 
-def _stats(row: Any) -> WindowStats:
+def window_stats(row: Any) -> WindowStats:
     return WindowStats(
-        count=row[1],
-        total=row[2],
-        minimum=row[3],
-        maximum=row[4],
-        latest_value=row[5],
-        latest_observed_at=row[6],
+        count=row["n"],
+        total=row["total"],
+        minimum=row["minimum"],
+        maximum=row["maximum"],
+        latest_value=row["latest_value"],
+        latest_observed_at=row["latest_observed_at"],
     )
 
 
 def _thresholds(raw: str | None) -> Thresholds | None:
     bands = None if raw is None else json.loads(raw)  # SQL NULL or JSON null: none of its own
     return None if bands is None else Thresholds(**bands)
-
-
-@lru_cache(maxsize=4096)
-def _formula(text: str) -> Formula:
-    """Formulas are immutable, and a scorecard's are parsed on every score: parse each once."""
-    return parse_formula(text)
 
 
 # The definition in ONE statement, objectives and measures as arrays of anonymous records
@@ -158,18 +133,21 @@ _MEASURE_COLUMNS = """m.id, m.key, m.name, m.unit, m.weight, m.perspective, m.ob
 _DEFINITION = f"""
 SELECT s.definition_stamp,
     (SELECT sum(m.data_stamp) FROM measures m WHERE m.scorecard_id = s.id) AS data_version,
-    s.timezone, s.thresholds::text, s.score_cap, s.perspectives::text,
+    s.timezone, s.thresholds::text AS thresholds, s.score_cap,
+    s.perspectives::text AS perspectives,
     CASE WHEN s.definition_stamp <> $2 THEN
         ARRAY(SELECT ROW({_OBJECTIVE_COLUMNS}) FROM objectives o
-              WHERE o.scorecard_id = s.id ORDER BY o.id) END,
+              WHERE o.scorecard_id = s.id ORDER BY o.id) END AS objectives,
     CASE WHEN s.definition_stamp <> $2 THEN
         ARRAY(SELECT ROW({_MEASURE_COLUMNS}) FROM measures m
-              WHERE m.scorecard_id = s.id ORDER BY m.id) END
+              WHERE m.scorecard_id = s.id ORDER BY m.id) END AS measures
 FROM scorecards s WHERE s.id = $1
 """  # noqa: S608 (built from constants)
 
 
-def measure_definition(row: tuple[Any, ...]) -> MeasureDefinition:
+def measure_definition(
+    row: tuple[Any, ...], formula: Callable[[str], Formula] = parse_formula
+) -> MeasureDefinition:
     (
         id_,
         key,
@@ -188,7 +166,7 @@ def measure_definition(row: tuple[Any, ...]) -> MeasureDefinition:
         tolerance,
         prorate,
         thresholds,
-        formula,
+        formula_text,
     ) = row
     return MeasureDefinition(
         id=id_,
@@ -208,38 +186,98 @@ def measure_definition(row: tuple[Any, ...]) -> MeasureDefinition:
         tolerance=tolerance,
         prorate=prorate,
         thresholds=_thresholds(thresholds),
-        formula=_formula(formula) if formula else None,
+        formula=formula(formula_text) if formula_text else None,
     )
 
 
-def scorecard_definition(scorecard_id: uuid.UUID, row: Sequence[Any]) -> ScorecardDefinition:
-    _, _, timezone, thresholds, score_cap, perspectives, objectives, measures = row
+def scorecard_definition(
+    scorecard_id: uuid.UUID,
+    row: Any,
+    formula: Callable[[str], Formula] = parse_formula,
+) -> ScorecardDefinition:
     return ScorecardDefinition(
         id=scorecard_id,
-        timezone=ZoneInfo(timezone),
-        thresholds=Thresholds(**json.loads(thresholds)),
-        score_cap=score_cap,
+        timezone=ZoneInfo(row["timezone"]),
+        thresholds=Thresholds(**json.loads(row["thresholds"])),
+        score_cap=row["score_cap"],
         perspectives=[
             PerspectiveDefinition(p["key"], p["name"], p["weight"])
-            for p in json.loads(perspectives)
+            for p in json.loads(row["perspectives"])
         ],
-        objectives=[ObjectiveDefinition(*objective) for objective in objectives],
-        measures=[measure_definition(measure) for measure in measures],
+        # Anonymous records, in the order of _OBJECTIVE_COLUMNS and _MEASURE_COLUMNS.
+        objectives=[ObjectiveDefinition(*objective) for objective in row["objectives"]],
+        measures=[measure_definition(measure, formula) for measure in row["measures"]],
     )
+
+
+class Definitions:
+    """The scorecard definitions this process holds, each under the `definition_stamp` it was
+    read at (edits move the stamp, so a held definition is only ever used if still current),
+    least recently used first out; with the measures' scorecards, and parsed formulas (shared
+    by definitions and reused across edits). One per app (`app.state.definitions`, built in its
+    lifespan) or worker, shared by score reads and crossing detection."""
+
+    def __init__(self, max_entries: int = 1024, max_formulas: int = 4096) -> None:
+        self.max_entries, self.max_formulas = max_entries, max_formulas
+        self.reset()
+
+    def reset(self) -> None:
+        self._held: OrderedDict[uuid.UUID, tuple[int, ScorecardDefinition]] = OrderedDict()
+        self._scorecard_of: dict[uuid.UUID, uuid.UUID] = {}  # of the held definitions' measures
+        self._formulas: OrderedDict[str, Formula] = OrderedDict()
+
+    def get(self, scorecard_id: uuid.UUID) -> tuple[int, ScorecardDefinition | None]:
+        """The definition held and its stamp; (0, None) if none (stamps start at 1)."""
+        held = self._held.get(scorecard_id)
+        if held is None:
+            return 0, None
+        self._held.move_to_end(scorecard_id)
+        return held
+
+    def put(self, scorecard_id: uuid.UUID, stamp: int, definition: ScorecardDefinition) -> None:
+        if (replaced := self._held.pop(scorecard_id, None)) is not None:
+            self._forget_measures(replaced[1])
+        self._held[scorecard_id] = (stamp, definition)
+        self._scorecard_of.update((measure.id, scorecard_id) for measure in definition.measures)
+        while len(self._held) > self.max_entries:
+            self._forget_measures(self._held.popitem(last=False)[1][1])
+
+    def _forget_measures(self, definition: ScorecardDefinition) -> None:
+        for measure in definition.measures:
+            if self._scorecard_of.get(measure.id) == definition.id:
+                del self._scorecard_of[measure.id]
+
+    def of_measures(self, measure_ids: Iterable[uuid.UUID]) -> list[ScorecardDefinition]:
+        """The definitions held of the scorecards of these measures: possibly stale, for
+        guesses that the caller checks against `definition_stamp`."""
+        scorecard_ids = {self._scorecard_of[i] for i in measure_ids if i in self._scorecard_of}
+        return [self._held[i][1] for i in scorecard_ids if i in self._held]
+
+    def formula(self, text: str) -> Formula:
+        """Formulas are immutable: each text is parsed once while it is in use."""
+        if (parsed := self._formulas.get(text)) is None:
+            parsed = self._formulas[text] = parse_formula(text)
+            if len(self._formulas) > self.max_formulas:
+                self._formulas.popitem(last=False)
+        else:
+            self._formulas.move_to_end(text)
+        return parsed
 
 
 async def load_definition(
-    connection: Connection, scorecard_id: uuid.UUID, stamp: int | None = None
+    connection: Connection,
+    definitions: Definitions,
+    scorecard_id: uuid.UUID,
+    stamp: int | None = None,
 ) -> ScorecardDefinition:
     """The scorecard as the engine sees it (measures and objectives in creation order). With
-    the `stamp` the caller has just read (e.g. `LockedMeasure.definition_stamp`) and a cached
+    the `stamp` the caller has just read (e.g. `LockedMeasure.definition_stamp`) and a held
     definition of that stamp, no query at all; otherwise one, which sends the definition only
-    when the cached one is stale."""
-    stamp_held, definition = _definitions.get(scorecard_id, (0, None))  # stamps start at 1
+    when the held one is stale."""
+    stamp_held, definition = definitions.get(scorecard_id)
     if definition is not None and stamp == stamp_held:
-        _definitions.move_to_end(scorecard_id)
         return definition
-    return (await load_scorecard(connection, scorecard_id)).definition
+    return (await load_scorecard(connection, definitions, scorecard_id)).definition
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,36 +288,20 @@ class LoadedScorecard:
     version: tuple[int, Decimal]
 
 
-async def load_scorecard(connection: Connection, scorecard_id: uuid.UUID) -> LoadedScorecard:
-    """The definition (cached across requests) and the version of the scorecard's data, in one
-    query that sends the definition only when the cached one is stale."""
-    stamp_held, definition = _definitions.get(scorecard_id, (0, None))  # stamps start at 1
+async def load_scorecard(
+    connection: Connection, definitions: Definitions, scorecard_id: uuid.UUID
+) -> LoadedScorecard:
+    """The definition (held across requests in `definitions`) and the version of the
+    scorecard's data, in one query that sends the definition only when the held one is stale."""
+    stamp_held, definition = definitions.get(scorecard_id)
     row = await connection.fetchrow(_DEFINITION, scorecard_id, stamp_held)
     if row is None:
         raise NotFound(f"scorecard {scorecard_id} not found")
-    stamp, data_version = row[0], row[1] or Decimal(0)
+    stamp, data_version = row["definition_stamp"], row["data_version"] or Decimal(0)
     if definition is None or stamp != stamp_held:
-        definition = scorecard_definition(scorecard_id, row)
-        _definitions[scorecard_id] = (stamp, definition)
-        if len(_definitions) > _MAX_DEFINITIONS:
-            _definitions.popitem(last=False)  # the least recently used
-        if len(_scorecard_of) > 50 * _MAX_DEFINITIONS:
-            _scorecard_of.clear()
-        _scorecard_of.update((measure.id, scorecard_id) for measure in definition.measures)
-    _definitions.move_to_end(scorecard_id)
+        definition = scorecard_definition(scorecard_id, row, definitions.formula)
+        definitions.put(scorecard_id, stamp, definition)
     return LoadedScorecard(definition, (stamp, data_version))
-
-
-def cached_definitions(measure_ids: Iterable[uuid.UUID]) -> list[ScorecardDefinition]:
-    """The definitions this process holds of the scorecards of these measures: possibly stale,
-    for guesses that the caller checks against `definition_stamp`."""
-    scorecard_ids = {_scorecard_of[i] for i in measure_ids if i in _scorecard_of}
-    return [_definitions[i][1] for i in scorecard_ids if i in _definitions]
-
-
-_MAX_DEFINITIONS = 1024
-_definitions: OrderedDict[uuid.UUID, tuple[int, ScorecardDefinition]] = OrderedDict()
-_scorecard_of: dict[uuid.UUID, uuid.UUID] = {}  # measure id → scorecard id, for the above
 
 
 _MEASURE_SCORECARD = "SELECT scorecard_id FROM measures WHERE id = $1"

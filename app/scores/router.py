@@ -73,7 +73,7 @@ async def get_scorecard_score(
     state = request.app.state
     async with state.read_pool.acquire() as connection:
         body = await service.score_scorecard_json(
-            connection, state.score_cache, scorecard_id, as_of, selector
+            connection, state.definitions, state.score_cache, scorecard_id, as_of, selector
         )
     return _json(body)
 
@@ -88,8 +88,11 @@ async def get_measure_score(
     selector: Selector = PeriodSelector.current,
 ) -> Response:
     instant = as_of or datetime.now(UTC)
-    async with request.app.state.read_pool.acquire() as connection:
-        result = await service.score_measure(connection, measure_id, instant, selector)
+    state = request.app.state
+    async with state.read_pool.acquire() as connection:
+        result = await service.score_measure(
+            connection, state.definitions, measure_id, instant, selector
+        )
     return _json(_MEASURE_SCORE.dump_json(result))
 
 
@@ -107,9 +110,10 @@ async def get_scorecard_history(
 ) -> ScorecardHistoryOut:
     now = datetime.now(UTC)
     start, end = _range(from_, to, now)
-    async with request.app.state.read_pool.acquire() as connection:
+    state = request.app.state
+    async with state.read_pool.acquire() as connection:
         entries = await service.scorecard_history(
-            connection, scorecard_id, start, end, cadence, now
+            connection, state.definitions, scorecard_id, start, end, cadence, now
         )
     return ScorecardHistoryOut.model_validate(
         {"scorecard_id": scorecard_id, "cadence": cadence, "entries": entries}
@@ -129,8 +133,11 @@ async def get_measure_history(
 ) -> MeasureHistoryOut:
     now = datetime.now(UTC)
     start, end = _range(from_, to, now)
-    async with request.app.state.read_pool.acquire() as connection:
-        cadence, entries = await service.measure_history(connection, measure_id, start, end, now)
+    state = request.app.state
+    async with state.read_pool.acquire() as connection:
+        cadence, entries = await service.measure_history(
+            connection, state.definitions, measure_id, start, end, now
+        )
     return MeasureHistoryOut.model_validate(
         {"measure_id": measure_id, "cadence": cadence, "entries": entries}
     )

@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 from app.core.errors import NotFound, ValidationFailed
 from app.scores.cache import ScoreCache
 from app.scores.data import (
+    Definitions,
     fetch_window_stats,
     load_definition,
     load_scorecard,
@@ -45,6 +46,7 @@ _SCORECARD_SCORE = TypeAdapter(ScorecardScore)
 
 async def score_scorecard_json(
     connection: Connection,
+    definitions: Definitions,
     cache: ScoreCache,
     scorecard_id: uuid.UUID,
     as_of: datetime | None,
@@ -53,7 +55,7 @@ async def score_scorecard_json(
     """The scorecard's score as JSON, at `as_of` (None: now), reused from `cache` while valid
     (see `app.scores.cache`)."""
     # The version is read before the readings: a score is never older than its cache key.
-    loaded = await load_scorecard(connection, scorecard_id)
+    loaded = await load_scorecard(connection, definitions, scorecard_id)
     key = (scorecard_id, selector, as_of, None if as_of is None else as_of.utcoffset())
     if (body := cache.get(key, loaded.version)) is not None:
         return body
@@ -69,19 +71,23 @@ async def score_scorecard_json(
 
 
 async def score_measure(
-    connection: Connection, measure_id: uuid.UUID, as_of: datetime, selector: PeriodSelector
+    connection: Connection,
+    definitions: Definitions,
+    measure_id: uuid.UUID,
+    as_of: datetime,
+    selector: PeriodSelector,
 ) -> MeasureScore:
-    definition = await _definition_of_measure(connection, measure_id)
+    definition = await _definition_of_measure(connection, definitions, measure_id)
     windows = measure_windows(definition, measure_id, as_of, selector)
     stats = await fetch_window_stats(connection, definition, windows)
     return evaluate_measure(definition, measure_id, as_of, selector, stats)
 
 
 async def _definition_of_measure(
-    connection: Connection, measure_id: uuid.UUID
+    connection: Connection, definitions: Definitions, measure_id: uuid.UUID
 ) -> ScorecardDefinition:
     definition = await load_definition(
-        connection, await scorecard_of_measure(connection, measure_id)
+        connection, definitions, await scorecard_of_measure(connection, measure_id)
     )
     if measure_id not in definition.measures_by_id:  # deleted between the two statements
         raise NotFound(f"measure {measure_id} not found")
@@ -98,13 +104,14 @@ def _check_history_size(points: list[object]) -> None:
 
 async def scorecard_history(
     connection: Connection,
+    definitions: Definitions,
     scorecard_id: uuid.UUID,
     start: datetime,
     end: datetime,
     cadence: Cadence,
     now: datetime,
 ) -> list[ScorecardHistoryEntry]:
-    definition = await load_definition(connection, scorecard_id)
+    definition = await load_definition(connection, definitions, scorecard_id)
     points = scorecard_history_points(definition, start, end, now, cadence)
     _check_history_size(list(points))
     stats = await fetch_window_stats(
@@ -115,12 +122,13 @@ async def scorecard_history(
 
 async def measure_history(
     connection: Connection,
+    definitions: Definitions,
     measure_id: uuid.UUID,
     start: datetime,
     end: datetime,
     now: datetime,
 ) -> tuple[Cadence, list[MeasureHistoryEntry]]:
-    definition = await _definition_of_measure(connection, measure_id)
+    definition = await _definition_of_measure(connection, definitions, measure_id)
     points = measure_history_points(definition, measure_id, start, end, now)
     _check_history_size(list(points))
     windows = measure_history_windows(definition, measure_id, points)

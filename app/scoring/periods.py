@@ -39,7 +39,10 @@ def period_containing(instant: datetime, cadence: Cadence, tz: ZoneInfo) -> Peri
 
 
 # Every score asks for the same few periods over and over (all measures of a cadence share one),
-# and zone arithmetic is the engine's most expensive step: remember the answers.
+# and zone arithmetic is the engine's most expensive step: remember the answers. The one memo
+# left at module level, on purpose: it caches a pure function of its (immutable) arguments, so
+# no answer can go stale and there is nothing for an owner to reset; the app's caches of data
+# are objects with reset() that the lifespan builds (app.main).
 @lru_cache(maxsize=8192)
 def _period_of_day(day: date, cadence: Cadence, tz: ZoneInfo) -> Period:
     first_day = _first_day(day, cadence)

@@ -16,7 +16,7 @@ from app.core.schemas import Timestamp
 from app.core.settings import Settings
 from app.webhooks import service
 from app.webhooks.events import event_payload
-from app.webhooks.models import Delivery, DeliveryAttempt, Subscription
+from app.webhooks.models import Subscription
 from app.webhooks.schemas import (
     AttemptOut,
     DeliveryOut,
@@ -55,16 +55,15 @@ def _with_secret(response: Response, subscription: Subscription) -> WebhookWithS
     return WebhookWithSecret.model_validate(subscription)
 
 
-def _delivery(delivery: Delivery, attempts: list[DeliveryAttempt]) -> DeliveryOut:
+def _delivery(logged: service.LoggedDelivery) -> DeliveryOut:
     fields = {
-        name: getattr(delivery, name) for name in DeliveryOut.model_fields if name != "attempt_log"
+        name: getattr(logged.delivery, name)
+        for name in DeliveryOut.model_fields
+        if name != "attempt_log"
     }
-    return DeliveryOut(**fields, attempt_log=[AttemptOut.model_validate(a) for a in attempts])
-
-
-async def _deliveries(session: SessionDep, deliveries: list[Delivery]) -> list[DeliveryOut]:
-    logs = await service.attempt_logs(session, [d.id for d in deliveries])
-    return [_delivery(d, logs.get(d.id, [])) for d in deliveries]
+    return DeliveryOut(
+        **fields, attempt_log=[AttemptOut.model_validate(a) for a in logged.attempts]
+    )
 
 
 @router.post(
@@ -155,9 +154,9 @@ async def rotate_webhook_secret(
 async def send_test_event(
     webhook_id: uuid.UUID, session: SessionDep, response: Response
 ) -> DeliveryOut:
-    delivery = await service.send_test(session, webhook_id)
+    delivery = await service.send_test(session, webhook_id)  # queued: no attempt yet
     response.headers["Location"] = f"/v1/deliveries/{delivery.id}"
-    return _delivery(delivery, [])
+    return _delivery(service.LoggedDelivery(delivery, []))
 
 
 @router.get(
@@ -175,7 +174,7 @@ async def list_deliveries(
     rows, next_cursor = await service.list_deliveries(
         session, webhook_id, status=status, limit=limit, cursor=cursor
     )
-    return DeliveryPage(items=await _deliveries(session, rows), next_cursor=next_cursor)
+    return DeliveryPage(items=[_delivery(row) for row in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -184,8 +183,7 @@ async def list_deliveries(
     summary="Get a delivery with its attempts",
 )
 async def get_delivery(delivery_id: uuid.UUID, session: SessionDep) -> DeliveryOut:
-    [delivery] = await _deliveries(session, [await service.get_delivery(session, delivery_id)])
-    return delivery
+    return _delivery(await service.get_delivery(session, delivery_id))
 
 
 @router.post(
@@ -196,8 +194,7 @@ async def get_delivery(delivery_id: uuid.UUID, session: SessionDep) -> DeliveryO
     responses={409: {"description": "An attempt is in progress, or the subscription is disabled"}},
 )
 async def retry_delivery(delivery_id: uuid.UUID, session: SessionDep) -> DeliveryOut:
-    [delivery] = await _deliveries(session, [await service.retry_delivery(session, delivery_id)])
-    return delivery
+    return _delivery(await service.retry_delivery(session, delivery_id))
 
 
 @router.get("/v1/events", dependencies=can_read, summary="The event log, oldest first")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,6 @@ from app.core.errors import Conflict, ValidationFailed
 from app.core.http import check_if_match
 from app.core.pagination import paginate
 from app.core.settings import Settings
-from app.scorecards.models import Scorecard
 from app.webhooks.events import NOTIFY, emit_test_event
 from app.webhooks.models import Delivery, DeliveryAttempt, Event, Subscription
 from app.webhooks.schemas import WebhookCreate, WebhookUpdate
@@ -43,8 +43,15 @@ async def _check_destination(url: str, settings: Settings) -> None:
         ) from None
 
 
+# By table, as the subscription's foreign key refers to it: scorecards/ writes events through
+# app.thresholds, which writes them here, so webhooks/ imports nothing of scorecards/.
+_SCORECARD_EXISTS = text("SELECT EXISTS (SELECT 1 FROM scorecards WHERE id = :id)")
+
+
 async def _check_scorecard(session: AsyncSession, scorecard_id: uuid.UUID | None) -> None:
-    if scorecard_id is not None and await session.get(Scorecard, scorecard_id) is None:
+    if scorecard_id is not None and not await session.scalar(
+        _SCORECARD_EXISTS, {"id": scorecard_id}
+    ):
         raise ValidationFailed.at(["body", "scorecard_id"], f"scorecard {scorecard_id} not found")
 
 
@@ -148,10 +155,28 @@ async def send_test(session: AsyncSession, webhook_id: uuid.UUID) -> Delivery:
     return delivery
 
 
-async def get_delivery(
+@dataclass(frozen=True, slots=True)
+class LoggedDelivery:
+    """A delivery with its latest attempts (`attempt_logs`), as the API shows it."""
+
+    delivery: Delivery
+    attempts: list[DeliveryAttempt]
+
+
+async def _with_logs(session: AsyncSession, deliveries: list[Delivery]) -> list[LoggedDelivery]:
+    logs = await attempt_logs(session, [d.id for d in deliveries])
+    return [LoggedDelivery(d, logs.get(d.id, [])) for d in deliveries]
+
+
+async def _get_delivery(
     session: AsyncSession, delivery_id: uuid.UUID, *, for_update: bool = False
 ) -> Delivery:
     return await get_or_404(session, Delivery, delivery_id, what="delivery", for_update=for_update)
+
+
+async def get_delivery(session: AsyncSession, delivery_id: uuid.UUID) -> LoggedDelivery:
+    [logged] = await _with_logs(session, [await _get_delivery(session, delivery_id)])
+    return logged
 
 
 async def list_deliveries(
@@ -161,13 +186,13 @@ async def list_deliveries(
     status: str | None,
     limit: int,
     cursor: str | None,
-) -> tuple[list[Delivery], str | None]:
+) -> tuple[list[LoggedDelivery], str | None]:
     """Newest first (delivery ids are UUIDv7)."""
     await get_webhook(session, webhook_id)
     query = select(Delivery).where(Delivery.subscription_id == webhook_id)
     if status is not None:
         query = query.where(Delivery.status == status)
-    return await paginate(
+    rows, next_cursor = await paginate(
         session,
         query,
         keys=[Delivery.id],
@@ -175,6 +200,7 @@ async def list_deliveries(
         limit=limit,
         cursor=cursor,
     )
+    return await _with_logs(session, rows), next_cursor
 
 
 async def attempt_logs(
@@ -203,10 +229,11 @@ async def attempt_logs(
     return logs
 
 
-async def retry_delivery(session: AsyncSession, delivery_id: uuid.UUID) -> Delivery:
+async def retry_delivery(session: AsyncSession, delivery_id: uuid.UUID) -> LoggedDelivery:
     """Send again now, with the same webhook-id. A finished delivery gets one more attempt
-    (more only if its retry schedule is not yet used up)."""
-    delivery = await get_delivery(session, delivery_id, for_update=True)
+    (more only if its retry schedule is not yet used up). Its attempts are read after the
+    commit."""
+    delivery = await _get_delivery(session, delivery_id, for_update=True)
     if delivery.status == "delivering":
         raise Conflict(f"delivery {delivery_id} is being attempted right now")
     _require_active(await get_webhook(session, delivery.subscription_id))
@@ -219,7 +246,8 @@ async def retry_delivery(session: AsyncSession, delivery_id: uuid.UUID) -> Deliv
     await session.flush()
     await session.refresh(delivery)
     await session.commit()
-    return delivery
+    [logged] = await _with_logs(session, [delivery])
+    return logged
 
 
 async def list_events(

@@ -1,4 +1,5 @@
 """The delivery worker: claims due deliveries, sends them signed, records what happened.
+Which periodic jobs it also runs is decided in one place, `app.background`.
 
 Any number of workers (in `serve` processes or `scorecard worker`) run side by side:
 - claiming is `SELECT … FOR UPDATE SKIP LOCKED` plus a lease (`lease_expires_at`), committed
@@ -16,8 +17,9 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -31,16 +33,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.core.database import make_sessionmaker
 from app.core.ids import new_id
 from app.core.jsonutil import dumps
 from app.core.logging import failure_fields
 from app.core.settings import Settings
 from app.ops.metrics import BACKGROUND_FAILURES
-from app.scores.sweeper import SWEEP_INTERVAL_SECONDS, sweep
 from app.webhooks.events import CHANNEL, event_payload
 from app.webhooks.metrics import BACKLOG_OLDEST_DUE_AGE, BACKLOG_PENDING, DELIVERIES
-from app.webhooks.retention import PRUNE_INTERVAL_SECONDS, prune_events
 from app.webhooks.retries import next_delay, parse_retry_after
 from app.webhooks.service import backlog
 from app.webhooks.signing import signed_headers
@@ -189,6 +188,30 @@ class Outcome:
         return "retry_scheduled" if self.status == "pending" else self.status
 
 
+# httpx logs every request with its URL at INFO: URLs may carry tokens, and each attempt
+# already gets its own line. Only the worker's own requests are left out (by context), without
+# changing the httpx logger's level for anything else in the process.
+_delivering: ContextVar[bool] = ContextVar("scorecard_webhook_delivering", default=False)
+
+
+class _SkipDeliveryRequests(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not _delivering.get()
+
+
+@contextmanager
+def _quiet_deliveries() -> Iterator[None]:
+    """For the block and the tasks it starts (they copy the context)."""
+    httpx_log, skip = logging.getLogger("httpx"), _SkipDeliveryRequests()
+    token = _delivering.set(True)
+    httpx_log.addFilter(skip)
+    try:
+        yield
+    finally:
+        httpx_log.removeFilter(skip)
+        _delivering.reset(token)
+
+
 def listen_dsn(engine: AsyncEngine) -> str:
     """The engine's database as a plain libpq-style DSN for asyncpg.connect."""
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -239,15 +262,17 @@ class Worker:
             await task
 
     async def run(self) -> None:
-        # httpx logs every request with its URL at INFO: URLs may carry tokens, and each
-        # attempt already gets its own line below.
-        logging.getLogger("httpx").setLevel(logging.WARNING)
         log.info(
             "webhook worker started",
             timeout_s=self._timeout,
             retry_schedule=self._schedule,
             ssrf_guard=self._guarded,
         )
+        with _quiet_deliveries():
+            await self._run_all()
+        log.info("webhook worker stopped")
+
+    async def _run_all(self) -> None:
         async with HttpClients(self._max_in_flight, self._timeout) as self._http:
             recorder = asyncio.create_task(self._record_outcomes(), name="webhook-recorder")
             listener = asyncio.create_task(self._listen(), name="webhook-listener")
@@ -265,7 +290,6 @@ class Worker:
                 await recorder
                 listener.cancel()
                 await asyncio.gather(listener, *jobs, return_exceptions=True)
-        log.info("webhook worker stopped")
 
     # Claiming --------------------------------------------------------------------------------
 
@@ -685,18 +709,3 @@ async def refresh_backlog_gauges(engine: AsyncEngine) -> None:
         current = await backlog(connection)
     BACKLOG_PENDING.set(current["pending"])
     BACKLOG_OLDEST_DUE_AGE.set(current["oldest_due_age_s"])
-
-
-def build_worker(engine: AsyncEngine, settings: Settings) -> Worker:
-    """The background worker of `serve` and `scorecard worker`: webhook delivery, the period
-    sweeper (time-driven crossings), the backlog gauges and the event log's retention."""
-    periodic: list[Periodic] = [
-        ("backlog", BACKLOG_REFRESH, partial(refresh_backlog_gauges, engine)),
-        ("sweep", SWEEP_INTERVAL_SECONDS, partial(sweep, make_sessionmaker(engine))),
-        (
-            "retention",
-            PRUNE_INTERVAL_SECONDS,
-            partial(prune_events, engine, settings.scorecard_event_retention_days),
-        ),
-    ]
-    return Worker(engine, settings, periodic=periodic)

@@ -28,7 +28,6 @@ from app.xapi.statements import (
     SUPPORTED_VERSION,
     UUID_PATTERN,
     VERSION,
-    check_statement,
     parse_statement_id,
 )
 
@@ -131,14 +130,8 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
     openapi_extra=_body({"oneOf": [_STATEMENT, {"type": "array", "items": _STATEMENT}]}),
 )
 async def post_xapi_statements(request: Request, session: SessionDep) -> Response:
-    body = _parse(await request.body())
-    stored = datetime.now(UTC)
-    if isinstance(body, list):
-        statements = [check_statement(raw, stored, f"statement {i}") for i, raw in enumerate(body)]
-    else:
-        statements = [check_statement(body, stored)]
-    await service.store_statements(session, statements, stored)
-    return _json([str(s.id) for s in statements])
+    ids = await service.post_statements(session, _parse(await request.body()))
+    return _json([str(statement_id) for statement_id in ids])
 
 
 @lrs.put(
@@ -153,19 +146,7 @@ async def put_xapi_statement(
     session: SessionDep,
     statement_id: Annotated[str, Query(alias="statementId", pattern=UUID_PATTERN)],
 ) -> Response:
-    target = parse_statement_id(statement_id)
-    body = _parse(await request.body())
-    if (
-        isinstance(body, dict)
-        and "id" in body
-        and parse_statement_id(body["id"], "statement") != target
-    ):
-        raise BadRequest("the statement's id differs from the statementId parameter")
-    stored = datetime.now(UTC)
-    statement = check_statement(
-        {**body, "id": statement_id} if isinstance(body, dict) else body, stored
-    )
-    await service.store_statements(session, [statement], stored)
+    await service.put_statement(session, statement_id, _parse(await request.body()))
     return Response(status_code=204)
 
 

@@ -7,7 +7,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, text
@@ -16,10 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.errors import BadRequest, Conflict, NotFound
 from app.core.jsonutil import dumps
 from app.core.pagination import paginate
-from app.measures.models import Measure
 from app.readings.service import NewReading, WriteResult, record_readings
+from app.scorecards.models import Measure
 from app.xapi.models import XapiStatement
-from app.xapi.statements import Statement, mapped_value, rendered, same_statement
+from app.xapi.statements import (
+    Statement,
+    check_statement,
+    mapped_value,
+    parse_statement_id,
+    rendered,
+    same_statement,
+)
 
 BACKFILL_CHUNK = 5_000
 
@@ -51,6 +58,34 @@ class BackfillResult:
     created: int
     duplicates: int
     skipped: int  # matching statements that lack the field the mapping reads
+
+
+async def post_statements(session: AsyncSession, body: Any) -> list[uuid.UUID]:
+    """POST: one statement or an array of them (parsed JSON), checked and stored; their ids."""
+    stored = datetime.now(UTC)
+    if isinstance(body, list):
+        statements = [check_statement(raw, stored, f"statement {i}") for i, raw in enumerate(body)]
+    else:
+        statements = [check_statement(body, stored)]
+    await store_statements(session, statements, stored)
+    return [statement.id for statement in statements]
+
+
+async def put_statement(session: AsyncSession, statement_id: str, body: Any) -> None:
+    """PUT: one statement (parsed JSON) under `statement_id`, which an id in the statement
+    must agree with; checked and stored."""
+    target = parse_statement_id(statement_id)
+    if (
+        isinstance(body, dict)
+        and "id" in body
+        and parse_statement_id(body["id"], "statement") != target
+    ):
+        raise BadRequest("the statement's id differs from the statementId parameter")
+    stored = datetime.now(UTC)
+    statement = check_statement(
+        {**body, "id": statement_id} if isinstance(body, dict) else body, stored
+    )
+    await store_statements(session, [statement], stored)
 
 
 async def store_statements(

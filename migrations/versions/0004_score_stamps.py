@@ -5,7 +5,7 @@ process can trust a cached definition or score after reading two numbers.
   definition (the scorecard, its objectives, its measures). Triggers keep it, so no edit path
   can forget. A measure's computed `status` and its xAPI mapping are not part of it.
 - `measures.data_stamp` changes with every write of the measure's readings: writers set it in
-  the statement that locks the measure (`app.scores.status.lock_measures`). A measure's stamp
+  the statement that locks the measure (`app.thresholds.status.lock_measures`). A measure's stamp
   only grows, so the sum over a scorecard's measures changes with any committed write.
 
 Stamps come from sequences, never from counters: a value taken by a transaction that rolls back

@@ -13,11 +13,10 @@ from pydantic import BaseModel, TypeAdapter
 
 from app.core.pagination import encode_cursor
 from app.core.schemas import Page
-from app.measures.models import Measure
 from app.measures.schemas import MeasureOut
 from app.readings.models import Reading
 from app.readings.schemas import ReadingOut
-from app.scorecards.models import Objective, Scorecard
+from app.scorecards.models import Measure, Objective, Scorecard
 from app.scorecards.schemas import ObjectiveOut, ScorecardOut
 from tests.factories import create_measure, create_scorecard
 

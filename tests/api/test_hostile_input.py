@@ -15,7 +15,7 @@ import orjson
 import pytest
 from sqlalchemy import text
 
-from app.core.models import Base
+from app.models import Base
 from tests.factories import create_measure, create_scorecard
 
 PROBLEM = "application/problem+json"

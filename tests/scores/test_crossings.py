@@ -96,7 +96,7 @@ async def test_derived_measures_cross_with_their_inputs(client, app):
 
 
 async def test_the_sweeper_records_crossings_that_time_makes(client, app, sessionmaker):
-    from app.scores.sweeper import sweep
+    from app.thresholds.sweeper import sweep
 
     scorecard = await create_scorecard(client)
     measure = await create_measure(

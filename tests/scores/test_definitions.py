@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from app.core.database import driver_connection
-from app.scores.status import lock_measures
+from app.thresholds.status import lock_measures
 from tests.factories import create_measure, create_scorecard
 
 
@@ -34,6 +34,17 @@ async def test_a_lock_taken_first_thing_on_the_driver_connection_is_held(client,
         with pytest.raises(Exception, match="lock timeout"):
             await connection.execute("SELECT 1 FROM measures WHERE id = $1 FOR UPDATE", measure_id)
         await holder.commit()
+
+
+async def test_the_driver_connection_is_in_the_sessions_transaction(sessionmaker):
+    async with sessionmaker() as session:
+        connection = await driver_connection(session)
+        assert connection.is_in_transaction()
+        await connection.execute("CREATE TEMP TABLE probe (x int) ON COMMIT DROP")
+        # Run through the ORM session, this finds the table: one connection, one transaction.
+        assert await session.scalar(text("SELECT count(*) FROM probe")) == 0
+        await session.rollback()
+        assert not connection.is_in_transaction()
 
 
 async def test_the_definition_stamp_moves_with_definition_edits_only(client, sessionmaker):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 
-from app.scores.sweeper import sweep
+from app.thresholds.sweeper import sweep
 from tests.factories import create_measure, create_scorecard
 from tests.scores.test_crossings import crossing_events
 

@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.core.ids import new_id
-from app.scores.data import fetch_known_windows, fetch_window_stats, load_definition
+from app.scores.data import Definitions, fetch_window_stats, load_definition
 from app.scoring import Cadence, Reading, Window, WindowStats, summarize
 from app.scoring.periods import periods_between
 from app.scoring.windows import NO_READINGS
+from app.thresholds.increments import fetch_known_windows
 from tests.factories import create_measure, create_scorecard
 
 KATHMANDU = ZoneInfo("Asia/Kathmandu")  # UTC+05:45: local midnight is never a UTC hour
@@ -90,7 +91,7 @@ async def test_window_statistics_match_the_reference(
             "INSERT INTO readings (id, measure_id, value, observed_at) VALUES ($1, $2, $3, $4)",
             [(i, measure_id, v, at) for i, (v, at) in zip(ids, drawn, strict=True)],
         )
-        definition = await load_definition(connection, uuid.UUID(scorecard["id"]))
+        definition = await load_definition(connection, Definitions(), uuid.UUID(scorecard["id"]))
         windows = windows_of(measure_id)
         stats = await fetch_window_stats(connection, definition, windows)
         known = await fetch_known_windows(connection, definition, windows)

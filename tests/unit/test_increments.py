@@ -1,4 +1,4 @@
-"""Carrying window statistics forward (app/scores/increments.py) gives exactly what summarizing
+"""Carrying window statistics forward (app/thresholds/increments.py) gives exactly what summarizing
 every reading again gives — the reference the window query itself is held to."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.scores.increments import Added, KnownWindow, WindowCache, carried_forward
 from app.scoring import Window
 from app.scoring.windows import Reading, summarize
+from app.thresholds.increments import Added, KnownWindow, WindowCache, carried_forward
 
 MEASURE, OTHER = uuid.UUID(int=1), uuid.UUID(int=2)
 START = datetime(2026, 3, 1, tzinfo=UTC)

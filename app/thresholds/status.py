@@ -15,13 +15,9 @@ from datetime import UTC, datetime
 import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
 from app.core.database import driver_connection
-from app.measures.models import Measure
-from app.scores.data import cached_definitions, fetch_known_windows, load_definition
-from app.scores.increments import Added, KnownWindow, windows_written
+from app.scores.data import Definitions, load_definition
 from app.scoring import (
     MeasureScore,
     PeriodSelector,
@@ -30,7 +26,39 @@ from app.scoring import (
     evaluate_measure,
     measure_windows,
 )
+from app.thresholds.increments import Added, KnownWindow, WindowCache, fetch_known_windows
 from app.webhooks.events import THRESHOLD_CROSSED, emit_event
+
+
+@dataclass(frozen=True, slots=True)
+class CrossingCaches:
+    """What crossing detection reuses across transactions: the definitions (shared with score
+    reads) and the window statistics its writes left. Built in the app's lifespan or by the
+    worker and handed to sessions through their sessionmaker (`session_info`)."""
+
+    definitions: Definitions
+    windows: WindowCache
+
+    def reset(self) -> None:
+        self.definitions.reset()
+        self.windows.reset()
+
+    def session_info(self) -> dict[str, object]:
+        """`info` for `make_sessionmaker`: its sessions detect crossings with these caches."""
+        return {_CACHES: self}
+
+
+_CACHES = "scorecard.crossing_caches"
+
+
+def _caches(session: AsyncSession) -> CrossingCaches:
+    """The session's caches; a session from any other sessionmaker (a one-off command, a
+    benchmark) gets caches of its own, which go with it."""
+    caches = session.info.get(_CACHES)
+    if caches is None:
+        caches = session.info[_CACHES] = CrossingCaches(Definitions(), WindowCache())
+    return caches
+
 
 _SWEEP_LOCK = 0x5C0E5EE9  # advisory-lock namespace: one sweeper per scorecard at a time
 log = structlog.get_logger(__name__)
@@ -84,6 +112,7 @@ async def _evaluate(
         *(measure_windows(definition, i, now, current, with_trend=False) for i in ids)
     )
     known: dict[Window, KnownWindow] = {}
+    windows_written = _caches(session).windows
     if added is not None:
         for window in windows:
             mine = locked.get(window.measure_id)
@@ -131,8 +160,9 @@ WITH seen AS (
 UPDATE measures m SET data_stamp = nextval('data_stamps')
 FROM wanted, seen, scorecards s
 WHERE m.id = wanted.id AND seen.id = wanted.id AND s.id = m.scorecard_id
-RETURNING m.id, m.scorecard_id, m.key, m.formula IS NOT NULL, m.status, s.definition_stamp,
-    wanted.data_stamp, m.data_stamp, NOT (seen.version = wanted.version)
+RETURNING m.id, m.scorecard_id, m.key, m.formula IS NOT NULL AS derived, m.status,
+    s.definition_stamp, wanted.data_stamp AS previous_data_stamp, m.data_stamp,
+    NOT (seen.version = wanted.version) AS waited
 """
 _DEFINITION_STAMPS = "SELECT id, definition_stamp FROM scorecards WHERE id = ANY($1::uuid[])"
 _STATUSES = "SELECT id, status FROM measures WHERE scorecard_id = $1"
@@ -153,24 +183,24 @@ async def lock_measures(
     `foresee=False`: rows taken after it would break the order."""
     requested = set(measure_ids)
     wanted = set(requested)
-    for definition in cached_definitions(wanted) if foresee else ():
+    for definition in _caches(session).definitions.of_measures(wanted) if foresee else ():
         wanted |= _write_set(definition, wanted)
     connection = await driver_connection(session)
     rows = await connection.fetch(_LOCK, list(wanted))
-    stamps = {row[1]: row[5] for row in rows}
-    if any(row[8] for row in rows):  # waited for a writer: definitions may have changed too
+    stamps = {row["scorecard_id"]: row["definition_stamp"] for row in rows}
+    if any(row["waited"] for row in rows):  # for a writer: definitions may have changed too
         stamps.update(await connection.fetch(_DEFINITION_STAMPS, list(stamps)))
     return [
         LockedMeasure(
-            id=row[0],
-            scorecard_id=row[1],
-            key=row[2],
-            derived=row[3],
-            status=row[4],
-            definition_stamp=stamps[row[1]],
-            previous_data_stamp=row[6],
-            data_stamp=row[7],
-            requested=row[0] in requested,
+            id=row["id"],
+            scorecard_id=row["scorecard_id"],
+            key=row["key"],
+            derived=row["derived"],
+            status=row["status"],
+            definition_stamp=stamps[row["scorecard_id"]],
+            previous_data_stamp=row["previous_data_stamp"],
+            data_stamp=row["data_stamp"],
+            requested=row["id"] in requested,
         )
         for row in rows
     ]
@@ -182,13 +212,14 @@ async def refresh_statuses(
     now: datetime | None = None,
     *,
     added: Sequence[Added] | None = None,
-) -> None:
+) -> dict[uuid.UUID, str]:
     """Re-evaluate the measures the caller has locked (`lock_measures`) and every derived
     measure that uses them at `now`; store each status and record an event for each change.
     Dependents that `lock_measures` did not foresee are locked here, after the rest (as every
     writer does). `added`: every reading the transaction wrote since the lock, when that is all
     it changed (so window statistics can be carried forward). Runs in the caller's
-    transaction."""
+    transaction. Returns the new status of each measure whose status changed, so that a caller
+    holding a loaded measure (e.g. the one a PATCH returns) can keep it in step."""
     now = now or datetime.now(UTC)
     stored = {measure.id: measure.status for measure in locked}
     by_scorecard: dict[tuple[uuid.UUID, int], set[uuid.UUID]] = {}
@@ -197,8 +228,11 @@ async def refresh_statuses(
             key = (measure.scorecard_id, measure.definition_stamp)
             by_scorecard.setdefault(key, set()).add(measure.id)
     mine = {measure.id: measure for measure in locked}
+    changed: dict[uuid.UUID, str] = {}
+    definitions = _caches(session).definitions
     for (scorecard_id, stamp), requested in by_scorecard.items():
-        definition = await load_definition(await driver_connection(session), scorecard_id, stamp)
+        connection = await driver_connection(session)
+        definition = await load_definition(connection, definitions, scorecard_id, stamp)
         affected = sorted(_with_dependents(definition, requested))
         if unforeseen := [i for i in affected if i not in stored]:
             # Derived measures only, after every input. (Two writers whose cached definitions
@@ -213,6 +247,8 @@ async def refresh_statuses(
                 await _record_crossing(
                     session, definition, measure_id, stored[measure_id], score, now
                 )
+                changed[measure_id] = score.status.value
+    return changed
 
 
 async def _record_crossing(
@@ -224,9 +260,6 @@ async def _record_crossing(
     now: datetime,
 ) -> None:
     await (await driver_connection(session)).execute(_SET_STATUS, measure_id, score.status.value)
-    # Keep a Measure the session already holds (e.g. the one a PATCH returns) in step.
-    if (loaded := session.identity_map.get(identity_key(Measure, measure_id))) is not None:
-        set_committed_value(loaded, "status", score.status.value)
     measure = next(m for m in definition.measures if m.id == measure_id)
     thresholds = measure.thresholds or definition.thresholds
     await emit_event(
@@ -267,7 +300,7 @@ async def sweep_scorecard(
     if not got_lock:
         return 0
     connection = await driver_connection(session)
-    definition = await load_definition(connection, scorecard_id)
+    definition = await load_definition(connection, _caches(session).definitions, scorecard_id)
     stored = dict(await connection.fetch(_STATUSES, scorecard_id))
     scores = await _evaluate(session, definition, stored, now, locked={}, added=None)
     moved = [i for i, status in stored.items() if scores[i].status.value != status]

@@ -1,10 +1,10 @@
-"""Every ORM model, imported in one place so metadata (and Alembic) sees all tables."""
+"""Every ORM model, imported in one place so metadata (and Alembic) sees all tables: the one
+module that imports every package's models (outside the layers of `make lint`)."""
 
 from app.auth.models import ApiKey
 from app.core.database import Base
-from app.measures.models import Measure
 from app.readings.models import Reading
-from app.scorecards.models import Objective, Scorecard
+from app.scorecards.models import Measure, Objective, Scorecard
 from app.webhooks.models import Delivery, DeliveryAttempt, Event, Subscription
 from app.xapi.models import XapiStatement
 

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.scoring import Window, WindowStats
+from asyncpg import Connection
+
+from app.scores.data import WINDOW_STATS_TEMPLATE, fetch_windows, window_stats
+from app.scoring import ScorecardDefinition, Window, WindowStats
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,29 @@ class KnownWindow:
     stats: WindowStats
     latest_id: uuid.UUID | None
     next_after: datetime | None  # the earliest observed_at >= the window's `until`, if any
+
+
+# Window statistics plus the latest reading's id and the first reading at or after the window's
+# end: one more index probe per window.
+_KNOWN_WINDOWS = WINDOW_STATS_TEMPLATE.format(
+    extra=", latest.id AS latest_id, next.observed_at AS next_after",
+    join="""
+LEFT JOIN LATERAL (
+    SELECT r.observed_at FROM readings r
+    WHERE r.measure_id = w.measure_id AND r.observed_at >= w.until
+    ORDER BY r.observed_at LIMIT 1
+) next ON true""",
+)
+
+
+async def fetch_known_windows(
+    connection: Connection, definition: ScorecardDefinition, windows: Collection[Window]
+) -> dict[Window, KnownWindow]:
+    """Every window's statistics, with what carrying them forward needs (one statement)."""
+    return {
+        window: KnownWindow(window_stats(row), row["latest_id"], row["next_after"])
+        for window, row in await fetch_windows(connection, _KNOWN_WINDOWS, definition, windows)
+    }
 
 
 def carried_forward(
@@ -82,10 +108,14 @@ class _Entry:
 
 
 class WindowCache:
-    """Bounded, least recently used; keyed by (measure, window start)."""
+    """The statistics this process's writes left, bounded, least recently used; keyed by
+    (measure, window start). One per app or worker (`CrossingCaches`)."""
 
     def __init__(self, max_entries: int = 4096) -> None:
         self.max_entries = max_entries
+        self.reset()
+
+    def reset(self) -> None:
         self._entries: OrderedDict[tuple[uuid.UUID, datetime], _Entry] = OrderedDict()
 
     def get(self, window: Window, stamp: int, added: Iterable[Added]) -> KnownWindow | None:
@@ -101,6 +131,3 @@ class WindowCache:
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
-
-
-windows_written = WindowCache()

@@ -1,0 +1,54 @@
+"""A measure's definition is written down in four places: the engine's model
+(`MeasureDefinition`), the ORM columns it is read from (`app.scores.data`), the columns whose
+change restamps the scorecard's definition (the trigger of migration 0004, read back from the
+database), and the API's `MeasureCreate`. These tests fail when one of them gains or loses a
+field the others do not."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sqlalchemy import text
+
+from app.measures.schemas import MeasureCreate
+from app.scorecards.models import Measure
+from app.scores.data import _MEASURE_COLUMNS
+from app.scoring import MeasureDefinition
+
+ENGINE_FIELDS = [field.name for field in dataclasses.fields(MeasureDefinition)]
+# What a measure has besides its definition: described, owned, fed from xAPI; no score moves.
+NOT_DEFINITION = {"description", "owner", "xapi", "level"}
+
+
+def _read_columns() -> list[str]:
+    """`m.thresholds::text` → thresholds."""
+    return [c.strip().removeprefix("m.").split("::")[0] for c in _MEASURE_COLUMNS.split(",")]
+
+
+def test_the_engine_reads_every_field_of_its_model_in_order():
+    # `measure_definition` unpacks the record in this order.
+    assert _read_columns() == ENGINE_FIELDS
+
+
+def test_every_column_the_engine_reads_is_an_orm_column():
+    assert set(_read_columns()) <= set(Measure.__table__.columns.keys())
+
+
+def test_measure_create_has_every_definition_field_of_the_engine_model():
+    assert set(MeasureCreate.model_fields) - NOT_DEFINITION == set(ENGINE_FIELDS) - {"id"}
+
+
+async def test_the_definition_stamp_trigger_watches_what_the_engine_reads(sessionmaker):
+    async with sessionmaker() as session:
+        watched = set(
+            await session.scalars(
+                text("""
+                SELECT a.attname
+                FROM pg_trigger t
+                JOIN pg_attribute a ON a.attrelid = t.tgrelid AND a.attnum = ANY(t.tgattr)
+                WHERE t.tgrelid = 'measures'::regclass AND t.tgname = 'restamp_scorecard'
+                """)
+            )
+        )
+    # The id never changes; a measure moved to another scorecard changes both definitions.
+    assert watched == set(ENGINE_FIELDS) - {"id"} | {"scorecard_id"}

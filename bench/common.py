@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -63,3 +64,41 @@ def serve_flags() -> list[str]:
         env={**os.environ, "COLUMNS": "200"},
     )
     return ["--no-worker"] if "--no-worker" in result.stdout else []
+
+
+WRK_THREADS, WRK_CONNECTIONS = 2, 32
+
+
+def wrk(
+    url: str,
+    api_key: str | None,
+    seconds: int,
+    *,
+    script: Path | None = None,
+    script_args: tuple[str, ...] = (),
+    timeout: str = "2s",
+) -> dict[str, Any]:
+    """Requests/sec of `wrk -t2 -c32` against `url` (with a Lua `script` and its arguments
+    when given): {"rps", "p99", "errors"}; errors (non-2xx, socket) are counted, not fatal."""
+    command = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s"]
+    command += ["--timeout", timeout, "--latency"]
+    if api_key:
+        command += ["-H", f"Authorization: Bearer {api_key}"]
+    if script is not None:
+        command += ["-s", str(script)]
+    tail = ["--", *script_args] if script_args else []
+    result = subprocess.run(
+        [*command, url, *tail], capture_output=True, text=True, timeout=seconds + 90
+    )
+    found = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    if result.returncode != 0 or not found:
+        raise RuntimeError(f"wrk failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+    errors = 0
+    if bad := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", result.stdout):
+        errors += int(bad.group(1))
+    if socket_errors := re.search(r"Socket errors:(.*)", result.stdout):
+        errors += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
+    if errors:
+        print(f"   wrk: {errors} errors against {url}", file=sys.stderr, flush=True)
+    p99 = re.search(r"^\s+99%\s+(\S+)", result.stdout, re.MULTILINE)
+    return {"rps": float(found.group(1)), "p99": p99.group(1) if p99 else None, "errors": errors}

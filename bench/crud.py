@@ -18,16 +18,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,10 +30,12 @@ from typing import Any
 
 import httpx
 
-from bench.common import machine, save_results, scratch_database
+from bench.common import WRK_CONNECTIONS, WRK_THREADS, machine, save_results, scratch_database
+from bench.common import wrk as common_wrk
+from tests.e2e.server import running_http_process
 
 ROOT = Path(__file__).resolve().parents[1]
-WRK_THREADS, WRK_CONNECTIONS = 2, 32
+
 SCORECARDS, OBJECTIVES, MEASURES, READINGS_PER_MEASURE = 60, 60, 100, 100
 TARGET_RATIO = 0.60  # reads, from the contract issue
 SERVE = ("-m", "app", "serve", "--workers", "1", "--no-migrate", "--no-worker")
@@ -132,48 +129,6 @@ async def seed(url: str) -> Fixtures:
 # Processes and wrk
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def running(name: str, command: list[str], env: dict[str, str], log_dir: Path) -> Iterator[str]:
-    """Start a server on a free 127.0.0.1 port; yield its base URL; SIGTERM it at the end."""
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log_path = log_dir / f"{name}.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{name} exited early:\n{log_path.read_text()[-3000:]}")
-                with suppress(httpx.TransportError):
-                    if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} did not start within 60 s")
-                time.sleep(0.1)
-            yield base_url
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
-
-
 def _lua_post(paths: list[str], body: str, scratch: Path, name: str) -> Path:
     """A wrk script POSTing `body` round-robin over `paths`; `{n}` in the body becomes a
     string unique to the request (the run's nonce, the thread's number, a counter)."""
@@ -205,31 +160,9 @@ end
 
 
 def wrk(url: str, api_key: str, seconds: int, script: Path | None = None) -> dict[str, Any]:
-    command = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--latency"]
-    command += ["-H", f"Authorization: Bearer {api_key}"]
-    tail: list[str] = []
-    if script is not None:
-        command += ["-s", str(script)]
-        tail = ["--", f"{time.monotonic_ns():x}"]  # a nonce: unique measure keys per series
-    result = subprocess.run(
-        [*command, url, *tail], capture_output=True, text=True, timeout=seconds + 60
-    )
-    found = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
-    if result.returncode != 0 or not found:
-        raise RuntimeError(f"wrk failed ({result.returncode}):\n{result.stdout}{result.stderr}")
-    errors = 0
-    if bad := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", result.stdout):
-        errors += int(bad.group(1))
-    if socket_errors := re.search(r"Socket errors:(.*)", result.stdout):
-        errors += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
-    if errors:
-        print(f"   wrk: {errors} errors against {url}", file=sys.stderr, flush=True)
-    p99 = re.search(r"^\s+99%\s+(\S+)", result.stdout, re.MULTILINE)
-    return {
-        "rps": float(found.group(1)),
-        "p99": p99.group(1) if p99 else None,
-        "errors": errors,
-    }
+    # A nonce for the POST scripts: unique measure keys per series.
+    nonce = (f"{time.monotonic_ns():x}",) if script is not None else ()
+    return common_wrk(url, api_key, seconds, script=script, script_args=nonce)
 
 
 # The run
@@ -305,23 +238,23 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(tmp)
         print("seeding …", flush=True)
         fx = asyncio.run(seed(url))
-        env = {"DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
-        ours_url = stack.enter_context(
-            running(
-                "scorecard",
-                [sys.executable, *SERVE],
-                env,
-                scratch,
+        env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+
+        def start(name: str, command: list[str]) -> str:
+            base_url, _ = stack.enter_context(
+                running_http_process(
+                    command,
+                    env=env,
+                    log_path=scratch / f"{name}.log",
+                    cwd=ROOT,
+                    start_timeout=60,
+                    stop_timeout=30,
+                )
             )
-        )
-        base_url = stack.enter_context(
-            running(
-                "baseline",
-                [sys.executable, *BASELINE],
-                env,
-                scratch,
-            )
-        )
+            return base_url
+
+        ours_url = start("scorecard", [sys.executable, *SERVE])
+        base_url = start("baseline", [sys.executable, *BASELINE])
         auth = {"Authorization": f"Bearer {fx.api_key}"}
         ours = stack.enter_context(httpx.Client(base_url=ours_url, headers=auth, timeout=30))
         base = stack.enter_context(httpx.Client(base_url=base_url, headers=auth, timeout=30))

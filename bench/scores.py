@@ -28,7 +28,6 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,13 +45,13 @@ import httpx
 import psutil  # a dependency of pgserver
 
 from bench.baseline_app import LATEST_PER_MEASURE, asyncpg_dsn
-from bench.common import RESULTS, machine, save_results, serve_flags
+from bench.common import RESULTS, WRK_CONNECTIONS, WRK_THREADS, machine, save_results, serve_flags
+from bench.common import wrk as common_wrk
 from tests.e2e.server import running_http_process
 
 ROOT = Path(__file__).resolve().parents[1]
 MEASURES_TOTAL = 1_000
 SCORECARD_MEASURES = 40
-WRK_THREADS, WRK_CONNECTIONS = 2, 32
 
 
 # --------------------------------------------------------------------------------------------
@@ -593,35 +592,9 @@ def percentile(sorted_ms: list[float], q: float) -> float:
 
 def wrk(url: str, api_key: str | None, seconds: int) -> dict[str, Any]:
     """Requests/sec under `wrk -t2 -c32`. Slow endpoints (history) queue 32 deep, so the
-    per-request timeout is raised from wrk's 2 s; errors are counted, not fatal."""
-    command = [
-        "wrk",
-        f"-t{WRK_THREADS}",
-        f"-c{WRK_CONNECTIONS}",
-        f"-d{seconds}s",
-        "--timeout",
-        "30s",
-        "--latency",
-    ]
-    if api_key:
-        command += ["-H", f"Authorization: Bearer {api_key}"]
-    result = subprocess.run([*command, url], capture_output=True, text=True, timeout=seconds + 90)
-    found = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
-    if result.returncode != 0 or not found:
-        raise RuntimeError(f"wrk failed ({result.returncode}):\n{result.stdout}{result.stderr}")
-    errors = 0
-    if bad := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", result.stdout):
-        errors += int(bad.group(1))
-    if socket_errors := re.search(r"Socket errors:(.*)", result.stdout):
-        errors += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
-    if errors:
-        print(f"   wrk: {errors} errors against {url}", file=sys.stderr, flush=True)
-    p99 = re.search(r"^\s+99%\s+(\S+)", result.stdout, re.MULTILINE)
-    return {
-        "rps": round(float(found.group(1))),
-        "wrk_p99": p99.group(1) if p99 else None,
-        "wrk_errors": errors,
-    }
+    per-request timeout is raised from wrk's 2 s."""
+    result = common_wrk(url, api_key, seconds, timeout="30s")
+    return {"rps": round(result["rps"]), "wrk_p99": result["p99"], "wrk_errors": result["errors"]}
 
 
 # --------------------------------------------------------------------------------------------

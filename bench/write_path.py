@@ -29,7 +29,7 @@ from app.measures.service import create_measure
 from app.readings.service import NewReading, record_readings, write_readings
 from app.scorecards.schemas import ScorecardCreate
 from app.scorecards.service import create_scorecard
-from app.thresholds.status import lock_measures
+from app.thresholds.status import crossing_caches, lock_measures
 from bench.common import save_results, scratch_database
 
 AGGREGATIONS = ("latest", "sum", "count", "mean")
@@ -101,7 +101,8 @@ BLOCK = 25
 
 async def run(url: str, writes: int) -> dict[str, float]:
     engine = make_engine(url, pool_size=2)
-    sessionmaker = make_sessionmaker(engine)
+    # The caches a serving process keeps across requests (definitions, carried-forward windows).
+    sessionmaker = make_sessionmaker(engine, info=crossing_caches().session_info())
     measure_ids = await build(sessionmaker)
     plain: list[float] = []
     full: list[float] = []

@@ -51,12 +51,17 @@ class CrossingCaches:
 _CACHES = "scorecard.crossing_caches"
 
 
+def crossing_caches() -> CrossingCaches:
+    """Fresh caches for a process that writes (the app's lifespan, the worker, a benchmark)."""
+    return CrossingCaches(Definitions(), WindowCache())
+
+
 def _caches(session: AsyncSession) -> CrossingCaches:
     """The session's caches; a session from any other sessionmaker (a one-off command, a
     benchmark) gets caches of its own, which go with it."""
     caches = session.info.get(_CACHES)
     if caches is None:
-        caches = session.info[_CACHES] = CrossingCaches(Definitions(), WindowCache())
+        caches = session.info[_CACHES] = crossing_caches()
     return caches
 
 

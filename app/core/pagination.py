@@ -105,6 +105,30 @@ class Keyset:
     types: tuple[type, ...]
     descending: bool = False
 
+    async def fetch_page(
+        self,
+        connection: Any,
+        select_from: str,
+        conditions: Sequence[str],
+        params: Sequence[Any],
+        *,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[Any, str | None]:
+        """One page of `select_from` ("SELECT … FROM table") where all `conditions` hold (with
+        `params` as $1…), past `cursor` (empty or None: the first page): (rows, next_cursor)."""
+        conditions, params = list(conditions), list(params)
+        if cursor:  # `?cursor=` (empty) is the first page, as an absent one
+            condition, values = self.after(cursor, len(params) + 1)
+            conditions.append(condition)
+            params.extend(values)
+        params.append(limit + 1)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = await connection.fetch(
+            f"{select_from}{where} ORDER BY {self.order_by} LIMIT ${len(params)}", *params
+        )
+        return self.page(rows, limit)
+
     def after(self, cursor: str, first_param: int) -> tuple[str, list[Any]]:
         """The condition for "past this cursor" with parameters from `$first_param`, and
         their values (422 for a cursor this list did not issue)."""

@@ -58,18 +58,15 @@ async def list_measures(
         if (value := filters.get(name)) is not None:
             params.append(value)
             conditions.append(f"{name} = ${len(params)}")
-    if cursor:  # `?cursor=` (empty) is the first page, as an absent one
-        condition, values = KEYSET.after(cursor, len(params) + 1)
-        conditions.append(condition)
-        params.extend(values)
-    params.append(limit + 1)
-    rows = await connection.fetch(
-        f"SELECT {COLUMNS} FROM measures WHERE {' AND '.join(conditions)} "
-        f"ORDER BY {KEYSET.order_by} LIMIT ${len(params)}",
-        *params,
+    page, next_cursor = await KEYSET.fetch_page(
+        connection,
+        f"SELECT {COLUMNS} FROM measures",
+        conditions,
+        params,
+        limit=limit,
+        cursor=cursor,
     )
     # Only an empty page needs to ask whether the scorecard exists.
-    if not rows and not await connection.fetchval(_SCORECARD_EXISTS, scorecard_id):
+    if not page and not await connection.fetchval(_SCORECARD_EXISTS, scorecard_id):
         return None
-    page, next_cursor = KEYSET.page(rows, limit)
     return [measure_out(row) for row in page], next_cursor

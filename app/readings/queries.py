@@ -41,18 +41,15 @@ async def list_readings(
     if end is not None:
         params.append(end)
         conditions.append(f"observed_at < ${len(params)}")
-    if cursor:  # `?cursor=` (empty) is the first page, as an absent one
-        condition, values = KEYSET.after(cursor, len(params) + 1)
-        conditions.append(condition)
-        params.extend(values)
-    params.append(limit + 1)
-    rows = await connection.fetch(
-        f"SELECT {COLUMNS} FROM readings WHERE {' AND '.join(conditions)} "
-        f"ORDER BY {KEYSET.order_by} LIMIT ${len(params)}",
-        *params,
+    page, next_cursor = await KEYSET.fetch_page(
+        connection,
+        f"SELECT {COLUMNS} FROM readings",
+        conditions,
+        params,
+        limit=limit,
+        cursor=cursor,
     )
     # Only an empty page needs to ask whether the measure exists.
-    if not rows and not await connection.fetchval(_MEASURE_EXISTS, measure_id):
+    if not page and not await connection.fetchval(_MEASURE_EXISTS, measure_id):
         return None
-    page, next_cursor = KEYSET.page(rows, limit)
     return [dict(row) for row in page], next_cursor

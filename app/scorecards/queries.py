@@ -23,7 +23,6 @@ _SCORECARD = f"SELECT {SCORECARD_COLUMNS} FROM scorecards WHERE id = $1"
 _OBJECTIVE = f"SELECT {OBJECTIVE_COLUMNS} FROM objectives WHERE id = $1"
 _SCORECARD_EXISTS = "SELECT EXISTS (SELECT FROM scorecards WHERE id = $1)"
 KEYSET = Keyset(("id",), (uuid.UUID,))
-_PAGE = f"ORDER BY {KEYSET.order_by} LIMIT"
 
 
 def scorecard_out(row: Record) -> dict[str, Any]:
@@ -59,16 +58,14 @@ async def list_scorecards(
     if q:
         params.append(f"%{_escape_like(q)}%")
         conditions.append("name ILIKE $1")
-    if cursor:  # `?cursor=` (empty) is the first page, as an absent one
-        condition, values = KEYSET.after(cursor, len(params) + 1)
-        conditions.append(condition)
-        params.extend(values)
-    params.append(limit + 1)
-    where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
-    rows = await connection.fetch(
-        f"SELECT {SCORECARD_COLUMNS} FROM scorecards {where}{_PAGE} ${len(params)}", *params
+    page, next_cursor = await KEYSET.fetch_page(
+        connection,
+        f"SELECT {SCORECARD_COLUMNS} FROM scorecards",
+        conditions,
+        params,
+        limit=limit,
+        cursor=cursor,
     )
-    page, next_cursor = KEYSET.page(rows, limit)
     return [scorecard_out(row) for row in page], next_cursor
 
 
@@ -81,19 +78,15 @@ async def list_objectives(
     connection: Connection, scorecard_id: uuid.UUID, *, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None] | None:
     """One page of a scorecard's objectives by id, or None when there is no such scorecard."""
-    conditions, params = ["scorecard_id = $1"], list[Any]([scorecard_id])
-    if cursor:
-        condition, values = KEYSET.after(cursor, 2)
-        conditions.append(condition)
-        params.extend(values)
-    params.append(limit + 1)
-    rows = await connection.fetch(
-        f"SELECT {OBJECTIVE_COLUMNS} FROM objectives WHERE {' AND '.join(conditions)} "
-        f"{_PAGE} ${len(params)}",
-        *params,
+    page, next_cursor = await KEYSET.fetch_page(
+        connection,
+        f"SELECT {OBJECTIVE_COLUMNS} FROM objectives",
+        ["scorecard_id = $1"],
+        [scorecard_id],
+        limit=limit,
+        cursor=cursor,
     )
     # Only an empty page needs to ask whether the scorecard exists.
-    if not rows and not await connection.fetchval(_SCORECARD_EXISTS, scorecard_id):
+    if not page and not await connection.fetchval(_SCORECARD_EXISTS, scorecard_id):
         return None
-    page, next_cursor = KEYSET.page(rows, limit)
     return [dict(row) for row in page], next_cursor

@@ -37,18 +37,23 @@ def asyncpg_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    app.state.pool = await asyncpg.create_pool(
-        asyncpg_dsn(os.environ["DATABASE_URL"]), min_size=1, max_size=10
-    )
-    try:
-        yield
-    finally:
-        await app.state.pool.close()
+def bare_app(pool_size: int) -> FastAPI:
+    """A FastAPI app with nothing but a plain asyncpg pool (`app.state.pool`) to DATABASE_URL."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.pool = await asyncpg.create_pool(
+            asyncpg_dsn(os.environ["DATABASE_URL"]), min_size=1, max_size=pool_size
+        )
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    return FastAPI(lifespan=lifespan, openapi_url=None)
 
 
-app = FastAPI(lifespan=lifespan, openapi_url=None)
+app = bare_app(pool_size=10)
 
 
 @app.get("/healthz")

@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 import orjson
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import HTTPException, Request
 from fastapi.responses import Response
 
-from bench.baseline_app import asyncpg_dsn
+from bench.baseline_app import bare_app
 
 SCORECARD = (
     "id, name, description, owner, timezone, thresholds, score_cap, perspectives, version, "
@@ -43,18 +40,7 @@ GRANTS = {"read": {"admin", "write", "read"}, "write": {"admin", "write"}}
 GRANTS["ingest"] = {"admin", "write", "ingest"}
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    app.state.pool = await asyncpg.create_pool(
-        asyncpg_dsn(os.environ["DATABASE_URL"]), min_size=1, max_size=5
-    )
-    try:
-        yield
-    finally:
-        await app.state.pool.close()
-
-
-app = FastAPI(lifespan=lifespan, openapi_url=None)
+app = bare_app(pool_size=5)
 
 
 def _default(value: Any) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.server import running_server, scorecard_cli
+from tests.e2e.server import cli_key, running_server
 
 HERE = Path(__file__).parent
 VENV_BIN = Path(sys.executable).parent
@@ -61,15 +61,6 @@ def live_document(base_url: str) -> dict[str, object]:
     response = httpx.get(f"{base_url}/openapi.json", timeout=10)
     response.raise_for_status()
     return response.json()  # type: ignore[no-any-return]
-
-
-def admin_key(database_url: str) -> str:
-    created = scorecard_cli(
-        "api-keys", "create", "--name", "generated-client", "--scope", "admin",
-        env={"DATABASE_URL": database_url},
-    )  # fmt: skip
-    assert created.returncode == 0, created.stderr
-    return created.stdout.strip()
 
 
 def run(command: list[str | Path], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -116,7 +107,7 @@ def test_a_python_client_generated_from_the_live_document_drives_the_service(cle
                 sys.executable,
                 HERE / "drive_python_client.py",
                 base_url,
-                admin_key(clean_db),
+                cli_key(clean_db, name="generated-client"),
             ],
             env={**os.environ, "PYTHONPATH": str(site)},
             cwd=tmp_path,  # nothing of the repository on sys.path but what PYTHONPATH names

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.e2e.server import running_server, scorecard_cli
+from tests.e2e.server import cli_key, running_server
 
 HERE = Path(__file__).parent
 
@@ -18,15 +18,7 @@ HERE = Path(__file__).parent
 def test_the_service_does_exactly_what_its_openapi_document_says(clean_db):
     env = {"SCORECARD_WEBHOOK_ALLOW_PRIVATE": "true"}  # see body.url in schemathesis.toml
     with running_server(clean_db, "--no-worker", env=env) as (base_url, process):
-        key = scorecard_cli(
-            "api-keys",
-            "create",
-            "--name",
-            "contract",
-            "--scope",
-            "admin",
-            env={"DATABASE_URL": clean_db},
-        ).stdout.strip()
+        key = cli_key(clean_db, name="contract")
         result = subprocess.run(
             [
                 str(Path(sys.executable).parent / "schemathesis"),

@@ -33,6 +33,15 @@ def scorecard_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProces
     )
 
 
+def cli_key(database_url: str, *, name: str = "test", scope: str = "admin") -> str:
+    """A new API key, made as a user makes the first one: `scorecard api-keys create`."""
+    created = scorecard_cli(
+        "api-keys", "create", "--name", name, "--scope", scope, env={"DATABASE_URL": database_url}
+    )
+    assert created.returncode == 0, created.stderr
+    return created.stdout.strip()
+
+
 @contextmanager
 def running_http_process(
     command: list[str],

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.embedded import start_embedded, stop_embedded
 from app.core.migrate import upgrade
-from tests.e2e.server import running_server, scorecard_cli
+from tests.e2e.server import cli_key, running_server
 
 MEASURE = {
     "key": "completions",
@@ -30,20 +30,6 @@ MEASURE = {
     "target": 100,
     "aggregation": "count",
 }
-
-
-def admin_key(database_url: str) -> str:
-    created = scorecard_cli(
-        "api-keys",
-        "create",
-        "--name",
-        "ops",
-        "--scope",
-        "admin",
-        env={"DATABASE_URL": database_url},
-    )
-    assert created.returncode == 0, created.stderr
-    return created.stdout.strip()
 
 
 def exchange(connection: socket.socket, request: bytes) -> tuple[int, dict[str, str]]:
@@ -67,7 +53,7 @@ def exchange(connection: socket.socket, request: bytes) -> tuple[int, dict[str, 
 def test_the_connection_stays_usable_after_every_kind_of_error(clean_db):
     database_url = clean_db
     with running_server(database_url) as (base_url, _):
-        key = admin_key(database_url)
+        key = cli_key(database_url)
         auth = f"Authorization: Bearer {key}\r\n"
         with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}) as http:
             scorecard = http.post("/v1/scorecards", json={"name": "Broken"}).json()["id"]
@@ -144,7 +130,7 @@ def _postgres(action: str, data_dir: Path) -> None:
 def test_a_database_outage_is_503_with_retry_after_and_no_acknowledged_write_is_lost(own_database):
     database_url, data_dir = own_database
     with running_server(database_url, "--no-worker") as (base_url, _):
-        key = admin_key(database_url)
+        key = cli_key(database_url)
         with httpx.Client(
             base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=15
         ) as http:

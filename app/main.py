@@ -17,6 +17,8 @@ from app.core.logging import configure_logging
 from app.core.middleware import BodyLimitMiddleware, LargeBodyGate, RequestContextMiddleware
 from app.core.openapi import install_openapi
 from app.core.settings import Settings, get_settings
+from app.initiatives.router import router as initiatives_router
+from app.initiatives.schemas import CURRENCY_SCHEMA
 from app.measures.router import router as measures_router
 from app.ops.metrics import observe_request
 from app.ops.router import router as ops_router
@@ -40,7 +42,7 @@ from app.xapi.schemas import XapiStatement
 # document all the same.
 HAND_PARSED_BODIES = (ReadingBatch, CsvUpload, XapiStatement)
 # Schemas that fields refer to by name: a long enum, written once.
-NAMED_SCHEMAS = {"TimeZone": TIME_ZONE_SCHEMA}
+NAMED_SCHEMAS = {"TimeZone": TIME_ZONE_SCHEMA, "Currency": CURRENCY_SCHEMA}
 
 DESCRIPTION = """
 Balanced Scorecards for training & development teams.
@@ -104,7 +106,7 @@ def create_app(
     install_openapi(
         app,
         schemas=HAND_PARSED_BODIES,
-        components={"TimeZone": TIME_ZONE_SCHEMA},
+        components=NAMED_SCHEMAS,
     )
     app.state.readiness_figures = {"webhooks": backlog}  # shown by /readyz
     for router in (
@@ -115,6 +117,7 @@ def create_app(
         readings_router,
         batch_readings_router,
         scores_router,
+        initiatives_router,
         webhooks_router,
         xapi_router,
     ):

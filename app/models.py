@@ -3,6 +3,7 @@ module that imports every package's models (outside the layers of `make lint`)."
 
 from app.auth.models import ApiKey
 from app.core.database import Base
+from app.initiatives.models import Initiative
 from app.readings.models import Reading
 from app.scorecards.models import Measure, Objective, Scorecard
 from app.webhooks.models import Delivery, DeliveryAttempt, Event, Subscription
@@ -14,6 +15,7 @@ __all__ = [
     "Delivery",
     "DeliveryAttempt",
     "Event",
+    "Initiative",
     "Measure",
     "Objective",
     "Reading",

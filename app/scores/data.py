@@ -28,6 +28,7 @@ from app.scoring import (
     Cadence,
     Direction,
     Formula,
+    InitiativeDefinition,
     MeasureDefinition,
     ObjectiveDefinition,
     PerspectiveDefinition,
@@ -122,14 +123,22 @@ def _thresholds(raw: str | None) -> Thresholds | None:
     return None if bands is None else Thresholds(**bands)
 
 
-# The definition in ONE statement, objectives and measures as arrays of anonymous records
-# (asyncpg decodes them to tuples), without ORM hydration. `definition_stamp` changes with any
-# edit of the definition (kept by triggers, migration 0004) and is never reused, so a process
-# that holds the definition for a stamp skips the arrays: they are only sent when $2 is stale.
+# The definition in ONE statement, objectives, measures and initiatives as arrays of anonymous
+# records (asyncpg decodes them to tuples), without ORM hydration. `definition_stamp` changes with
+# any edit of the definition (kept by triggers, migrations 0004 and 0007) and is never reused,
+# so a process that holds the definition for a stamp skips the arrays: they are only sent when
+# $2 is stale.
 _OBJECTIVE_COLUMNS = "o.id, o.name, o.perspective, o.weight"
 _MEASURE_COLUMNS = """m.id, m.key, m.name, m.unit, m.weight, m.perspective, m.objective_id,
     m.direction, m.aggregation, m.cadence, m.baseline, m.target, m.target_min, m.target_max,
     m.tolerance, m.prorate, m.thresholds::text, m.formula"""
+# Initiatives (app/initiatives) are read here by plain SQL, below the package that writes them:
+# their table and link tables are part of the definition (their triggers move the stamp too).
+_INITIATIVE_COLUMNS = """i.id, i.name, i.status, i.progress, i.start_date, i.end_date,
+    ARRAY(SELECT l.objective_id FROM initiative_objectives l
+          WHERE l.initiative_id = i.id ORDER BY l.objective_id),
+    ARRAY(SELECT l.measure_id FROM initiative_measures l
+          WHERE l.initiative_id = i.id ORDER BY l.measure_id)"""
 _DEFINITION = f"""
 SELECT s.definition_stamp,
     (SELECT sum(m.data_stamp) FROM measures m WHERE m.scorecard_id = s.id) AS data_version,
@@ -140,7 +149,10 @@ SELECT s.definition_stamp,
               WHERE o.scorecard_id = s.id ORDER BY o.id) END AS objectives,
     CASE WHEN s.definition_stamp <> $2 THEN
         ARRAY(SELECT ROW({_MEASURE_COLUMNS}) FROM measures m
-              WHERE m.scorecard_id = s.id ORDER BY m.id) END AS measures
+              WHERE m.scorecard_id = s.id ORDER BY m.id) END AS measures,
+    CASE WHEN s.definition_stamp <> $2 THEN
+        ARRAY(SELECT ROW({_INITIATIVE_COLUMNS}) FROM initiatives i
+              WHERE i.scorecard_id = s.id ORDER BY i.id) END AS initiatives
 FROM scorecards s WHERE s.id = $1
 """  # noqa: S608 (built from constants)
 
@@ -207,6 +219,7 @@ def scorecard_definition(
         # Anonymous records, in the order of _OBJECTIVE_COLUMNS and _MEASURE_COLUMNS.
         objectives=[ObjectiveDefinition(*objective) for objective in row["objectives"]],
         measures=[measure_definition(measure, formula) for measure in row["measures"]],
+        initiatives=[InitiativeDefinition(*initiative) for initiative in row["initiatives"]],
     )
 
 

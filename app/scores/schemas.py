@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from app.core.schemas import ResponseBody
-from app.scoring import Cadence
+from app.scoring import Cadence, InitiativeStatus
 
 StatusOut = Literal["green", "amber", "red", "no_data"]
 
@@ -41,6 +41,7 @@ _MEASURE_EXAMPLE: dict[str, Any] = {
     "stale": False,
     "last_observed_at": "2026-11-02T08:00:00Z",
     "readings_in_period": 3,
+    "needs_initiative": False,
 }
 
 
@@ -64,6 +65,19 @@ class MeasureScoreOut(ResponseBody):
     stale: bool = Field(description="The latest reading predates the period.")
     last_observed_at: datetime | None
     readings_in_period: int
+    needs_initiative: bool = Field(
+        description="Red, and no initiative active at as_of is linked to the measure or to "
+        "its objective."
+    )
+
+
+class InitiativeRefOut(ResponseBody):
+    """An initiative linked to an objective (`/v1/initiatives/{id}` has the rest)."""
+
+    id: uuid.UUID
+    name: str
+    status: InitiativeStatus
+    progress: float
 
 
 class ObjectiveScoreOut(ResponseBody):
@@ -73,6 +87,9 @@ class ObjectiveScoreOut(ResponseBody):
     score: float | None
     status: StatusOut
     coverage: float = Field(description="Weight of children with data / total weight.")
+    initiatives: list[InitiativeRefOut] = Field(
+        description="Every initiative linked to the objective, active or not."
+    )
     measures: list[MeasureScoreOut]
 
 
@@ -113,6 +130,14 @@ class ScorecardScoreOut(ResponseBody):
                                     "score": 80.0,
                                     "status": "amber",
                                     "coverage": 1.0,
+                                    "initiatives": [
+                                        {
+                                            "id": "01936f4e-0000-7000-8000-000000000003",
+                                            "name": "Onboarding academy",
+                                            "status": "on_track",
+                                            "progress": 40.0,
+                                        }
+                                    ],
                                     "measures": [_MEASURE_EXAMPLE],
                                 }
                             ],

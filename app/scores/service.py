@@ -60,14 +60,35 @@ async def score_scorecard_json(
     if (body := cache.get(key, loaded.version)) is not None:
         return body
     instant = as_of or datetime.now(UTC)
-    definition = loaded.definition
+    score = await _evaluate_scorecard(connection, loaded.definition, instant, selector)
+    # The result dataclasses carry exactly the API's field names: serialized in one pass.
+    body = _SCORECARD_SCORE.dump_json(score)
+    cache.put(key, loaded.version, body)
+    return body
+
+
+async def score_scorecard(
+    connection: Connection,
+    definitions: Definitions,
+    scorecard_id: uuid.UUID,
+    as_of: datetime,
+    selector: PeriodSelector,
+) -> tuple[ScorecardDefinition, ScorecardScore]:
+    """The scorecard's score tree at `as_of`, with the definition it was computed from."""
+    definition = (await load_scorecard(connection, definitions, scorecard_id)).definition
+    return definition, await _evaluate_scorecard(connection, definition, as_of, selector)
+
+
+async def _evaluate_scorecard(
+    connection: Connection,
+    definition: ScorecardDefinition,
+    instant: datetime,
+    selector: PeriodSelector,
+) -> ScorecardScore:
     stats = await fetch_window_stats(
         connection, definition, scorecard_windows(definition, instant, selector)
     )
-    # The result dataclasses carry exactly the API's field names: serialized in one pass.
-    body = _SCORECARD_SCORE.dump_json(evaluate_scorecard(definition, instant, selector, stats))
-    cache.put(key, loaded.version, body)
-    return body
+    return evaluate_scorecard(definition, instant, selector, stats)
 
 
 async def score_measure(

@@ -21,8 +21,11 @@ from app.scoring.history import (
     scorecard_history_windows,
 )
 from app.scoring.model import (
+    CLOSED_INITIATIVE_STATUSES,
     Aggregation,
     Direction,
+    InitiativeDefinition,
+    InitiativeStatus,
     MeasureDefinition,
     ObjectiveDefinition,
     PerspectiveDefinition,
@@ -38,6 +41,7 @@ from app.scoring.periods import (
     previous_period,
 )
 from app.scoring.results import (
+    InitiativeRef,
     MeasureHistoryEntry,
     MeasureScore,
     ObjectiveScore,
@@ -49,12 +53,16 @@ from app.scoring.results import (
 from app.scoring.windows import Reading, Window, WindowStats, summarize
 
 __all__ = [
+    "CLOSED_INITIATIVE_STATUSES",
     "Aggregation",
     "Cadence",
     "Direction",
     "EvaluationPoint",
     "Formula",
     "FormulaError",
+    "InitiativeDefinition",
+    "InitiativeRef",
+    "InitiativeStatus",
     "MeasureDefinition",
     "MeasureHistoryEntry",
     "MeasureScore",

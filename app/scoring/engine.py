@@ -48,7 +48,12 @@ def evaluate_scorecard(
     graph = MeasureGraph(scorecard)
     measures = {
         m.id: measure_score(
-            graph, m, _selected_point(graph, m, as_of, selector), stats, with_trend=True
+            graph,
+            m,
+            _selected_point(graph, m, as_of, selector),
+            stats,
+            with_trend=True,
+            initiatives_at=as_of,
         )
         for m in scorecard.measures
     }
@@ -86,7 +91,7 @@ def evaluate_measure(
     graph = MeasureGraph(scorecard)
     measure = graph.measure(measure_id)
     point = _selected_point(graph, measure, as_of, selector)
-    return measure_score(graph, measure, point, stats, with_trend=with_trend)
+    return measure_score(graph, measure, point, stats, with_trend=with_trend, initiatives_at=as_of)
 
 
 def _selected_point(

@@ -137,7 +137,10 @@ def measure_score(
     point: EvaluationPoint,
     stats: Mapping[Window, WindowStats],
     with_trend: bool,
+    initiatives_at: datetime | None = None,
 ) -> MeasureScore:
+    """`initiatives_at`: the instant at which initiatives count as active for
+    `needs_initiative` (the request's as_of); None (history) never flags."""
     value, measure_progress, score = score_at(graph, measure, point, stats)
     trend = None
     if with_trend:
@@ -152,6 +155,7 @@ def measure_score(
         and last_observed_at is not None
         and last_observed_at < point.period.start
     )
+    status = status_of(score, measure.thresholds or graph.scorecard.thresholds)
     return MeasureScore(
         measure_id=measure.id,
         key=measure.key,
@@ -161,13 +165,15 @@ def measure_score(
         value=value,
         progress=measure_progress,
         score=score,
-        status=status_of(score, measure.thresholds or graph.scorecard.thresholds),
+        status=status,
         period=point.period,
         trend=trend,
         stale=stale,
         last_observed_at=last_observed_at,
         readings_in_period=own.count,
         coverage=0.0 if score is None else 1.0,
+        needs_initiative=initiatives_at is not None
+        and graph.scorecard.needs_initiative(measure, status, initiatives_at),
     )
 
 

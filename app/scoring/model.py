@@ -7,6 +7,7 @@ reaches the engine always has what its direction needs.
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
 from functools import cached_property
 from uuid import UUID
@@ -122,6 +123,45 @@ class PerspectiveDefinition:
         _require_weight(self.weight, f"perspective {self.key!r}")
 
 
+class InitiativeStatus(StrEnum):
+    planned = "planned"
+    on_track = "on_track"
+    at_risk = "at_risk"
+    off_track = "off_track"
+    done = "done"
+    cancelled = "cancelled"
+
+
+# An initiative in these states is over, whatever its dates say.
+CLOSED_INITIATIVE_STATUSES = frozenset({InitiativeStatus.done, InitiativeStatus.cancelled})
+
+
+@dataclass(frozen=True)
+class InitiativeDefinition:
+    """What a team does to move objectives and measures: the tree lists it under its
+    objectives, and an active one keeps a red measure it covers from asking for one."""
+
+    id: UUID
+    name: str
+    status: str
+    progress: float
+    start_date: date
+    end_date: date
+    objective_ids: Sequence[UUID] = ()
+    measure_ids: Sequence[UUID] = ()
+
+    def __post_init__(self) -> None:
+        if self.start_date > self.end_date:
+            raise ValueError(f"initiative {self.name!r}: start_date after end_date")
+
+    def active_on(self, day: date) -> bool:
+        """Not done or cancelled, and `day` within [start_date, end_date]."""
+        return (
+            self.status not in CLOSED_INITIATIVE_STATUSES
+            and self.start_date <= day <= self.end_date
+        )
+
+
 @dataclass(frozen=True)
 class ScorecardDefinition:
     """A whole scorecard. The order of each sequence is the display order of the results."""
@@ -133,6 +173,7 @@ class ScorecardDefinition:
     perspectives: Sequence[PerspectiveDefinition]
     objectives: Sequence[ObjectiveDefinition]
     measures: Sequence[MeasureDefinition]
+    initiatives: Sequence[InitiativeDefinition] = ()
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.score_cap) and self.score_cap > 0):
@@ -172,6 +213,29 @@ class ScorecardDefinition:
     @cached_property
     def measures_by_key(self) -> dict[str, MeasureDefinition]:
         return {m.key: m for m in self.measures}
+
+    @cached_property
+    def initiatives_by_target(self) -> dict[UUID, list[InitiativeDefinition]]:
+        """The initiatives linked to each objective id and each measure id."""
+        linked: dict[UUID, list[InitiativeDefinition]] = {}
+        for initiative in self.initiatives:
+            for target in (*initiative.objective_ids, *initiative.measure_ids):
+                linked.setdefault(target, []).append(initiative)
+        return linked
+
+    def needs_initiative(self, measure: MeasureDefinition, status: Status, at: datetime) -> bool:
+        """A red measure that no initiative active at `at` covers, through a link to the
+        measure or to its objective. The day of `at` is taken in the scorecard's time zone, as
+        periods are: an initiative ending on the 31st still runs on the evening of the 31st
+        there."""
+        if status is not Status.red:
+            return False
+        day = at.astimezone(self.timezone).date()
+        linked = self.initiatives_by_target
+        covering = [*linked.get(measure.id, ())]
+        if measure.objective_id is not None:
+            covering += linked.get(measure.objective_id, ())
+        return not any(initiative.active_on(day) for initiative in covering)
 
 
 def _require_weight(weight: float, owner: str) -> None:

@@ -32,6 +32,17 @@ class MeasureScore:
     last_observed_at: datetime | None
     readings_in_period: int
     coverage: float
+    needs_initiative: bool  # red, and no active initiative covers it (False in history)
+
+
+@dataclass(frozen=True)
+class InitiativeRef:
+    """An initiative as an objective node lists it."""
+
+    id: UUID
+    name: str
+    status: str
+    progress: float
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,7 @@ class ObjectiveScore:
     score: float | None
     status: Status
     coverage: float
+    initiatives: list[InitiativeRef]  # linked to the objective, in creation order
     measures: list[MeasureScore]
 
 

@@ -5,7 +5,13 @@ from datetime import datetime
 from uuid import UUID
 
 from app.scoring.model import ScorecardDefinition
-from app.scoring.results import MeasureScore, ObjectiveScore, PerspectiveScore, ScorecardScore
+from app.scoring.results import (
+    InitiativeRef,
+    MeasureScore,
+    ObjectiveScore,
+    PerspectiveScore,
+    ScorecardScore,
+)
 from app.scoring.rules import rounded, status_of
 
 
@@ -50,6 +56,10 @@ def roll_up(
                     score=score,
                     status=status_of(score, thresholds),
                     coverage=coverage,
+                    initiatives=[
+                        InitiativeRef(i.id, i.name, i.status, i.progress)
+                        for i in scorecard.initiatives_by_target.get(objective.id, ())
+                    ],
                     measures=children,
                 )
             )

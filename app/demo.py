@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.initiatives.schemas import InitiativeCreate
+from app.initiatives.service import create_initiative
 from app.measures.schemas import MeasureCreate
 from app.measures.service import create_measure
 from app.readings.service import NewReading, record_readings
@@ -264,6 +266,42 @@ MEASURES: list[tuple[str, dict[str, Any], Series | None]] = [
 ]
 
 
+# (name, objective, measure keys, days from today to start and end, status, progress, budget)
+# The second one is late: its end date has passed and it is not done.
+INITIATIVES: list[tuple[str, str, list[str], int, int, str, float, dict[str, Any]]] = [
+    (
+        "Manager coaching programme",
+        "capability",
+        ["time-to-competency", "skills-coverage"],
+        -120,
+        60,
+        "on_track",
+        55,
+        {"planned": 48_000, "spent": 26_500, "currency": "EUR"},
+    ),
+    (
+        "LMS content refresh",
+        "deliver",
+        ["content-freshness"],
+        -200,
+        -30,
+        "at_risk",
+        70,
+        {"planned": 30_000, "spent": 34_200, "currency": "EUR"},
+    ),
+    (
+        "Learner survey redesign (US office)",
+        "delight",
+        ["learner-nps"],
+        14,
+        120,
+        "planned",
+        0,
+        {"planned": 5_000, "spent": 0, "currency": "USD"},
+    ),
+]
+
+
 def _readings(
     measure_id: uuid.UUID, key: str, series: Series, now: datetime, rng: random.Random
 ) -> list[NewReading]:
@@ -306,7 +344,7 @@ async def load_demo(session: AsyncSession, now: datetime | None = None) -> tuple
         ),
         scorecard_id=DEMO_SCORECARD_ID,
     )
-    objectives = {}
+    objectives: dict[str, uuid.UUID] = {}
     for name, (perspective, title, weight) in OBJECTIVES.items():
         objective = await create_objective(
             session,
@@ -316,14 +354,34 @@ async def load_demo(session: AsyncSession, now: datetime | None = None) -> tuple
         objectives[name] = objective.id
     rng = random.Random(2026)  # noqa: S311 -- reproducible demo data, not a secret
     readings: list[NewReading] = []
+    measures: dict[str, uuid.UUID] = {}
     for objective_name, fields, series in MEASURES:
         measure = await create_measure(
             session,
             DEMO_SCORECARD_ID,
             MeasureCreate(objective_id=objectives[objective_name], **fields),
         )
+        measures[fields["key"]] = measure.id
         if series is not None:
             readings += _readings(measure.id, fields["key"], series, now, rng)
     await record_readings(session, readings)
     await session.commit()
+    today = now.date()
+    for name, objective_name, keys, start, end, status, progress, budget in INITIATIVES:
+        await create_initiative(
+            session,
+            DEMO_SCORECARD_ID,
+            InitiativeCreate.model_validate(
+                {
+                    "name": name,
+                    "objective_ids": [objectives[objective_name]],
+                    "measure_ids": [measures[key] for key in keys],
+                    "start_date": today + timedelta(days=start),
+                    "end_date": today + timedelta(days=end),
+                    "status": status,
+                    "progress": progress,
+                    "budget": budget,
+                }
+            ),
+        )
     return DEMO_SCORECARD_ID, True

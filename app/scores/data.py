@@ -134,11 +134,13 @@ _MEASURE_COLUMNS = """m.id, m.key, m.name, m.unit, m.weight, m.perspective, m.ob
     m.tolerance, m.prorate, m.thresholds::text, m.formula"""
 # Initiatives (app/initiatives) are read here by plain SQL, below the package that writes them:
 # their table and link tables are part of the definition (their triggers move the stamp too).
+# The links travel as comma-separated text: asyncpg cannot decode a uuid[] inside an anonymous
+# record on a connection that has not met the type before.
 _INITIATIVE_COLUMNS = """i.id, i.name, i.status, i.progress, i.start_date, i.end_date,
-    ARRAY(SELECT l.objective_id FROM initiative_objectives l
-          WHERE l.initiative_id = i.id ORDER BY l.objective_id),
-    ARRAY(SELECT l.measure_id FROM initiative_measures l
-          WHERE l.initiative_id = i.id ORDER BY l.measure_id)"""
+    (SELECT string_agg(l.objective_id::text, ',' ORDER BY l.objective_id)
+     FROM initiative_objectives l WHERE l.initiative_id = i.id),
+    (SELECT string_agg(l.measure_id::text, ',' ORDER BY l.measure_id)
+     FROM initiative_measures l WHERE l.initiative_id = i.id)"""
 _DEFINITION = f"""
 SELECT s.definition_stamp,
     (SELECT sum(m.data_stamp) FROM measures m WHERE m.scorecard_id = s.id) AS data_version,
@@ -202,6 +204,24 @@ def measure_definition(
     )
 
 
+def _ids(joined: str | None) -> tuple[uuid.UUID, ...]:
+    return () if joined is None else tuple(uuid.UUID(i) for i in joined.split(","))
+
+
+def initiative_definition(row: tuple[Any, ...]) -> InitiativeDefinition:
+    id_, name, status, progress, start_date, end_date, objective_ids, measure_ids = row
+    return InitiativeDefinition(
+        id=id_,
+        name=name,
+        status=status,
+        progress=progress,
+        start_date=start_date,
+        end_date=end_date,
+        objective_ids=_ids(objective_ids),
+        measure_ids=_ids(measure_ids),
+    )
+
+
 def scorecard_definition(
     scorecard_id: uuid.UUID,
     row: Any,
@@ -219,7 +239,7 @@ def scorecard_definition(
         # Anonymous records, in the order of _OBJECTIVE_COLUMNS and _MEASURE_COLUMNS.
         objectives=[ObjectiveDefinition(*objective) for objective in row["objectives"]],
         measures=[measure_definition(measure, formula) for measure in row["measures"]],
-        initiatives=[InitiativeDefinition(*initiative) for initiative in row["initiatives"]],
+        initiatives=[initiative_definition(initiative) for initiative in row["initiatives"]],
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import func, select
 
 from app.demo import DEMO_SCORECARD_ID, MEASURES, load_demo
@@ -28,3 +30,22 @@ async def test_demo_loads_once_and_scores(client, sessionmaker):
         await client.get(f"/v1/scorecards/{DEMO_SCORECARD_ID}/measures", params={"level": "roi"})
     ).json()["items"]
     assert {m["key"] for m in levels} == {"cost-per-learner", "training-roi"}
+
+    # Three initiatives with budgets in two currencies; one is late (its end date has passed
+    # and it is not done).
+    initiatives = (await client.get(f"/v1/scorecards/{DEMO_SCORECARD_ID}/initiatives")).json()[
+        "items"
+    ]
+    assert len(initiatives) == 3
+    today = datetime.now(UTC).date().isoformat()
+    late = [i for i in initiatives if i["end_date"] < today and i["status"] != "done"]
+    assert [i["name"] for i in late] == ["LMS content refresh"]
+    summary = (await client.get(f"/v1/scorecards/{DEMO_SCORECARD_ID}/initiatives/summary")).json()
+    assert summary["budget"] == [
+        {"currency": "EUR", "planned": 78_000.0, "spent": 60_700.0},
+        {"currency": "USD", "planned": 5_000.0, "spent": 0.0},
+    ]
+    objectives_with_initiatives = [
+        o for p in card["perspectives"] for o in p["objectives"] if o["initiatives"]
+    ]
+    assert len(objectives_with_initiatives) == 3

@@ -176,10 +176,19 @@ class BudgetTotal(ResponseBody):
     spent: float
 
 
+class InitiativeCountByStatus(ResponseBody):
+    """How many of the scorecard's initiatives are in each status (every status, 0 included)."""
+
+    planned: int
+    on_track: int
+    at_risk: int
+    off_track: int
+    done: int
+    cancelled: int
+
+
 class InitiativeSummary(ResponseBody):
-    by_status: dict[InitiativeStatus, int] = Field(
-        description="How many initiatives are in each status; every status is listed."
-    )
+    by_status: InitiativeCountByStatus
     budget: list[BudgetTotal] = Field(
         description="Planned and spent totals per currency (never added across currencies), "
         "by currency code."

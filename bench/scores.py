@@ -1,8 +1,10 @@
 """Score endpoint benchmark: `python -m bench.scores [--sizes 1e5,1e6,1e7] [--quick]`.
 
 Builds, in an embedded PostgreSQL, 1,000 measures with readings spread uniformly over the 24
-months ending now, at each size (denser, not longer). Among them two 40-measure scorecards: one
-all `latest`, one mixing `latest`, `sum`, `count`, `mean` and one derived measure. Each size is
+months ending now, at each size (denser, not longer). Among them three 40-measure scorecards:
+one all `latest`, one mixing `latest`, `sum`, `count`, `mean` and one derived measure, and a
+twin of the mixed one with 20 initiatives linked to its objectives and measures (their cost in
+the score tree: the two mixed scores are measured interleaved, request by request). Each size is
 its own database; for each it starts `scorecard serve --workers 1` and the bare baseline
 (`bench/baseline_app.py`) as real processes and measures over HTTP on 127.0.0.1:
 
@@ -130,20 +132,24 @@ class Fixtures:
     api_key: str
     latest_id: uuid.UUID
     mixed_id: uuid.UUID
+    initiatives_id: uuid.UUID  # the mixed scorecard's twin, with INITIATIVES initiatives
     measures_with_readings: int
 
 
+INITIATIVES = 20
+
+
 async def create_fixtures(url: str) -> Fixtures:
-    """The two benchmark scorecards through the service layer (so their definitions are valid),
-    then filler scorecards up to 1,000 measures through SQL."""
+    """The three benchmark scorecards through the service layer (so their definitions are
+    valid), then filler scorecards up to 1,000 measures through SQL."""
     from sqlalchemy import text
 
     from app.auth.keys import Scope, create_api_key
     from app.core.database import make_engine, make_sessionmaker
     from app.measures.schemas import MeasureCreate
     from app.measures.service import create_measure
-    from app.scorecards.schemas import ObjectiveCreate, ScorecardCreate
-    from app.scorecards.service import create_objective, create_scorecard
+    from app.scorecards.schemas import ScorecardCreate
+    from app.scorecards.service import create_scorecard
 
     engine = make_engine(url, pool_size=1)
     try:
@@ -171,39 +177,13 @@ async def create_fixtures(url: str) -> Fixtures:
                     ),
                 )
 
-            mixed = await create_scorecard(
-                session, ScorecardCreate(name="Bench: mixed", timezone="Europe/Berlin")
+            mixed, _, _ = await create_mixed(session, "Bench: mixed")
+            twin, objective_ids, measure_ids = await create_mixed(
+                session, "Bench: mixed with initiatives"
             )
-            objectives = []
-            for perspective in ("financial", "customer", "internal_process", "learning_growth"):
-                for n in range(2):
-                    objective = await create_objective(
-                        session,
-                        mixed.id,
-                        ObjectiveCreate(
-                            perspective=perspective,
-                            name=f"{perspective} objective {n}",
-                            weight=1 + n,
-                        ),
-                    )
-                    objectives.append(objective.id)
-            for i, fields in enumerate(mixed_measures()):
-                # Every fifth measure hangs directly off its perspective, the rest off objectives.
-                placement: dict[str, Any] = (
-                    {
-                        "perspective": (
-                            "financial",
-                            "customer",
-                            "internal_process",
-                            "learning_growth",
-                        )[i % 4]
-                    }
-                    if i % 5 == 4
-                    else {"objective_id": objectives[i % len(objectives)]}
-                )
-                await create_measure(session, mixed.id, MeasureCreate(**fields, **placement))
+            await create_initiatives(session, twin.id, objective_ids, measure_ids)
 
-            filler_cards = (MEASURES_TOTAL - 2 * SCORECARD_MEASURES) // SCORECARD_MEASURES
+            filler_cards = (MEASURES_TOTAL - 3 * SCORECARD_MEASURES) // SCORECARD_MEASURES
             for n in range(filler_cards):
                 card = await create_scorecard(session, ScorecardCreate(name=f"Bench filler {n}"))
                 await session.execute(
@@ -221,9 +201,74 @@ async def create_fixtures(url: str) -> Fixtures:
             total = await session.scalar(text("SELECT count(*) FROM measures"))
             raw = await session.scalar(text("SELECT count(*) FROM measures WHERE formula IS NULL"))
             assert total == MEASURES_TOTAL, total
-            return Fixtures(api_key, latest.id, mixed.id, int(raw or 0))
+            return Fixtures(api_key, latest.id, mixed.id, twin.id, int(raw or 0))
     finally:
         await engine.dispose()
+
+
+async def create_mixed(session: Any, name: str) -> tuple[Any, list[uuid.UUID], list[uuid.UUID]]:
+    """The mixed scorecard: 8 objectives, 40 measures (`mixed_measures`); returns it with the
+    ids of its objectives and measures."""
+    from app.measures.schemas import MeasureCreate
+    from app.measures.service import create_measure
+    from app.scorecards.schemas import ObjectiveCreate, ScorecardCreate
+    from app.scorecards.service import create_objective, create_scorecard
+
+    mixed = await create_scorecard(session, ScorecardCreate(name=name, timezone="Europe/Berlin"))
+    objectives = []
+    for perspective in ("financial", "customer", "internal_process", "learning_growth"):
+        for n in range(2):
+            objective = await create_objective(
+                session,
+                mixed.id,
+                ObjectiveCreate(
+                    perspective=perspective, name=f"{perspective} objective {n}", weight=1 + n
+                ),
+            )
+            objectives.append(objective.id)
+    measures = []
+    for i, fields in enumerate(mixed_measures()):
+        # Every fifth measure hangs directly off its perspective, the rest off objectives.
+        placement: dict[str, Any] = (
+            {"perspective": ("financial", "customer", "internal_process", "learning_growth")[i % 4]}
+            if i % 5 == 4
+            else {"objective_id": objectives[i % len(objectives)]}
+        )
+        measure = await create_measure(session, mixed.id, MeasureCreate(**fields, **placement))
+        measures.append(measure.id)
+    return mixed, objectives, measures
+
+
+async def create_initiatives(
+    session: Any, scorecard_id: uuid.UUID, objectives: list[uuid.UUID], measures: list[uuid.UUID]
+) -> None:
+    """INITIATIVES initiatives, each linked to one objective and two measures; statuses and
+    dates vary, so some are active now and some are not."""
+    from datetime import timedelta
+
+    from app.initiatives.schemas import InitiativeCreate
+    from app.initiatives.service import create_initiative
+
+    today = datetime.now(UTC).date()
+    statuses = ("planned", "on_track", "at_risk", "off_track", "done", "cancelled")
+    for i in range(INITIATIVES):
+        start = today + timedelta(days=-90 + 15 * (i % 8))
+        await create_initiative(
+            session,
+            scorecard_id,
+            InitiativeCreate.model_validate(
+                {
+                    "name": f"Initiative {i}",
+                    "objective_ids": [objectives[i % len(objectives)]],
+                    "measure_ids": [measures[(2 * i) % 40], measures[(2 * i + 7) % 40]],
+                    "start_date": start,
+                    "end_date": start + timedelta(days=60),
+                    "status": statuses[i % len(statuses)],
+                    "progress": 5 * i,
+                    "budget": {"planned": 1000 * i, "spent": 400 * i, "currency": "EUR"},
+                }
+            ),
+        )
 
 
 def mixed_measures() -> list[dict[str, Any]]:
@@ -639,6 +684,8 @@ class Dataset:
     build: dict[str, Any]
     inprocess_ms: dict[str, Any] = field(default_factory=dict)
     http: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The mixed score without and with INITIATIVES initiatives, measured interleaved.
+    initiatives: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def database_url(url: str, name: str) -> str:
@@ -756,7 +803,10 @@ def measure(
                 "mixed_history": f"/v1/scorecards/{ds.fx.mixed_id}/history"
                 f"?from={stamp(history_from)}&to={stamp(now)}",
             }
-            check_shapes(client, paths)
+            check_shapes(
+                client,
+                {**paths, "initiatives_score": f"/v1/scorecards/{ds.fx.initiatives_id}/score"},
+            )
             targets["baseline"][ds.size] = (
                 plain,
                 base,
@@ -792,6 +842,27 @@ def measure(
                     "cpu_ref_ms_c1": reference,
                 }
             print(f"   c1 {name}: done", flush=True)
+        for ds in datasets:
+            # Both mixed twins on the server that computes every request, one request to each
+            # in turn: a drift in the machine's speed hits both alike.
+            client, _, mixed_path, _ = targets["mixed_score"][ds.size]
+            cpu.wait_for_quiet()
+            start = cpu.sample()
+            pair = latency_interleaved(
+                {
+                    0: (client, mixed_path),
+                    1: (client, f"/v1/scorecards/{ds.fx.initiatives_id}/score"),
+                },
+                plan.warmup,
+                plan.requests,
+                plan.time_limit * 2,
+            )
+            ds.initiatives = {
+                "without": pair[0],
+                f"with_{INITIATIVES}": pair[1],
+                "others_cores_c1": cpu.others_cores(start),
+            }
+        print("   c1 mixed score with and without initiatives: done", flush=True)
         if has_wrk:
             # Two rounds of half the duration over the four endpoints (ABCDABCD), averaged, so
             # that a drift in the machine's speed does not land on one endpoint only (the
@@ -857,7 +928,7 @@ def latency_interleaved(
 
 def check_shapes(client: httpx.Client, paths: dict[str, str]) -> None:
     """The benchmark measures real work: 40 scored measures, 25 monthly history entries."""
-    for name in ("latest_score", "mixed_score"):
+    for name in ("latest_score", "mixed_score", "initiatives_score"):
         body = client.get(paths[name]).raise_for_status().json()
         measures = [
             m
@@ -866,6 +937,10 @@ def check_shapes(client: httpx.Client, paths: dict[str, str]) -> None:
         ]
         assert len(measures) == SCORECARD_MEASURES, (name, len(measures))
         assert body["score"] is not None, (name, body["status"])
+        listed = {
+            i["id"] for p in body["perspectives"] for o in p["objectives"] for i in o["initiatives"]
+        }
+        assert len(listed) == (INITIATIVES if name == "initiatives_score" else 0), (name, listed)
     body = client.get(paths["mixed_history"]).raise_for_status().json()
     assert len(body["entries"]) >= 24, len(body["entries"])
 
@@ -890,6 +965,14 @@ def print_size(ds: Dataset) -> None:
             f"{row['sql_ms']:>8.2f}{row['bytes'] / 1024:>6.1f}{others:>8.2f}"
             f"{row['cpu_ref_ms_c1']:>8.0f}"
         )
+    pair = ds.initiatives
+    with_ = pair[f"with_{INITIATIVES}"]
+    print(
+        f"  mixed score p50 without initiatives {pair['without']['p50_ms']:.2f} ms, with "
+        f"{INITIATIVES} {with_['p50_ms']:.2f} ms "
+        f"(x{with_['p50_ms'] / pair['without']['p50_ms']:.3f});"
+        f" p99 {pair['without']['p99_ms']:.2f} / {with_['p99_ms']:.2f} ms"
+    )
     print("  in-process, ms: load + windows + query + evaluate + response = total")
     for name in ("latest_score", "mixed_score", "mixed_history"):
         phases = ds.inprocess_ms[name]
@@ -957,6 +1040,16 @@ def targets(datasets: list[Dataset], has_wrk: bool) -> list[dict[str, Any]]:
         "<= 60",
         None if not m6 else m6["mixed_history"]["p50_ms"] <= 60,
     )
+    for ds in datasets:
+        ratio = (
+            ds.initiatives[f"with_{INITIATIVES}"]["p50_ms"] / ds.initiatives["without"]["p50_ms"]
+        )
+        check(
+            f"mixed score p50 with {INITIATIVES} initiatives / without, {ds.size:.0e}",
+            round(ratio, 3),
+            "<= 1.10",
+            ratio <= 1.10,
+        )
     return checks
 
 
@@ -1018,7 +1111,13 @@ def main(argv: list[str] | None = None) -> int:
             "concurrency_1": "httpx.Client keep-alive, after warm-up, interleaved across sizes",
         },
         "results": [
-            {"size": ds.size, "build": ds.build, "inprocess_ms": ds.inprocess_ms, "http": ds.http}
+            {
+                "size": ds.size,
+                "build": ds.build,
+                "inprocess_ms": ds.inprocess_ms,
+                "http": ds.http,
+                "initiatives": ds.initiatives,
+            }
             for ds in datasets
         ],
         "targets": checks,

@@ -10,6 +10,7 @@ from app.scoring import (
     Aggregation,
     Cadence,
     Direction,
+    InitiativeDefinition,
     MeasureDefinition,
     ObjectiveDefinition,
     PerspectiveDefinition,
@@ -66,6 +67,7 @@ def scorecard(
     timezone: str = "UTC",
     thresholds: Thresholds = Thresholds(),
     score_cap: float = 100,
+    initiatives: Sequence[InitiativeDefinition] = (),
 ) -> ScorecardDefinition:
     weights = perspectives or {"financial": 1, "customer": 1}
     return ScorecardDefinition(
@@ -76,6 +78,7 @@ def scorecard(
         perspectives=[PerspectiveDefinition(k, k.title(), w) for k, w in weights.items()],
         objectives=list(objectives),
         measures=list(measures),
+        initiatives=list(initiatives),
     )
 
 

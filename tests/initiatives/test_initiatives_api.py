@@ -4,6 +4,7 @@ deletes of objectives, measures and scorecards; hostile values on every field.""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -428,3 +429,29 @@ async def test_bad_initiative_ids_are_422(client):
         kwargs = {"json": {}} if method == "patch" else {}
         response = await getattr(client, method)("/v1/initiatives/not-a-uuid", **kwargs)
         assert response.status_code == 422
+
+
+async def test_concurrent_status_changes_emit_one_event_per_change(client, world):
+    """Editors are serialised on the initiative's row: five clients setting the same new status
+    at once make one change, so one event; each event's previous_status is the status the
+    change really replaced."""
+    initiative = await create_initiative(client, world["scorecard"]["id"])
+    url = f"/v1/initiatives/{initiative['id']}"
+    answers = await asyncio.gather(
+        *(client.patch(url, json={"status": "on_track"}) for _ in range(5))
+    )
+    assert [a.status_code for a in answers] == [200] * 5
+    answers = await asyncio.gather(
+        client.patch(url, json={"status": "at_risk"}),
+        client.patch(url, json={"status": "off_track"}),
+    )
+    assert [a.status_code for a in answers] == [200, 200]
+    events = (await client.get("/v1/events", params={"type": "initiative.status_changed"})).json()[
+        "items"
+    ]
+    chain = [(e["data"]["previous_status"], e["data"]["status"]) for e in events]
+    assert chain[0] == ("planned", "on_track")
+    assert len(chain) == 3
+    assert chain[1][0] == "on_track" and chain[2][0] == chain[1][1]
+    final = (await client.get(url)).json()
+    assert final["status"] == chain[2][1] and final["version"] == 8

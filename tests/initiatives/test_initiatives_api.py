@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from app.auth.keys import Scope
 from tests.factories import create_measure, create_scorecard
 
 PROBLEM = "application/problem+json"
@@ -246,7 +247,7 @@ async def test_deleting_an_objective_or_measure_unlinks_it(client, world):
 
 
 async def test_scopes(scoped_client, client, world):
-    reader = await scoped_client(__import__("app.auth.keys").auth.keys.Scope.read)
+    reader = await scoped_client(Scope.read)
     url = f"/v1/scorecards/{world['scorecard']['id']}/initiatives"
     body = {"name": "X", "start_date": "2026-01-01", "end_date": "2026-01-02"}
     assert (await reader.post(url, json=body)).status_code == 403

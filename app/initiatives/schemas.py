@@ -89,7 +89,11 @@ def _unique(ids: list[uuid.UUID]) -> list[uuid.UUID]:
     return ids
 
 
-LinkedIds = Annotated[list[uuid.UUID], Field(max_length=200), AfterValidator(_unique)]
+LinkedIds = Annotated[
+    list[uuid.UUID],
+    Field(max_length=200, json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_unique),
+]
 
 
 class Budget(RequestBody):

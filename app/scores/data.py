@@ -236,7 +236,8 @@ def scorecard_definition(
             PerspectiveDefinition(p["key"], p["name"], p["weight"])
             for p in json.loads(row["perspectives"])
         ],
-        # Anonymous records, in the order of _OBJECTIVE_COLUMNS and _MEASURE_COLUMNS.
+        # Anonymous records, in the order of _OBJECTIVE_COLUMNS, _MEASURE_COLUMNS and
+        # _INITIATIVE_COLUMNS.
         objectives=[ObjectiveDefinition(*objective) for objective in row["objectives"]],
         measures=[measure_definition(measure, formula) for measure in row["measures"]],
         initiatives=[initiative_definition(initiative) for initiative in row["initiatives"]],

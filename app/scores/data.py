@@ -32,6 +32,7 @@ from app.scoring import (
     ObjectiveDefinition,
     PerspectiveDefinition,
     ScorecardDefinition,
+    TargetStep,
     Thresholds,
     Window,
     WindowStats,
@@ -129,7 +130,7 @@ def _thresholds(raw: str | None) -> Thresholds | None:
 _OBJECTIVE_COLUMNS = "o.id, o.name, o.perspective, o.weight"
 _MEASURE_COLUMNS = """m.id, m.key, m.name, m.unit, m.weight, m.perspective, m.objective_id,
     m.direction, m.aggregation, m.cadence, m.baseline, m.target, m.target_min, m.target_max,
-    m.tolerance, m.prorate, m.thresholds::text, m.formula"""
+    m.tolerance, m.prorate, m.thresholds::text, m.formula, m.targets::text"""
 _DEFINITION = f"""
 SELECT s.definition_stamp,
     (SELECT sum(m.data_stamp) FROM measures m WHERE m.scorecard_id = s.id) AS data_version,
@@ -167,6 +168,7 @@ def measure_definition(
         prorate,
         thresholds,
         formula_text,
+        targets,
     ) = row
     return MeasureDefinition(
         id=id_,
@@ -187,6 +189,22 @@ def measure_definition(
         prorate=prorate,
         thresholds=_thresholds(thresholds),
         formula=formula(formula_text) if formula_text else None,
+        targets=_target_steps(targets),
+    )
+
+
+def _target_steps(raw: str | None) -> tuple[TargetStep, ...]:
+    steps = None if raw is None else json.loads(raw)
+    return tuple(
+        TargetStep(
+            starts=datetime.fromisoformat(step["from"]),
+            baseline=step.get("baseline"),
+            target=step.get("target"),
+            target_min=step.get("target_min"),
+            target_max=step.get("target_max"),
+            thresholds=None if step.get("thresholds") is None else Thresholds(**step["thresholds"]),
+        )
+        for step in steps or ()
     )
 
 

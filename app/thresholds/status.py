@@ -25,6 +25,7 @@ from app.scoring import (
     Window,
     evaluate_measure,
     measure_windows,
+    thresholds_in_effect,
 )
 from app.thresholds.increments import Added, KnownWindow, WindowCache, fetch_known_windows
 from app.webhooks.events import THRESHOLD_CROSSED, emit_event
@@ -266,7 +267,8 @@ async def _record_crossing(
 ) -> None:
     await (await driver_connection(session)).execute(_SET_STATUS, measure_id, score.status.value)
     measure = next(m for m in definition.measures if m.id == measure_id)
-    thresholds = measure.thresholds or definition.thresholds
+    # The bands in effect for the period scored (a target schedule may set its own).
+    thresholds = thresholds_in_effect(definition, measure.in_effect(score.period))
     await emit_event(
         session,
         THRESHOLD_CROSSED,

@@ -17,7 +17,7 @@ from app.scoring import MeasureDefinition
 
 ENGINE_FIELDS = [field.name for field in dataclasses.fields(MeasureDefinition)]
 # What a measure has besides its definition: described, owned, fed from xAPI; no score moves.
-NOT_DEFINITION = {"description", "owner", "xapi", "level"}
+NOT_DEFINITION = {"description", "owner", "xapi", "level", "due_after_days"}
 
 
 def _read_columns() -> list[str]:

@@ -249,7 +249,8 @@ class MeasureCreate(RequestBody):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        errors = definition_errors(self.model_dump())
+        # The target steps are checked by the service, so their errors can name each step.
+        errors = definition_errors(self.model_dump(exclude={"targets"}))
         if self.perspective is None and self.objective_id is None:
             errors.append(
                 {"loc": ["body", "perspective"], "message": "required unless objective_id is given"}

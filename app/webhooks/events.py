@@ -14,8 +14,9 @@ from app.core.ids import new_id
 from app.core.jsonutil import dumps
 
 THRESHOLD_CROSSED = "measure.threshold_crossed"
+READING_OVERDUE = "reading.overdue"
 WEBHOOK_TEST = "webhook.test"
-EVENT_TYPES = (THRESHOLD_CROSSED, WEBHOOK_TEST)
+EVENT_TYPES = (THRESHOLD_CROSSED, READING_OVERDUE, WEBHOOK_TEST)
 
 # Workers LISTEN on this channel; NOTIFY is delivered when the emitting transaction commits.
 CHANNEL = "webhook_deliveries"

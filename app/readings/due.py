@@ -30,57 +30,81 @@ from app.webhooks.events import READING_OVERDUE, emit_event
 log = structlog.get_logger(__name__)
 
 
-def _instant(local: str) -> str:
-    """SQL for the first instant of the local wall time `local` in zone `s.timezone`, chosen as
+def _instant(local: str, zone: str = "sc.timezone") -> str:
+    """SQL for the first instant of the local wall time `local` in the time zone `zone`, as
     `app.scoring.periods` chooses it. `AT TIME ZONE` already reads a time skipped by a DST gap
     as the first instant after the gap; but it reads a time that happens twice (a fall-back to
     midnight, e.g. America/Havana) as the later one, and a period starts at the earlier: the
     same wall time under the offset of three hours before (every DST step is shorter), when
     that names the same wall time."""
-    later = f"(({local}) AT TIME ZONE s.timezone)"
+    later = f"(({local}) AT TIME ZONE {zone})"
     before = f"({later} - interval '3 hours')"
-    offset_before = f"({before} AT TIME ZONE s.timezone - {before} AT TIME ZONE 'UTC')"
+    offset_before = f"({before} AT TIME ZONE {zone} - {before} AT TIME ZONE 'UTC')"
     earlier = f"((({local}) - {offset_before}) AT TIME ZONE 'UTC')"
-    return (
-        f"LEAST({later}, CASE WHEN {earlier} AT TIME ZONE s.timezone = ({local}) "
-        f"THEN {earlier} END)"
-    )
+    return f"LEAST({later}, CASE WHEN {earlier} AT TIME ZONE {zone} = ({local}) THEN {earlier} END)"
 
 
-# The last period of `m.cadence` that has ended by $1 (as_of) in zone `s.timezone`, and its
-# due instant: one row per measure row `m` of scorecard `s`. The period before the current one
-# is the one holding the instant before the current one starts, as Python's previous_period (so
-# a local day skipped altogether, Pacific/Apia 2011-12-30, is no period of its own).
-LAST_ENDED_PERIOD = f"""
+def last_ended_periods(schedules: str) -> str:
+    """SQL for the last period that has ended by $1 (as_of) of each schedule of `schedules`
+    (a query with columns timezone and cadence): columns timezone, cadence, start, end, and
+    end_day, the local date the period ends on (its due date counts from there).
+
+    The period before the current one is the one holding the instant before the current one
+    starts, as Python's previous_period (so a local day skipped altogether, Pacific/Apia
+    2011-12-30, is no period of its own). Each step is fenced (OFFSET 0): inlined, the
+    expressions nest into each other and grow several-fold."""
+    return f"""
+SELECT sc.timezone, sc.cadence, local_start.end_day, period.start, period_end."end"
+FROM ({schedules}) sc
 CROSS JOIN LATERAL (
-    SELECT date_trunc(m.cadence, CAST($1 AS timestamptz) AT TIME ZONE s.timezone) AS local_end
+    SELECT date_trunc(sc.cadence, CAST($1 AS timestamptz) AT TIME ZONE sc.timezone) AS local_end
+    OFFSET 0
 ) local_end
-CROSS JOIN LATERAL (SELECT {_instant("local_end.local_end")} AS "end") period_end
+CROSS JOIN LATERAL (SELECT {_instant("local_end.local_end")} AS "end" OFFSET 0) period_end
 CROSS JOIN LATERAL (
-    SELECT date_trunc(m.cadence, (period_end."end" - interval '1 microsecond')
-            AT TIME ZONE s.timezone) AS local_start,
-        date_trunc('day', period_end."end" AT TIME ZONE s.timezone)
-            + make_interval(days => m.due_after_days) AS local_due
+    SELECT date_trunc(sc.cadence, (period_end."end" - interval '1 microsecond')
+            AT TIME ZONE sc.timezone) AS local_start,
+        date_trunc('day', period_end."end" AT TIME ZONE sc.timezone) AS end_day
+    OFFSET 0
 ) local_start
-CROSS JOIN LATERAL (
-    SELECT {_instant("local_start.local_start")} AS start, period_end."end",
-        {_instant("local_start.local_due")} AS due_at
-) period
-"""
+CROSS JOIN LATERAL (SELECT {_instant("local_start.local_start")} AS start OFFSET 0) period
+"""  # noqa: S608 (built from constants)
 
-# Every scheduled measure whose last ended period has no reading, with its state at $1.
-# Only measures that take readings are scheduled (a derived measure cannot have a schedule).
+
+def due_instant(end_day: str, days: str, zone: str) -> str:
+    """SQL for the due instant: local midnight `days` days after the local date `end_day`."""
+    return _instant(f"{end_day} + make_interval(days => {days})", zone)
+
+
+# The periods are cut once per zone in use and cadence (a few dozen rows, however many
+# measures share them), then joined to the measures.
+_PERIODS = f"""
+periods AS MATERIALIZED (
+    {
+    last_ended_periods(
+        "SELECT DISTINCT timezone, cadence FROM scorecards,"
+        " unnest(ARRAY['day', 'week', 'month', 'quarter', 'year']) AS cadence"
+    )
+}
+)"""  # noqa: S608 (built from constants)
+
+# Every scheduled measure whose last ended period has no reading, with its state at $1. Only
+# measures that take readings are scheduled (a derived measure cannot have a schedule).
 _UNREPORTED = f"""
 SELECT m.id AS measure_id, m.key AS measure_key, m.scorecard_id, m.owner,
-    period.start AS period_start, period."end" AS period_end, period.due_at,
-    CASE WHEN CAST($1 AS timestamptz) < period.due_at THEN 'due' ELSE 'overdue' END AS state
+    p.start AS period_start, p."end" AS period_end, due.due_at,
+    CASE WHEN CAST($1 AS timestamptz) < due.due_at THEN 'due' ELSE 'overdue' END AS state
 FROM measures m
 JOIN scorecards s ON s.id = m.scorecard_id
-{LAST_ENDED_PERIOD}
+JOIN periods p ON p.timezone = s.timezone AND p.cadence = m.cadence
+CROSS JOIN LATERAL (
+    SELECT {due_instant("p.end_day", "m.due_after_days", "s.timezone")} AS due_at
+    OFFSET 0
+) due
 WHERE m.due_after_days IS NOT NULL AND m.formula IS NULL
   AND NOT EXISTS (
     SELECT FROM readings r
-    WHERE r.measure_id = m.id AND r.observed_at >= period.start AND r.observed_at < period."end"
+    WHERE r.measure_id = m.id AND r.observed_at >= p.start AND r.observed_at < p."end"
   )
 """  # noqa: S608 (built from constants)
 
@@ -118,7 +142,7 @@ async def list_due(
             conditions.append(f"{name} = ${len(params)}")
     page, next_cursor = await KEYSET.fetch_page(
         connection,
-        f"SELECT * FROM ({_UNREPORTED}) unreported",  # noqa: S608 (constants)
+        f"WITH {_PERIODS} SELECT * FROM ({_UNREPORTED}) unreported",  # noqa: S608 (constants)
         conditions,
         params,
         limit=limit,
@@ -132,7 +156,7 @@ async def list_due(
 # the first one's transaction, then skips), so each period is announced exactly once.
 _ANNOUNCE = text(
     f"""
-WITH overdue AS (
+WITH {_PERIODS.replace("$1", ":now")}, overdue AS (
     SELECT * FROM ({_UNREPORTED.replace("$1", ":now")}) unreported WHERE state = 'overdue'
 ), recorded AS (
     INSERT INTO overdue_readings (measure_id, period_start, due_at)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from app.readings.due import LAST_ENDED_PERIOD
+from app.readings.due import due_instant, last_ended_periods
 from app.scoring import Cadence, period_containing, previous_period
 from app.scoring.periods import _start_of_day
 
@@ -28,10 +28,15 @@ ZONES = [
 
 # Every zone with every cadence, due three days after the period ends.
 _LAST_ENDED = f"""
-SELECT s.timezone, m.cadence, period.start, period."end", period.due_at
-FROM unnest($2::text[]) AS s(timezone)
-CROSS JOIN (SELECT cadence, 3 AS due_after_days FROM unnest($3::text[]) AS c(cadence)) m
-{LAST_ENDED_PERIOD}
+SELECT p.timezone, p.cadence, p.start, p."end", {
+    due_instant("p.end_day", "3", "p.timezone")
+} AS due_at
+FROM ({
+    last_ended_periods(
+        "SELECT timezone, cadence"
+        " FROM unnest($2::text[]) AS timezone, unnest($3::text[]) AS cadence"
+    )
+}) p
 """
 
 

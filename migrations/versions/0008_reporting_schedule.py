@@ -7,6 +7,8 @@
 - `overdue_readings`: one row per (measure, period) whose reading went overdue; the sweeper
   inserts it with the `reading.overdue` event, and the primary key keeps a second worker from
   announcing the same period again.
+- `is_time_zone(text)`: whether PostgreSQL knows a zone, so the due list can leave out a
+  scorecard whose stored zone it does not know instead of failing for every scorecard.
 
 Revision ID: 0008
 Revises: 0006
@@ -45,6 +47,15 @@ def upgrade() -> None:
     op.execute("ALTER TABLE scorecards ADD COLUMN locked_before timestamptz")
     _restamp_trigger(f"{MEASURE_COLUMNS}, targets")
     op.execute("""
+CREATE FUNCTION is_time_zone(zone text) RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    PERFORM now() AT TIME ZONE zone;
+    RETURN true;
+EXCEPTION WHEN invalid_parameter_value THEN
+    RETURN false;
+END $$""")
+    op.execute("""
 CREATE TABLE overdue_readings (
     measure_id uuid NOT NULL
         CONSTRAINT fk_overdue_readings_measure_id_measures
@@ -58,6 +69,7 @@ CREATE TABLE overdue_readings (
 
 def downgrade() -> None:
     op.execute("DROP TABLE overdue_readings")
+    op.execute("DROP FUNCTION is_time_zone(text)")
     _restamp_trigger(MEASURE_COLUMNS)
     op.execute("ALTER TABLE scorecards DROP COLUMN locked_before")
     op.execute("ALTER TABLE measures DROP COLUMN due_after_days")

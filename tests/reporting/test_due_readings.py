@@ -247,3 +247,19 @@ async def test_a_derived_measure_cannot_be_scheduled(client):
     assert scheduled.json()["due_after_days"] == 5
     became_derived = await client.patch(f"/v1/measures/{source['id']}", json={"formula": "2"})
     assert became_derived.status_code == 422
+
+
+async def test_a_scorecard_with_a_zone_the_database_does_not_know_is_left_out(client, app):
+    # A row the API would not write (it checks zones); it must not fail the list for others.
+    from sqlalchemy import text
+
+    good = await create_scorecard(client)
+    bad = await create_scorecard(client)
+    fine = await create_measure(client, good["id"], due_after_days=1)
+    await create_measure(client, bad["id"], due_after_days=1)
+    async with app.state.engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE scorecards SET timezone = 'Not/AZone' WHERE id = :id"), {"id": bad["id"]}
+        )
+    listed = await due(client, as_of="2026-07-10T00:00:00Z")
+    assert [e["measure_id"] for e in listed] == [fine["id"]]

@@ -127,7 +127,10 @@ def target_steps_out(stored: list[dict[str, Any]] | None) -> list[dict[str, Any]
     return [
         {
             "from": datetime.fromisoformat(step["from"]),
-            **{name: step.get(name) for name in STEP_FIELDS[:4]},
+            **{
+                name: None if (value := step.get(name)) is None else float(value)
+                for name in ("baseline", "target", "target_min", "target_max")
+            },
             "thresholds": None
             if (bands := step.get("thresholds")) is None
             else {"green": float(bands["green"]), "amber": float(bands["amber"])},

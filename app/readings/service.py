@@ -215,7 +215,9 @@ async def get_reading(session: AsyncSession, reading_id: uuid.UUID) -> Reading:
 async def delete_reading(session: AsyncSession, reading_id: uuid.UUID) -> None:
     reading = await get_reading(session, reading_id)
     measures = await lock_measures(session, [reading.measure_id])
-    [mine] = [m for m in measures if m.id == reading.measure_id]
+    mine = next((m for m in measures if m.id == reading.measure_id), None)
+    if mine is None:  # the measure, and with it the reading, was deleted meanwhile
+        raise NotFound(f"reading {reading_id} not found")
     if mine.locked_before is not None and reading.observed_at < mine.locked_before:
         raise locked_period(reading.observed_at, mine.locked_before)
     await session.execute(delete(Reading).where(Reading.id == reading_id))

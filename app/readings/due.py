@@ -8,9 +8,10 @@ statement over every scheduled measure, each in its scorecard's zone.
 
 Periods are cut in SQL the way `app.scoring.periods` cuts them in Python: `date_trunc` on the
 local wall time (a cadence's name is its `date_trunc` field; ISO weeks start on Monday), and
-local midnights turned back into instants with `AT TIME ZONE` — a midnight skipped by a DST
-gap becomes the first instant of the day, as in Python. tests/reporting/test_due_periods.py
-checks the two agree across DST edges in zones whose clocks change at midnight.
+local midnights turned back into instants as Python does (`_instant`: a midnight skipped by a
+DST gap is the first instant of the day, one that happens twice the earlier of the two).
+tests/reporting/test_due_periods.py checks the two agree across DST edges, in zones whose
+clocks change at midnight too.
 """
 
 from __future__ import annotations

@@ -263,3 +263,26 @@ async def test_a_scorecard_with_a_zone_the_database_does_not_know_is_left_out(cl
         )
     listed = await due(client, as_of="2026-07-10T00:00:00Z")
     assert [e["measure_id"] for e in listed] == [fine["id"]]
+
+
+@pytest.mark.parametrize(
+    ("zone", "as_of", "start", "due_at"),
+    [
+        # The earliest accepted instant: Kiritimati (+14 today) kept local mean time, -10:29:20,
+        # until 1901, so it is 1899-12-31 13:30:40 there: the last ended year is 1898, and its
+        # reading is due 366 days after 1899-01-01, on 1900-01-02 (local midnights).
+        (
+            "Pacific/Kiritimati",
+            "1900-01-01T00:00:00Z",
+            "1898-01-01T10:29:20Z",
+            "1900-01-02T10:29:20Z",
+        ),
+        # The last accepted instant, in UTC: 2199 has not ended, so 2198 is owed.
+        ("UTC", "2199-12-31T23:59:59.999999Z", "2198-01-01T00:00:00Z", "2200-01-02T00:00:00Z"),
+    ],
+)
+async def test_the_extremes_of_as_of_are_answered(client, zone, as_of, start, due_at):
+    scorecard = await create_scorecard(client, timezone=zone)
+    await create_measure(client, scorecard["id"], cadence="year", due_after_days=366)
+    [entry] = await due(client, scorecard_id=scorecard["id"], as_of=as_of)
+    assert (entry["period"]["start"], entry["due_at"], entry["state"]) == (start, due_at, "due")

@@ -167,6 +167,12 @@ async def test_the_sweeper_records_the_crossing_a_step_makes_when_it_takes_effec
     ("targets", "loc"),
     [
         ("soon", ["body", "targets"]),
+        ({"from": JULY}, ["body", "targets"]),
+        ([None], ["body", "targets", 0]),
+        ([{"from": JULY, "goal": 5}], ["body", "targets", 0, "goal"]),
+        ([{"from": JULY, "target": [200]}], ["body", "targets", 0, "target"]),
+        ([{"from": "2026-07-01T00:00:00Z\u0000"}], ["body", "targets", 0, "from"]),
+        ([{"from": "2026-13-01T00:00:00Z"}], ["body", "targets", 0, "from"]),
         ([{"target": 200}], ["body", "targets", 0, "from"]),
         ([{"from": "2026-07-01T00:00:00"}], ["body", "targets", 0, "from"]),  # no offset
         ([{"from": 1782864000}], ["body", "targets", 0, "from"]),  # a Unix time

@@ -34,6 +34,7 @@ from app.core.schemas import (
 )
 from app.scorecards.schemas import Key, Thresholds, ThresholdsOut
 from app.scoring import Aggregation, Cadence, Direction, FormulaError, parse_formula
+from app.scoring.model import SCHEDULED_FIELDS
 
 
 class Level(StrEnum):
@@ -72,7 +73,7 @@ class XapiMapping(RequestBody):
 
 MAX_TARGET_STEPS = 120
 # What a target step may give; each replaces the measure's own value from the step's start on.
-STEP_FIELDS = ("baseline", "target", "target_min", "target_max", "thresholds")
+STEP_FIELDS = SCHEDULED_FIELDS
 
 
 class TargetStep(RequestBody):

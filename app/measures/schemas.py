@@ -127,7 +127,9 @@ def target_steps_out(stored: list[dict[str, Any]] | None) -> list[dict[str, Any]
         return None
     return [
         {
-            "from": datetime.fromisoformat(step["from"]),
+            "from": datetime.fromisoformat(step["from"])
+            if isinstance(step["from"], str)
+            else step["from"],
             **{
                 name: None if (value := step.get(name)) is None else float(value)
                 for name in ("baseline", "target", "target_min", "target_max")

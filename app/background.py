@@ -1,6 +1,7 @@
 """The background work of `serve` (in process) and `scorecard worker`, wired in one place:
 webhook delivery with its periodic jobs — the period sweeper (time-driven crossings,
-`app.thresholds`), the backlog gauges and the event log's retention (`app.webhooks`)."""
+`app.thresholds`), overdue readings (`app.readings.due`), the backlog gauges and the event
+log's retention (`app.webhooks`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.database import make_sessionmaker
 from app.core.settings import Settings
+from app.readings.due import sweep_overdue
 from app.scores.data import Definitions
 from app.thresholds.increments import WindowCache
 from app.thresholds.status import CrossingCaches
@@ -28,6 +30,7 @@ def build_worker(
     periodic: list[Periodic] = [
         ("backlog", BACKLOG_REFRESH, partial(refresh_backlog_gauges, engine)),
         ("sweep", SWEEP_INTERVAL_SECONDS, partial(sweep, sessionmaker)),
+        ("overdue", SWEEP_INTERVAL_SECONDS, partial(sweep_overdue, sessionmaker)),
         (
             "retention",
             PRUNE_INTERVAL_SECONDS,

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,8 +23,10 @@ from app.readings.service import NewReading, record_readings
 from app.scorecards.models import Scorecard
 from app.scorecards.schemas import ObjectiveCreate, ScorecardCreate
 from app.scorecards.service import create_objective, create_scorecard
+from app.scoring import Cadence, period_containing
 
 DEMO_SCORECARD_ID = uuid.UUID("01900000-0000-7000-8000-00000000de00")
+DEMO_ZONE = ZoneInfo("Europe/Berlin")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,14 @@ class Series:
     noise: float
     integer: bool = False
 
+
+# Who owes each objective's readings (the measure's `owner`, as in GET /v1/readings/due).
+OWNERS = {
+    "spend": "Finance business partner",
+    "delight": "Learner experience lead",
+    "deliver": "Learning operations",
+    "capability": "Capability lead",
+}
 
 OBJECTIVES = {
     "spend": ("financial", "Spend the training budget where it pays back", 1.0),
@@ -57,6 +68,7 @@ MEASURES: list[tuple[str, dict[str, Any], Series | None]] = [
             direction="decrease",
             baseline=600,
             target=420,
+            due_after_days=10,
         ),
         Series(30, 610, 450, 25),
     ),
@@ -71,6 +83,7 @@ MEASURES: list[tuple[str, dict[str, Any], Series | None]] = [
             baseline=0,
             target=150,
             cadence="quarter",
+            due_after_days=20,
         ),
         Series(91, 60, 135, 15),
     ),
@@ -84,6 +97,7 @@ MEASURES: list[tuple[str, dict[str, Any], Series | None]] = [
             target_min=90,
             target_max=100,
             tolerance=15,
+            due_after_days=5,
         ),
         Series(30, 70, 94, 4),
     ),
@@ -109,6 +123,9 @@ MEASURES: list[tuple[str, dict[str, Any], Series | None]] = [
             direction="increase",
             baseline=0,
             target=50,
+            due_after_days=5,
+            # Mid-year, the bar goes up: from the half-year's first month on, 60 (MID_YEAR).
+            targets=[{"from": "mid-year", "target": 60}],
         ),
         Series(30, 18, 41, 5),
     ),
@@ -123,6 +140,7 @@ MEASURES: list[tuple[str, dict[str, Any], Series | None]] = [
             baseline=50,
             target=85,
             cadence="quarter",
+            due_after_days=20,
         ),
         Series(91, 58, 79, 4),
     ),
@@ -191,6 +209,7 @@ MEASURES: list[tuple[str, dict[str, Any], Series | None]] = [
             direction="increase",
             baseline=60,
             target=90,
+            due_after_days=10,
         ),
         Series(30, 64, 83, 3),
     ),
@@ -260,6 +279,8 @@ MEASURES: list[tuple[str, dict[str, Any], Series | None]] = [
             direction="increase",
             baseline=40,
             target=80,
+            due_after_days=10,
+            targets=[{"from": "mid-year", "target": 90, "thresholds": {"green": 85, "amber": 65}}],
         ),
         Series(30, 45, 71, 2),
     ),
@@ -340,7 +361,7 @@ async def load_demo(session: AsyncSession, now: datetime | None = None) -> tuple
             owner="Learning & Development",
             description="A year of a corporate academy's training data, Kirkpatrick and Phillips "
             "levels across the four perspectives.",
-            timezone="Europe/Berlin",
+            timezone=DEMO_ZONE.key,
         ),
         scorecard_id=DEMO_SCORECARD_ID,
     )
@@ -355,11 +376,18 @@ async def load_demo(session: AsyncSession, now: datetime | None = None) -> tuple
     rng = random.Random(2026)  # noqa: S311 -- reproducible demo data, not a secret
     readings: list[NewReading] = []
     measures: dict[str, uuid.UUID] = {}
+    # The demo's year runs up to now; its second half starts on the first of a month, there.
+    mid_year = period_containing(now - timedelta(days=182), Cadence.month, DEMO_ZONE).start
     for objective_name, fields, series in MEASURES:
+        steps = [{**step, "from": mid_year} for step in fields.get("targets") or ()]
         measure = await create_measure(
             session,
             DEMO_SCORECARD_ID,
-            MeasureCreate(objective_id=objectives[objective_name], **fields),
+            MeasureCreate(
+                objective_id=objectives[objective_name],
+                owner=OWNERS[objective_name],
+                **(fields | {"targets": steps or None}),
+            ),
         )
         measures[fields["key"]] = measure.id
         if series is not None:

@@ -67,3 +67,14 @@ async def latest(scorecard_id: uuid.UUID, request: Request) -> Response:
         rows = await connection.fetch(LATEST_PER_MEASURE, scorecard_id)
     body = [{"measure_id": str(row[0]), "value": row[1], "observed_at": row[2]} for row in rows]
     return Response(orjson.dumps(body), media_type="application/json")
+
+
+# For `bench.due`: the bare count of scheduled measures, the floor of the due list.
+SCHEDULED_COUNT = "SELECT count(*) FROM measures WHERE due_after_days IS NOT NULL"
+
+
+@app.get("/measures/scheduled/count")
+async def scheduled_count(request: Request) -> Response:
+    async with request.app.state.pool.acquire() as connection:
+        count = await connection.fetchval(SCHEDULED_COUNT)
+    return Response(orjson.dumps({"count": count}), media_type="application/json")

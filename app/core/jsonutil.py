@@ -1,6 +1,7 @@
 """Fast JSON with the types this service uses (UUID, aware datetimes)."""
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -21,3 +22,8 @@ def dumps(value: Any) -> bytes:
 
 
 loads = orjson.loads
+
+
+def rfc3339(instant: datetime) -> str:
+    """An aware instant as the API writes it: UTC, with `Z` (for messages; bodies use orjson)."""
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")

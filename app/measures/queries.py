@@ -9,12 +9,14 @@ from asyncpg import Connection, Record
 
 from app.core.pagination import Keyset
 from app.core.reads import jsonb
+from app.measures.schemas import target_steps_out
 
 # In MeasureOut's field order.
 COLUMNS = (
     "id, scorecard_id, key, name, description, unit, owner, perspective, objective_id, weight, "
     "direction, baseline, target, target_min, target_max, tolerance, aggregation, cadence, "
-    "prorate, thresholds, formula, xapi, level, status, version, created_at, updated_at"
+    "prorate, thresholds, formula, xapi, level, targets, due_after_days, status, version, "
+    "created_at, updated_at"
 )
 _ONE = f"SELECT {COLUMNS} FROM measures WHERE id = $1"
 _SCORECARD_EXISTS = "SELECT EXISTS (SELECT FROM scorecards WHERE id = $1)"
@@ -35,6 +37,7 @@ def measure_out(row: Record) -> dict[str, Any]:
             "value": xapi["value"],
         }
     measure["xapi"] = xapi
+    measure["targets"] = target_steps_out(jsonb(measure["targets"]))
     return measure
 
 

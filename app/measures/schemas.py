@@ -1,11 +1,21 @@
 from __future__ import annotations
 
+import itertools
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import AfterValidator, Field, StrictBool, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from app.core.schemas import (
     PRINTABLE,
@@ -18,11 +28,13 @@ from app.core.schemas import (
     RequestBody,
     ResponseBody,
     ShortText,
+    Timestamp,
     Unit,
     Weight,
 )
 from app.scorecards.schemas import Key, Thresholds, ThresholdsOut
 from app.scoring import Aggregation, Cadence, Direction, FormulaError, parse_formula
+from app.scoring.model import SCHEDULED_FIELDS
 
 
 class Level(StrEnum):
@@ -59,6 +71,87 @@ class XapiMapping(RequestBody):
     value: Literal["count", "score_scaled", "score_raw", "success"] = "count"
 
 
+MAX_TARGET_STEPS = 120
+# What a target step may give; each replaces the measure's own value from the step's start on.
+STEP_FIELDS = SCHEDULED_FIELDS
+
+
+class TargetStep(RequestBody):
+    """From `from` on, the values given here replace the measure's own (null or left out: the
+    measure's own stays) for every period that starts at or after it."""
+
+    from_: Timestamp = Field(alias="from")
+    baseline: Number | None = None
+    target: Number | None = None
+    target_min: Number | None = None
+    target_max: Number | None = None
+    thresholds: Thresholds | None = None
+
+    @model_serializer
+    def _stored(self) -> dict[str, Any]:
+        """As stored (jsonb) and compared: `from` in RFC 3339, and only the values given."""
+        step: dict[str, Any] = {"from": self.from_.isoformat()}
+        for name in STEP_FIELDS:
+            if (value := getattr(self, name)) is not None:
+                step[name] = value.model_dump() if isinstance(value, Thresholds) else value
+        return step
+
+
+def _ascending(steps: list[TargetStep]) -> list[TargetStep]:
+    for earlier, later in itertools.pairwise(steps):
+        if not earlier.from_ < later.from_:
+            raise ValueError(
+                "target steps must be sorted by `from`, strictly ascending (no two alike); "
+                f"{later.from_.isoformat()} comes after {earlier.from_.isoformat()}"
+            )
+    return steps
+
+
+TargetSchedule = Annotated[
+    list[TargetStep], Field(max_length=MAX_TARGET_STEPS), AfterValidator(_ascending)
+]
+
+
+class TargetStepOut(ResponseBody):
+    from_: datetime = Field(alias="from")
+    baseline: float | None
+    target: float | None
+    target_min: float | None
+    target_max: float | None
+    thresholds: ThresholdsOut | None
+
+
+def target_steps_out(stored: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """Stored steps as TargetStepOut serialises them (every field, null when not given)."""
+    if stored is None:
+        return None
+    return [
+        {
+            "from": datetime.fromisoformat(step["from"])
+            if isinstance(step["from"], str)
+            else step["from"],
+            **{
+                name: None if (value := step.get(name)) is None else float(value)
+                for name in ("baseline", "target", "target_min", "target_max")
+            },
+            "thresholds": None
+            if (bands := step.get("thresholds")) is None
+            else {"green": float(bands["green"]), "amber": float(bands["amber"])},
+        }
+        for step in stored
+    ]
+
+
+DueAfterDays = Annotated[int, Field(strict=True, ge=0, le=366)]
+_TARGETS = (
+    "Target schedule: for each period, the values of the last step whose `from` is at or "
+    "before the period's start replace the measure's own."
+)
+_DUE = (
+    "The reading for a period is due this many days after the period ends (local midnight in "
+    "the scorecard's time zone); null: no schedule. Not for a derived measure."
+)
+
 DEFINITION_FIELDS = (
     "direction",
     "baseline",
@@ -81,6 +174,37 @@ def definition_errors(fields: dict[str, Any]) -> list[dict[str, Any]]:
     def bad(field: str, message: str) -> None:
         errors.append({"loc": ["body", field], "message": message})
 
+    _direction_errors(fields, bad)
+    for index, step in enumerate(fields.get("targets") or ()):
+        # The rules hold for the values in effect from each step on, too.
+        given = {k: v for k, v in step.items() if k in STEP_FIELDS and v is not None}
+
+        def bad_in_step(field: str, message: str, index: int = index, given: Any = given) -> None:
+            if field in given:
+                errors.append({"loc": ["body", "targets", index, field], "message": message})
+            else:
+                errors.append(
+                    {
+                        "loc": ["body", "targets", index],
+                        "message": f"from this step on, {field} {message}",
+                    }
+                )
+
+        _direction_errors({**fields, **given}, bad_in_step)
+    if fields.get("prorate") and fields.get("aggregation") not in (
+        Aggregation.sum,
+        Aggregation.count,
+    ):
+        bad("prorate", "only applies to sum and count aggregations")
+    if fields.get("formula") and fields.get("xapi"):
+        bad("xapi", "a derived measure (with a formula) takes no readings, so no xAPI mapping")
+    if fields.get("formula") and fields.get("due_after_days") is not None:
+        bad("due_after_days", "a derived measure (with a formula) takes no readings to be due")
+    return errors
+
+
+def _direction_errors(fields: dict[str, Any], bad: Callable[[str, str], None]) -> None:
+    """What the direction needs of baseline, target, target_min, target_max and tolerance."""
     direction = fields.get("direction")
     baseline, target = fields.get("baseline"), fields.get("target")
     if direction in (Direction.increase, Direction.decrease):
@@ -102,14 +226,6 @@ def definition_errors(fields: dict[str, Any]) -> list[dict[str, Any]]:
             bad("target_max", "must be at least target_min")
         if tolerance is not None and tolerance <= 0:
             bad("tolerance", "must be greater than 0")
-    if fields.get("prorate") and fields.get("aggregation") not in (
-        Aggregation.sum,
-        Aggregation.count,
-    ):
-        bad("prorate", "only applies to sum and count aggregations")
-    if fields.get("formula") and fields.get("xapi"):
-        bad("xapi", "a derived measure (with a formula) takes no readings, so no xAPI mapping")
-    return errors
 
 
 class MeasureCreate(RequestBody):
@@ -134,10 +250,13 @@ class MeasureCreate(RequestBody):
     formula: FormulaText | None = None
     xapi: XapiMapping | None = None
     level: Level | None = None
+    targets: TargetSchedule | None = Field(None, description=_TARGETS)
+    due_after_days: DueAfterDays | None = Field(None, description=_DUE)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        errors = definition_errors(self.model_dump())
+        # The target steps are checked by the service, so their errors can name each step.
+        errors = definition_errors(self.model_dump(exclude={"targets"}))
         if self.perspective is None and self.objective_id is None:
             errors.append(
                 {"loc": ["body", "perspective"], "message": "required unless objective_id is given"}
@@ -169,6 +288,8 @@ class MeasureUpdate(PatchBody):
     formula: FormulaText | None = None
     xapi: XapiMapping | None = None
     level: Level | None = None
+    targets: TargetSchedule | None = Field(None, description=_TARGETS)
+    due_after_days: DueAfterDays | None = Field(None, description=_DUE)
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset(
         {"key", "name", "perspective", "weight", "direction", "aggregation", "cadence", "prorate"}
@@ -205,12 +326,21 @@ class MeasureOut(ResponseBody):
     formula: str | None
     xapi: XapiMappingOut | None
     level: Level | None
+    targets: list[TargetStepOut] | None
+    due_after_days: int | None
     status: Literal["green", "amber", "red", "no_data"] = Field(
         description="Status as last evaluated (read-only)."
     )
     version: int
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _stored_steps(cls, value: Any) -> Any:
+        if isinstance(value, list) and all(isinstance(step, dict) for step in value):
+            return target_steps_out(value)
+        return value
 
 
 class MeasurePage(Page[MeasureOut]):

@@ -105,6 +105,8 @@ async def create_measure(
     # Locked so that concurrent formula edits on one scorecard cannot build a cycle together.
     scorecard = await get_scorecard(session, scorecard_id, for_update=True)
     fields = body.model_dump()
+    if errors := definition_errors(fields):  # only the target steps' can be left here
+        raise ValidationFailed("invalid measure definition", errors)
     fields["perspective"] = await _placement(session, scorecard, fields)
     if body.formula:
         await _check_formulas(session, scorecard_id, fields, None)

@@ -37,7 +37,8 @@ _ALL_OR_NOTHING = f"""
 All or nothing: every item is checked before anything is written, and one bad item → 422 whose
 `errors` name each bad item and field; nothing is stored. More than {MAX_BATCH:,} items → 413.
 A repeated `external_id` (per measure) with the same content counts as a duplicate (idempotent
-retries); with different content → 409 naming the items, and nothing is stored.
+retries); with different content → 409 naming the items, and nothing is stored. Items observed
+before their scorecard's `locked_before` → 409 naming each of them; nothing is stored.
 """
 
 _CSV_FORMAT = """
@@ -62,7 +63,10 @@ skipped. Errors are located by line, counting the header as line 1:
         }
     },
     responses={
-        409: {"description": "An external_id is already stored with other content"},
+        409: {
+            "description": "An external_id is already stored with other content, or items are "
+            "observed before their scorecard's locked_before (each is named)"
+        },
         413: {"description": f"More than {MAX_BATCH:,} readings"},
     },
 )
@@ -91,7 +95,10 @@ async def record_reading_batch(request: Request, session: SessionDep) -> IngestO
         }
     },
     responses={
-        409: {"description": "An external_id is already stored with other content"},
+        409: {
+            "description": "An external_id is already stored with other content, or items are "
+            "observed before their scorecard's locked_before (each is named)"
+        },
         413: {"description": f"More than {MAX_BATCH:,} lines"},
         415: {"description": "Neither text/csv nor multipart/form-data"},
     },

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field, TypeAdapter, ValidationError
@@ -25,6 +26,7 @@ from app.core.errors import (
     ValidationFailed,
     error_message,
 )
+from app.core.jsonutil import rfc3339
 from app.core.schemas import RequestBody
 from app.readings.schemas import ReadingCreate
 from app.readings.service import NewReading, record_readings
@@ -276,6 +278,8 @@ async def ingest(session: AsyncSession, batch: Batch) -> IngestResult:
     if batch.problems:
         raise _invalid(batch)
     result = await record_readings(session, readings)
+    if result.locked:
+        raise _locked(batch, readings, result.locked)
     if result.conflicts:
         raise Conflict(
             f"{batch.noun} {_indexes(batch, result.conflicts)} reuse an external_id already "
@@ -362,6 +366,24 @@ def _addressed(batch: Batch, index: int, item: ReadingBatchItem) -> bool:
     else:
         return True
     return False
+
+
+def _locked(batch: Batch, readings: Sequence[NewReading], locked: dict[int, datetime]) -> Conflict:
+    """Every item observed in a locked period, by its place in the batch (the readings are the
+    valid items, in order, so their indexes are the items')."""
+    indexes = sorted(locked)
+    return Conflict(
+        f"{batch.noun} {_indexes(batch, indexes)} are observed in locked periods; "
+        "nothing was stored",
+        errors=[
+            {
+                "loc": [*batch.where(i), "observed_at"],
+                "message": f"observed at {rfc3339(readings[i].observed_at)}, before "
+                f"the scorecard's locked_before {rfc3339(locked[i])}: the period is locked",
+            }
+            for i in indexes
+        ],
+    )
 
 
 def _invalid(batch: Batch) -> ValidationFailed:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -14,9 +15,9 @@ from app.core.errors import NotFound
 from app.core.http import Route
 from app.core.pagination import Cursor, Limit
 from app.core.reads import json_response, page_response
-from app.core.schemas import Timestamp
-from app.readings import queries, service
-from app.readings.schemas import ReadingCreate, ReadingOut, ReadingPage
+from app.core.schemas import PRINTABLE, Timestamp
+from app.readings import due, queries, service
+from app.readings.schemas import DueReadingPage, ReadingCreate, ReadingOut, ReadingPage
 
 router = APIRouter(route_class=Route, tags=["readings"])
 
@@ -31,7 +32,10 @@ router = APIRouter(route_class=Route, tags=["readings"])
             "model": ReadingOut,
             "description": "A retry: same external_id and content as a stored reading",
         },
-        409: {"description": "The external_id is stored with other content, or it is derived"},
+        409: {
+            "description": "The external_id is stored with other content, the measure is "
+            "derived, or the reading is observed before its scorecard's locked_before"
+        },
     },
 )
 async def create_reading(
@@ -72,6 +76,35 @@ async def list_readings(
     return page_response(*page)
 
 
+# Before /v1/readings/{reading_id}, whatever that path's parameter accepts.
+@router.get(
+    "/v1/readings/due",
+    dependencies=[Depends(require(Scope.read))],
+    summary="Readings owed: scheduled measures whose last ended period has no reading",
+    response_model=DueReadingPage,
+)
+async def list_due_readings(
+    request: Request,
+    scorecard_id: uuid.UUID | None = None,
+    owner: Annotated[
+        str | None, Query(max_length=200, pattern=PRINTABLE, description="The measure's owner.")
+    ] = None,
+    state: Literal["due", "overdue"] | None = None,
+    as_of: Annotated[Timestamp | None, Query(description="Default: now.")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Response:
+    async with request.app.state.read_pool.acquire() as connection:
+        page = await due.list_due(
+            connection,
+            as_of or datetime.now(UTC),
+            filters={"scorecard_id": scorecard_id, "owner": owner, "state": state},
+            limit=limit,
+            cursor=cursor,
+        )
+    return page_response(*page)
+
+
 @router.get(
     "/v1/readings/{reading_id:uuid}",
     dependencies=[Depends(require(Scope.read))],
@@ -91,6 +124,7 @@ async def get_reading(reading_id: uuid.UUID, request: Request) -> Response:
     status_code=204,
     dependencies=[Depends(require(Scope.write))],
     summary="Delete a reading",
+    responses={409: {"description": "It is observed before its scorecard's locked_before"}},
 )
 async def delete_reading(reading_id: uuid.UUID, session: SessionDep) -> Response:
     await service.delete_reading(session, reading_id)

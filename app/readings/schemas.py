@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -47,3 +47,26 @@ class ReadingOut(ResponseBody):
 
 class ReadingPage(Page[ReadingOut]):
     """A page of readings, newest first."""
+
+
+class DuePeriodOut(ResponseBody):
+    start: datetime
+    end: datetime = Field(description="Exclusive.")
+
+
+class DueReadingOut(ResponseBody):
+    """A scheduled measure whose last ended period has no reading yet."""
+
+    measure_id: uuid.UUID
+    measure_key: str
+    scorecard_id: uuid.UUID
+    owner: str | None
+    period: DuePeriodOut = Field(description="The measure's last period that has ended.")
+    due_at: datetime = Field(
+        description="Local midnight in the scorecard's zone, due_after_days after the end."
+    )
+    state: Literal["due", "overdue"] = Field(description="due while as_of < due_at.")
+
+
+class DueReadingPage(Page[DueReadingOut]):
+    """A page of readings owed, by measure."""

@@ -17,6 +17,7 @@ from uuid_utils import uuid7
 
 from app.core.database import driver_connection
 from app.core.errors import Conflict, NotFound
+from app.core.jsonutil import rfc3339
 from app.ops.metrics import READINGS_INGESTED
 from app.readings.models import Reading
 from app.thresholds.increments import Added
@@ -41,6 +42,10 @@ class WriteResult:
     # Indexes into the input: retries of stored readings (same content) and clashes (different).
     duplicates: list[int] = field(default_factory=list)
     conflicts: list[int] = field(default_factory=list)
+    # Indexes of inputs observed before their scorecard's `locked_before`: refused (nothing
+    # written) or, with `skip_locked`, left out (then the other indexes are of `written`).
+    locked: dict[int, datetime] = field(default_factory=dict)  # index → its locked_before
+    written: Sequence[NewReading] = ()
 
 
 _COPY_COLUMNS = ("id", "measure_id", "value", "observed_at", "source", "external_id", "note")
@@ -53,16 +58,27 @@ JOIN readings r ON r.measure_id = k.measure_id AND r.external_id = k.external_id
 """)
 
 
-async def record_readings(session: AsyncSession, readings: Sequence[NewReading]) -> WriteResult:
+async def record_readings(
+    session: AsyncSession, readings: Sequence[NewReading], *, skip_locked: bool = False
+) -> WriteResult:
     """The write path for every kind of ingestion: lock the measures, insert, re-evaluate their
-    statuses (crossing detection). Unknown measures → 404, derived ones → 409. Does not commit:
-    the caller owns the transaction and decides, from `conflicts`, to commit or roll back."""
+    statuses (crossing detection). Unknown measures → 404, derived ones → 409. Readings
+    observed before their scorecard's `locked_before` are listed in `locked`: then nothing is
+    written, or, with `skip_locked` (an LRS keeps what it is sent), the rest is. Does not
+    commit: the caller owns the transaction and decides, from `conflicts` and `locked`, to
+    commit or roll back."""
     measure_ids = {r.measure_id for r in readings}
     measures = await lock_measures(session, measure_ids)
     if missing := measure_ids - {m.id for m in measures}:
         raise NotFound(f"measure(s) {sorted(map(str, missing))} not found")
     refuse_derived([m for m in measures if m.id in measure_ids])
+    # Checked under the measures' locks: see LockedMeasure.locked_before.
+    if locked := locked_readings(measures, readings):
+        if not skip_locked:
+            return WriteResult(locked=locked)
+        readings = [r for i, r in enumerate(readings) if i not in locked]
     result = await write_readings(session, readings)
+    result.locked, result.written = locked, readings
     if result.created and not result.conflicts:
         await refresh_statuses(session, measures, added=_added(readings, result))
         # Counted before commit: a rare rollback after this point over-counts, never hides.
@@ -176,6 +192,8 @@ async def create_reading(session: AsyncSession, reading: NewReading) -> tuple[Re
     row is read before the commit: once committed, no later failure may answer the write as
     failed."""
     result = await record_readings(session, [reading])
+    if result.locked:
+        raise locked_period(reading.observed_at, result.locked[0])
     if result.conflicts:
         raise Conflict(
             f"reading {result.ids[0]} already has external_id "
@@ -197,9 +215,36 @@ async def get_reading(session: AsyncSession, reading_id: uuid.UUID) -> Reading:
 async def delete_reading(session: AsyncSession, reading_id: uuid.UUID) -> None:
     reading = await get_reading(session, reading_id)
     measures = await lock_measures(session, [reading.measure_id])
+    mine = next((m for m in measures if m.id == reading.measure_id), None)
+    if mine is None:  # the measure, and with it the reading, was deleted meanwhile
+        raise NotFound(f"reading {reading_id} not found")
+    if mine.locked_before is not None and reading.observed_at < mine.locked_before:
+        raise locked_period(reading.observed_at, mine.locked_before)
     await session.execute(delete(Reading).where(Reading.id == reading_id))
     await refresh_statuses(session, measures)
     await session.commit()
+
+
+def locked_readings(
+    measures: Sequence[LockedMeasure], readings: Sequence[NewReading]
+) -> dict[int, datetime]:
+    """The readings observed before their scorecard's `locked_before`: index → that bound."""
+    locked_before = {m.id: m.locked_before for m in measures if m.locked_before is not None}
+    if not locked_before:
+        return {}
+    return {
+        i: bound
+        for i, reading in enumerate(readings)
+        if (bound := locked_before.get(reading.measure_id)) is not None
+        and reading.observed_at < bound
+    }
+
+
+def locked_period(observed_at: datetime, locked_before: datetime) -> Conflict:
+    return Conflict(
+        f"the period is locked: readings observed before {rfc3339(locked_before)} can no longer be "
+        f"created or deleted, and this one is observed at {rfc3339(observed_at)}"
+    )
 
 
 def refuse_derived(measures: Sequence[LockedMeasure]) -> None:

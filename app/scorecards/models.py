@@ -4,9 +4,20 @@ edits of any part lock the scorecard first, `scorecards.service.lock_in_scorecar
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -27,6 +38,8 @@ class Scorecard(Timestamped, Base):
     score_cap: Mapped[float] = mapped_column(Float, default=100.0)
     # [{"key", "name", "weight"}]: few, always read with the scorecard, so kept inline.
     perspectives: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    # Readings observed before it can no longer be created or deleted (closed periods).
+    locked_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Objective(Timestamped, Base):
@@ -71,5 +84,11 @@ class Measure(Timestamped, Base):
     formula: Mapped[str | None] = mapped_column(String(1000))
     xapi: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     level: Mapped[str | None] = mapped_column(String(16))
+    # Target schedule: [{"from": RFC 3339, "baseline"?, "target"?, "target_min"?,
+    # "target_max"?, "thresholds"?}], by "from", strictly ascending; None: none.
+    targets: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    due_after_days: Mapped[int | None] = mapped_column(
+        SmallInteger, CheckConstraint("due_after_days BETWEEN 0 AND 366", "due_after_days")
+    )
     # Last evaluated status; maintained by the write path (crossing detection).
     status: Mapped[str] = mapped_column(String(16), default="no_data")

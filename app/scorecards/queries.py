@@ -13,8 +13,8 @@ from app.core.reads import jsonb
 
 # In ScorecardOut's and ObjectiveOut's field order.
 SCORECARD_COLUMNS = (
-    "id, name, description, owner, timezone, thresholds, score_cap, perspectives, version, "
-    "created_at, updated_at"
+    "id, name, description, owner, timezone, thresholds, score_cap, perspectives, "
+    "locked_before, version, created_at, updated_at"
 )
 OBJECTIVE_COLUMNS = (
     "id, scorecard_id, perspective, name, description, weight, version, created_at, updated_at"

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.dependencies import require
-from app.auth.keys import Scope
+from app.auth.keys import GRANTS, Caller, Scope
 from app.core.database import SessionDep
 from app.core.errors import NotFound
 from app.core.http import IfMatch, Route, etag
@@ -91,7 +91,6 @@ async def get_scorecard(scorecard_id: uuid.UUID, request: Request) -> Response:
 
 @router.patch(
     "/v1/scorecards/{scorecard_id}",
-    dependencies=can_write,
     summary="Update a scorecard (partial)",
     responses={409: {"description": "A removed perspective still holds objectives or measures"}},
 )
@@ -100,9 +99,12 @@ async def update_scorecard(
     body: ScorecardUpdate,
     session: SessionDep,
     response: Response,
+    caller: Annotated[Caller, Depends(require(Scope.write))],
     if_match: IfMatch = None,
 ) -> ScorecardOut:
-    scorecard = await service.update_scorecard(session, scorecard_id, body, if_match)
+    scorecard = await service.update_scorecard(
+        session, scorecard_id, body, if_match, may_unlock=Scope.admin in GRANTS[caller.scope]
+    )
     return _scorecard(response, scorecard)
 
 

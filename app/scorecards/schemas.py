@@ -16,6 +16,7 @@ from app.core.schemas import (
     RequestBody,
     ResponseBody,
     ShortText,
+    Timestamp,
     Weight,
 )
 
@@ -86,6 +87,12 @@ Perspectives = Annotated[
 ]
 
 
+_LOCKED_BEFORE = (
+    "Readings observed before this instant can no longer be created or deleted (closed "
+    "periods); null: nothing is locked."
+)
+
+
 class ScorecardCreate(RequestBody):
     name: Name
     description: LongText | None = None
@@ -94,6 +101,7 @@ class ScorecardCreate(RequestBody):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     score_cap: ScoreCap = 100
     perspectives: Perspectives = Field(default_factory=lambda: list(DEFAULT_PERSPECTIVES))
+    locked_before: Timestamp | None = Field(None, description=_LOCKED_BEFORE)
 
 
 class ScorecardUpdate(PatchBody):
@@ -104,6 +112,11 @@ class ScorecardUpdate(PatchBody):
     thresholds: Thresholds | None = None
     score_cap: ScoreCap | None = None
     perspectives: Perspectives | None = None
+    locked_before: Timestamp | None = Field(
+        None,
+        description=_LOCKED_BEFORE
+        + " Moving it later needs scope write; earlier or to null, admin.",
+    )
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset(
         {"name", "timezone", "thresholds", "score_cap", "perspectives"}
@@ -130,6 +143,7 @@ class ScorecardOut(ResponseBody):
     thresholds: ThresholdsOut
     score_cap: float
     perspectives: list[PerspectiveOut]
+    locked_before: datetime | None = Field(description=_LOCKED_BEFORE)
     version: int
     created_at: datetime
     updated_at: datetime

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import get_or_404
-from app.core.errors import Conflict, ValidationFailed
+from app.core.errors import Conflict, Forbidden, ValidationFailed
 from app.core.http import check_if_match
 from app.scorecards.models import Measure, Objective, Scorecard
 from app.scorecards.schemas import (
@@ -67,11 +68,19 @@ async def _perspectives_in_use(session: AsyncSession, scorecard_id: uuid.UUID) -
 
 
 async def update_scorecard(
-    session: AsyncSession, scorecard_id: uuid.UUID, body: ScorecardUpdate, if_match: str | None
+    session: AsyncSession,
+    scorecard_id: uuid.UUID,
+    body: ScorecardUpdate,
+    if_match: str | None,
+    *,
+    may_unlock: bool = False,
 ) -> Scorecard:
+    """`may_unlock`: the caller may move `locked_before` earlier or clear it (scope admin)."""
     scorecard = await get_scorecard(session, scorecard_id, for_update=True)
     check_if_match(if_match, scorecard.version)
     changes = body.changes()
+    if "locked_before" in changes:
+        await _move_lock(session, scorecard, changes["locked_before"], may_unlock=may_unlock)
     if "perspectives" in changes:
         removed = await _perspectives_in_use(session, scorecard_id) - {
             p["key"] for p in changes["perspectives"]
@@ -93,6 +102,27 @@ async def update_scorecard(
         await refresh_statuses(session, await lock_measures(session, measure_ids, foresee=False))
     await session.commit()
     return scorecard
+
+
+async def _move_lock(
+    session: AsyncSession, scorecard: Scorecard, moved_to: datetime | None, *, may_unlock: bool
+) -> None:
+    """Closing more periods is a write; reopening any (earlier, or none) is an admin's call.
+    Every measure of the scorecard is locked before the change, as a reading writer locks
+    its measure: a writer holding the lock keeps the bound it read until it commits, and one
+    that waited for it reads the new bound (`app.thresholds.status.lock_measures`)."""
+    current = scorecard.locked_before
+    unlocks = current is not None and (moved_to is None or moved_to < current)
+    if unlocks and not may_unlock:
+        raise Forbidden(
+            "moving locked_before earlier or clearing it reopens closed periods: "
+            "that needs scope 'admin'"
+        )
+    if moved_to != current:
+        measure_ids = (
+            await session.scalars(select(Measure.id).where(Measure.scorecard_id == scorecard.id))
+        ).all()
+        await lock_measures(session, measure_ids, foresee=False)
 
 
 async def delete_scorecard(

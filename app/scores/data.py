@@ -33,6 +33,7 @@ from app.scoring import (
     ObjectiveDefinition,
     PerspectiveDefinition,
     ScorecardDefinition,
+    TargetStep,
     Thresholds,
     Window,
     WindowStats,
@@ -125,13 +126,13 @@ def _thresholds(raw: str | None) -> Thresholds | None:
 
 # The definition in ONE statement, objectives, measures and initiatives as arrays of anonymous
 # records (asyncpg decodes them to tuples), without ORM hydration. `definition_stamp` changes with
-# any edit of the definition (kept by triggers, migrations 0004 and 0007) and is never reused,
+# any edit of the definition (kept by triggers, migrations 0004, 0007 and 0008) and is never reused,
 # so a process that holds the definition for a stamp skips the arrays: they are only sent when
 # $2 is stale.
 _OBJECTIVE_COLUMNS = "o.id, o.name, o.perspective, o.weight"
 _MEASURE_COLUMNS = """m.id, m.key, m.name, m.unit, m.weight, m.perspective, m.objective_id,
     m.direction, m.aggregation, m.cadence, m.baseline, m.target, m.target_min, m.target_max,
-    m.tolerance, m.prorate, m.thresholds::text, m.formula"""
+    m.tolerance, m.prorate, m.thresholds::text, m.formula, m.targets::text"""
 # Initiatives (app/initiatives) are read here by plain SQL, below the package that writes them:
 # their table and link tables are part of the definition (their triggers move the stamp too).
 # The links travel as comma-separated text: asyncpg cannot decode a uuid[] inside an anonymous
@@ -181,6 +182,7 @@ def measure_definition(
         prorate,
         thresholds,
         formula_text,
+        targets,
     ) = row
     return MeasureDefinition(
         id=id_,
@@ -201,6 +203,22 @@ def measure_definition(
         prorate=prorate,
         thresholds=_thresholds(thresholds),
         formula=formula(formula_text) if formula_text else None,
+        targets=_target_steps(targets),
+    )
+
+
+def _target_steps(raw: str | None) -> tuple[TargetStep, ...]:
+    steps = None if raw is None else json.loads(raw)
+    return tuple(
+        TargetStep(
+            starts=datetime.fromisoformat(step["from"]),
+            baseline=step.get("baseline"),
+            target=step.get("target"),
+            target_min=step.get("target_min"),
+            target_max=step.get("target_max"),
+            thresholds=None if step.get("thresholds") is None else Thresholds(**step["thresholds"]),
+        )
+        for step in steps or ()
     )
 
 

@@ -25,6 +25,11 @@ class TrendOut(ResponseBody):
     direction: Literal["up", "down", "flat"]
 
 
+_IN_EFFECT = (
+    "In effect for the period: the measure's own value, or its target schedule's "
+    "(the last step starting at or before the period's start)."
+)
+
 _MEASURE_EXAMPLE: dict[str, Any] = {
     "measure_id": "01936f4e-8a7b-7c3d-9e2f-0a1b2c3d4e5f",
     "key": "completion",
@@ -37,6 +42,10 @@ _MEASURE_EXAMPLE: dict[str, Any] = {
     "status": "amber",
     "coverage": 1.0,
     "period": {"start": "2026-10-31T23:00:00Z", "end": "2026-11-30T23:00:00Z"},
+    "baseline": 60.0,
+    "target": 85.0,
+    "target_min": None,
+    "target_max": None,
     "trend": {"previous_score": 72.5, "delta": 7.5, "direction": "up"},
     "stale": False,
     "last_observed_at": "2026-11-02T08:00:00Z",
@@ -61,6 +70,10 @@ class MeasureScoreOut(ResponseBody):
     status: StatusOut
     coverage: float
     period: PeriodOut
+    baseline: float | None = Field(description=_IN_EFFECT)
+    target: float | None = Field(description=_IN_EFFECT)
+    target_min: float | None = Field(description=_IN_EFFECT)
+    target_max: float | None = Field(description=_IN_EFFECT)
     trend: TrendOut | None
     stale: bool = Field(description="The latest reading predates the period.")
     last_observed_at: datetime | None
@@ -173,6 +186,10 @@ class MeasureHistoryEntryOut(ResponseBody):
     progress: float | None
     score: float | None
     status: StatusOut
+    baseline: float | None = Field(description=_IN_EFFECT)
+    target: float | None = Field(description=_IN_EFFECT)
+    target_min: float | None = Field(description=_IN_EFFECT)
+    target_max: float | None = Field(description=_IN_EFFECT)
 
 
 class MeasureHistoryOut(ResponseBody):

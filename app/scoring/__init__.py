@@ -10,7 +10,7 @@ from app.scoring.engine import (
     measure_windows,
     scorecard_windows,
 )
-from app.scoring.evaluation import EvaluationPoint
+from app.scoring.evaluation import EvaluationPoint, thresholds_in_effect
 from app.scoring.formula import Formula, FormulaError, evaluation_order, parse_formula
 from app.scoring.history import (
     evaluate_measure_history,
@@ -31,6 +31,7 @@ from app.scoring.model import (
     PerspectiveDefinition,
     ScorecardDefinition,
     Status,
+    TargetStep,
     Thresholds,
 )
 from app.scoring.periods import (
@@ -77,6 +78,7 @@ __all__ = [
     "ScorecardHistoryEntry",
     "ScorecardScore",
     "Status",
+    "TargetStep",
     "Thresholds",
     "Trend",
     "Window",
@@ -97,4 +99,5 @@ __all__ = [
     "scorecard_history_windows",
     "scorecard_windows",
     "summarize",
+    "thresholds_in_effect",
 ]

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from app.scoring.model import Aggregation, MeasureDefinition, ScorecardDefinition
+from app.scoring.model import Aggregation, MeasureDefinition, ScorecardDefinition, Thresholds
 from app.scoring.periods import MICROSECOND, Cadence, Period, period_containing, previous_period
 from app.scoring.results import MeasureScore
 from app.scoring.rules import (
@@ -127,7 +127,8 @@ def score_at(
     value = value_at(graph, measure, point, stats)
     if value is None:
         return None, None, None
-    measure_progress = progress(measure, value, elapsed_fraction(point.period, point.instant))
+    in_effect = measure.in_effect(point.period)
+    measure_progress = progress(in_effect, value, elapsed_fraction(point.period, point.instant))
     return value, measure_progress, clamp_score(measure_progress, graph.scorecard.score_cap)
 
 
@@ -155,7 +156,8 @@ def measure_score(
         and last_observed_at is not None
         and last_observed_at < point.period.start
     )
-    status = status_of(score, measure.thresholds or graph.scorecard.thresholds)
+    in_effect = measure.in_effect(point.period)
+    status = status_of(score, thresholds_in_effect(graph.scorecard, in_effect))
     return MeasureScore(
         measure_id=measure.id,
         key=measure.key,
@@ -167,6 +169,10 @@ def measure_score(
         score=score,
         status=status,
         period=point.period,
+        baseline=in_effect.baseline,
+        target=in_effect.target,
+        target_min=in_effect.target_min,
+        target_max=in_effect.target_max,
         trend=trend,
         stale=stale,
         last_observed_at=last_observed_at,
@@ -175,6 +181,13 @@ def measure_score(
         needs_initiative=initiatives_at is not None
         and graph.scorecard.needs_initiative(measure, status, initiatives_at),
     )
+
+
+def thresholds_in_effect(
+    scorecard: ScorecardDefinition, in_effect: MeasureDefinition
+) -> Thresholds:
+    """The status bands of a measure's definition in effect: its own, else its scorecard's."""
+    return in_effect.thresholds or scorecard.thresholds
 
 
 def trend_windows(

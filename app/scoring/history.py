@@ -19,6 +19,7 @@ from app.scoring.evaluation import (
     MeasureGraph,
     measure_score,
     score_at,
+    thresholds_in_effect,
     windows_at,
 )
 from app.scoring.model import ScorecardDefinition
@@ -53,12 +54,22 @@ def evaluate_measure_history(
 ) -> list[MeasureHistoryEntry]:
     graph = MeasureGraph(scorecard)
     measure = graph.measure(measure_id)
-    thresholds = measure.thresholds or scorecard.thresholds
     entries: list[MeasureHistoryEntry] = []
     for point in points:
         value, progress, score = score_at(graph, measure, point, stats)
+        in_effect = measure.in_effect(point.period)
         entries.append(
-            MeasureHistoryEntry(point.period, value, progress, score, status_of(score, thresholds))
+            MeasureHistoryEntry(
+                point.period,
+                value,
+                progress,
+                score,
+                status_of(score, thresholds_in_effect(scorecard, in_effect)),
+                in_effect.baseline,
+                in_effect.target,
+                in_effect.target_min,
+                in_effect.target_max,
+            )
         )
     return entries
 

@@ -4,6 +4,8 @@ The constructors check the rules of docs/scoring.md and raise ValueError, so a d
 reaches the engine always has what its direction needs.
 """
 
+import dataclasses
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from app.scoring.formula import KEY_PATTERN, Formula, evaluation_order
-from app.scoring.periods import Cadence
+from app.scoring.periods import Cadence, Period, require_aware
 
 
 class Direction(StrEnum):
@@ -52,6 +54,31 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class TargetStep:
+    """One entry of a target schedule: from `starts` on, the values it gives (the ones not None)
+    replace the measure's own, for every period that starts at or after it."""
+
+    starts: datetime
+    baseline: float | None = None
+    target: float | None = None
+    target_min: float | None = None
+    target_max: float | None = None
+    thresholds: Thresholds | None = None
+
+    def __post_init__(self) -> None:
+        require_aware(self.starts, "a target step's start")
+
+    def given(self) -> dict[str, object]:
+        return {
+            name: value for name in SCHEDULED_FIELDS if (value := getattr(self, name)) is not None
+        }
+
+
+# What a target step may replace of a measure's definition.
+SCHEDULED_FIELDS = ("baseline", "target", "target_min", "target_max", "thresholds")
+
+
+@dataclass(frozen=True)
 class MeasureDefinition:
     id: UUID
     key: str
@@ -71,8 +98,35 @@ class MeasureDefinition:
     prorate: bool = False
     thresholds: Thresholds | None = None
     formula: Formula | None = None  # set for a derived measure
+    targets: tuple[TargetStep, ...] = ()  # the target schedule, by start, strictly ascending
 
     def __post_init__(self) -> None:
+        self._check_own_values()
+        for earlier, later in itertools.pairwise(self.targets):
+            if not earlier.starts < later.starts:
+                raise ValueError(
+                    f"measure {self.key!r}: target steps must be in strictly ascending order"
+                )
+        for step in self.targets:
+            self._with(step)  # each combination in effect must be a valid definition too
+
+    def in_effect(self, period: Period) -> "MeasureDefinition":
+        """The definition that scores `period`: the measure's own values, replaced by those of
+        the last target step that starts at or before the period's start."""
+        step = None
+        for candidate in self.targets:
+            if candidate.starts > period.start:
+                break
+            step = candidate
+        return self if step is None else self._with(step)
+
+    def _with(self, step: TargetStep) -> "MeasureDefinition":
+        try:
+            return dataclasses.replace(self, targets=(), **step.given())  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise ValueError(f"{exc} (from the target step of {step.starts.isoformat()})") from None
+
+    def _check_own_values(self) -> None:
         if not KEY_PATTERN.fullmatch(self.key):
             raise ValueError(f"measure key {self.key!r} must match {KEY_PATTERN.pattern}")
         _require_weight(self.weight, f"measure {self.key!r}")

@@ -27,6 +27,11 @@ class MeasureScore:
     score: float | None
     status: Status
     period: Period
+    # The values in effect for the period (the measure's own, or its target schedule's).
+    baseline: float | None
+    target: float | None
+    target_min: float | None
+    target_max: float | None
     trend: Trend | None
     stale: bool
     last_observed_at: datetime | None
@@ -86,6 +91,10 @@ class MeasureHistoryEntry:
     progress: float | None
     score: float | None
     status: Status
+    baseline: float | None
+    target: float | None
+    target_min: float | None
+    target_max: float | None
 
 
 @dataclass(frozen=True)

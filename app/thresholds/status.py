@@ -25,6 +25,7 @@ from app.scoring import (
     Window,
     evaluate_measure,
     measure_windows,
+    thresholds_in_effect,
 )
 from app.thresholds.increments import Added, KnownWindow, WindowCache, fetch_known_windows
 from app.webhooks.events import THRESHOLD_CROSSED, emit_event
@@ -145,6 +146,10 @@ class LockedMeasure:
     definition_stamp: int  # of its scorecard, read with the lock: see `load_definition`
     previous_data_stamp: int  # see `increments`
     data_stamp: int  # set by the lock
+    # Of its scorecard, read with the lock: a scorecard that moves it locks every measure of
+    # its own first (`scorecards.service`), so a writer that holds this lock sees the value
+    # that stands until it commits.
+    locked_before: datetime | None = None
     requested: bool = True  # False: locked only because it depends on, or feeds, one that is
 
 
@@ -166,10 +171,12 @@ UPDATE measures m SET data_stamp = nextval('data_stamps')
 FROM wanted, seen, scorecards s
 WHERE m.id = wanted.id AND seen.id = wanted.id AND s.id = m.scorecard_id
 RETURNING m.id, m.scorecard_id, m.key, m.formula IS NOT NULL AS derived, m.status,
-    s.definition_stamp, wanted.data_stamp AS previous_data_stamp, m.data_stamp,
+    s.definition_stamp, s.locked_before, wanted.data_stamp AS previous_data_stamp, m.data_stamp,
     NOT (seen.version = wanted.version) AS waited
 """
-_DEFINITION_STAMPS = "SELECT id, definition_stamp FROM scorecards WHERE id = ANY($1::uuid[])"
+_SCORECARD_STAMPS = (
+    "SELECT id, definition_stamp, locked_before FROM scorecards WHERE id = ANY($1::uuid[])"
+)
 _STATUSES = "SELECT id, status FROM measures WHERE scorecard_id = $1"
 # A computed status is not an edit: version and updated_at stay as they are.
 _SET_STATUS = "UPDATE measures SET status = $2 WHERE id = $1"
@@ -192,9 +199,10 @@ async def lock_measures(
         wanted |= _write_set(definition, wanted)
     connection = await driver_connection(session)
     rows = await connection.fetch(_LOCK, list(wanted))
-    stamps = {row["scorecard_id"]: row["definition_stamp"] for row in rows}
+    stamps = {row["scorecard_id"]: (row["definition_stamp"], row["locked_before"]) for row in rows}
     if any(row["waited"] for row in rows):  # for a writer: definitions may have changed too
-        stamps.update(await connection.fetch(_DEFINITION_STAMPS, list(stamps)))
+        for scorecard in await connection.fetch(_SCORECARD_STAMPS, list(stamps)):
+            stamps[scorecard["id"]] = (scorecard["definition_stamp"], scorecard["locked_before"])
     return [
         LockedMeasure(
             id=row["id"],
@@ -202,7 +210,8 @@ async def lock_measures(
             key=row["key"],
             derived=row["derived"],
             status=row["status"],
-            definition_stamp=stamps[row["scorecard_id"]],
+            definition_stamp=stamps[row["scorecard_id"]][0],
+            locked_before=stamps[row["scorecard_id"]][1],
             previous_data_stamp=row["previous_data_stamp"],
             data_stamp=row["data_stamp"],
             requested=row["id"] in requested,
@@ -266,7 +275,8 @@ async def _record_crossing(
 ) -> None:
     await (await driver_connection(session)).execute(_SET_STATUS, measure_id, score.status.value)
     measure = next(m for m in definition.measures if m.id == measure_id)
-    thresholds = measure.thresholds or definition.thresholds
+    # The bands in effect for the period scored (a target schedule may set its own).
+    thresholds = thresholds_in_effect(definition, measure.in_effect(score.period))
     await emit_event(
         session,
         THRESHOLD_CROSSED,

@@ -15,8 +15,9 @@ from app.core.jsonutil import dumps
 
 THRESHOLD_CROSSED = "measure.threshold_crossed"
 INITIATIVE_STATUS_CHANGED = "initiative.status_changed"
+READING_OVERDUE = "reading.overdue"
 WEBHOOK_TEST = "webhook.test"
-EVENT_TYPES = (THRESHOLD_CROSSED, INITIATIVE_STATUS_CHANGED, WEBHOOK_TEST)
+EVENT_TYPES = (THRESHOLD_CROSSED, READING_OVERDUE, INITIATIVE_STATUS_CHANGED, WEBHOOK_TEST)
 
 # Workers LISTEN on this channel; NOTIFY is delivered when the emitting transaction commits.
 CHANNEL = "webhook_deliveries"

@@ -12,7 +12,9 @@ from app.core.schemas import LongText, Page, PatchBody, RequestBody, ResponseBod
 from app.webhooks.ssrf import HIGHEST_PORT, LOWEST_PORT
 
 _BLANK_OR_CONTROL = re.compile(r"[\x00-\x20]")
-EventType = Literal["measure.threshold_crossed", "initiative.status_changed", "webhook.test"]
+EventType = Literal[
+    "measure.threshold_crossed", "reading.overdue", "initiative.status_changed", "webhook.test"
+]
 DeliveryStatus = Literal["pending", "delivering", "succeeded", "failed"]
 
 

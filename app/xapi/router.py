@@ -209,7 +209,8 @@ backfill = APIRouter(route_class=Route, tags=["xapi"])
     dependencies=[Depends(require(Permission.write))],
     summary="Turn stored xAPI statements that match the measure's mapping into readings",
     description="Idempotent: statements already turned into readings count as duplicates. "
-    "`skipped` counts matching statements that lack the field the mapping reads.",
+    "`skipped` counts matching statements that lack the field the mapping reads, and those "
+    "observed before the scorecard's `locked_before`.",
     responses={409: {"description": "No xapi mapping, a derived measure, or a clashing reading"}},
 )
 async def backfill_measure_from_xapi(measure_id: uuid.UUID, session: SessionDep) -> BackfillOut:

@@ -57,7 +57,7 @@ class Mapping:
 class BackfillResult:
     created: int
     duplicates: int
-    skipped: int  # matching statements that lack the field the mapping reads
+    skipped: int  # matching statements that lack the field the mapping reads, or are locked
 
 
 async def post_statements(session: AsyncSession, body: Any) -> list[uuid.UUID]:
@@ -117,7 +117,9 @@ async def store_statements(
     if new:
         mappings = await mappings_for(session, {s.verb_id for s in new})
         readings = [r for s in new for r in _readings(s, mappings.get(s.verb_id, ()))]
-        _refuse_conflicts(await record_readings(session, readings), readings)
+        # A statement observed in a locked period is kept (an LRS keeps what it is sent) but
+        # makes no reading.
+        _refuse_conflicts(await record_readings(session, readings, skip_locked=True))
     await session.commit()
 
 
@@ -175,9 +177,9 @@ def _readings(statement: Statement, mappings: Sequence[Mapping]) -> list[NewRead
     return readings
 
 
-def _refuse_conflicts(result: WriteResult, readings: Sequence[NewReading]) -> None:
+def _refuse_conflicts(result: WriteResult) -> None:
     if result.conflicts:
-        clashes = sorted({readings[i].external_id or "" for i in result.conflicts})
+        clashes = sorted({result.written[i].external_id or "" for i in result.conflicts})
         raise Conflict(
             f"readings with external_id(s) {clashes} (statement ids) already exist "
             "with different content"
@@ -239,9 +241,10 @@ async def backfill(session: AsyncSession, measure_id: uuid.UUID) -> BackfillResu
     while chunk := await _matching_statements(session, mapping, after):
         after = chunk[-1].id
         readings = [r for s in chunk for r in _readings(s, [mapping])]
-        skipped += len(chunk) - len(readings)
-        result = await record_readings(session, readings)
-        _refuse_conflicts(result, readings)
+        result = await record_readings(session, readings, skip_locked=True)
+        _refuse_conflicts(result)
+        # Statements the mapping cannot read, and those observed in a locked period.
+        skipped += len(chunk) - len(readings) + len(result.locked)
         created, duplicates = created + result.created, duplicates + len(result.duplicates)
     await session.commit()
     return BackfillResult(created=created, duplicates=duplicates, skipped=skipped)

@@ -23,7 +23,7 @@ from tests.factories import create_measure, create_scorecard
 
 def as_before(model: type[BaseModel], row: Any) -> bytes:
     """What the endpoint answered before: FastAPI serialised the response model this way."""
-    return TypeAdapter(model).dump_json(model.model_validate(row))
+    return TypeAdapter(model).dump_json(model.model_validate(row), by_alias=True)
 
 
 @pytest.fixture
@@ -36,6 +36,7 @@ async def world(client):
         thresholds={"green": 85, "amber": 60.5},
         score_cap=120,
         perspectives=[{"key": "financial", "name": "Money €", "weight": 2}],
+        locked_before="2020-01-01T01:00:00.25+01:00",
     )
     objective = (
         await client.post(
@@ -56,6 +57,11 @@ async def world(client):
         weight=0.1,
         baseline=1e-7,
         target=1e15,
+        due_after_days=7,
+        targets=[
+            {"from": "2026-07-01T00:00:00.5+02:00", "target": 5e14},
+            {"from": "2026-09-01T00:00:00Z", "baseline": 2, "thresholds": {"green": 95.5}},
+        ],
     )
     plain = await create_measure(client, scorecard["id"], perspective="financial")
     observed = datetime(2026, 3, 1, 9, 0, 0, 123400, tzinfo=UTC)
@@ -198,7 +204,7 @@ async def test_measure_list_filters_and_pages(client, sessionmaker, world):
     first = (await client.get(path, params={"limit": 1, "level": "learning"})).content
     row = await orm(sessionmaker, Measure, rich["id"])
     assert first == TypeAdapter(Page[MeasureOut]).dump_json(
-        Page[MeasureOut](items=[MeasureOut.model_validate(row)], next_cursor=None)
+        Page[MeasureOut](items=[MeasureOut.model_validate(row)], next_cursor=None), by_alias=True
     )
 
 

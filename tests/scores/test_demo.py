@@ -49,3 +49,28 @@ async def test_demo_loads_once_and_scores(client, sessionmaker):
         o for p in card["perspectives"] for o in p["objectives"] if o["initiatives"]
     ]
     assert len(objectives_with_initiatives) == 3
+
+
+async def test_the_demo_shows_the_reporting_cycle(client, sessionmaker):
+    async with sessionmaker() as session:
+        await load_demo(session)
+    measures = (
+        await client.get(f"/v1/scorecards/{DEMO_SCORECARD_ID}/measures", params={"limit": 50})
+    ).json()["items"]
+    assert all(m["owner"] for m in measures)
+    scheduled = {m["key"] for m in measures if m["due_after_days"] is not None}
+    assert "learner-nps" in scheduled and "completion-rate" not in scheduled
+    nps = next(m for m in measures if m["key"] == "learner-nps")
+    [step] = nps["targets"]
+    # The target steps up from 50 to 60 on the first of the month half a year ago.
+    before = (
+        await client.get(
+            f"/v1/measures/{nps['id']}/score",
+            params={"as_of": step["from"], "period": "previous"},
+        )
+    ).json()
+    current = (await client.get(f"/v1/measures/{nps['id']}/score")).json()
+    assert (before["target"], current["target"]) == (50, 60)
+    due = await client.get("/v1/readings/due", params={"scorecard_id": str(DEMO_SCORECARD_ID)})
+    assert due.status_code == 200
+    assert {d["measure_key"] for d in due.json()["items"]} <= scheduled

@@ -17,7 +17,7 @@ from app.scoring import MeasureDefinition
 
 ENGINE_FIELDS = [field.name for field in dataclasses.fields(MeasureDefinition)]
 # What a measure has besides its definition: described, owned, fed from xAPI; no score moves.
-NOT_DEFINITION = {"description", "owner", "xapi", "level"}
+NOT_DEFINITION = {"description", "owner", "xapi", "level", "due_after_days"}
 
 
 def _read_columns() -> list[str]:
@@ -52,3 +52,16 @@ async def test_the_definition_stamp_trigger_watches_what_the_engine_reads(sessio
         )
     # The id never changes; a measure moved to another scorecard changes both definitions.
     assert watched == set(ENGINE_FIELDS) - {"id"} | {"scorecard_id"}
+
+
+def test_a_target_step_names_the_same_fields_everywhere():
+    # The engine's step, the API's step (in and out) and what a step may replace.
+    from app.measures.schemas import STEP_FIELDS, TargetStep, TargetStepOut
+    from app.scoring import TargetStep as EngineStep
+    from app.scoring.model import SCHEDULED_FIELDS
+
+    engine = [f.name for f in dataclasses.fields(EngineStep) if f.name != "starts"]
+    assert engine == list(SCHEDULED_FIELDS) == list(STEP_FIELDS)
+    assert [f for f in TargetStep.model_fields if f != "from_"] == list(STEP_FIELDS)
+    assert [f for f in TargetStepOut.model_fields if f != "from_"] == list(STEP_FIELDS)
+    assert set(STEP_FIELDS) <= set(MeasureCreate.model_fields)

@@ -72,11 +72,19 @@ def make_sessionmaker(
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
 
 
+# `session.info[ACTOR]`: the API key a request's session writes for (`app.audit.log.Actor`),
+# put on the request by authentication (`request.state.actor`), read by the audit log.
+ACTOR = "audit.actor"
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A session per request. Services commit their own unit of work; anything left open is
-    rolled back when the request ends, so a failed request never leaves half a change."""
+    rolled back when the request ends, so a failed request never leaves half a change.
+    Authentication runs first (operations declare it in `dependencies=`, which FastAPI solves
+    before parameters), so the session knows on whose behalf it writes."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as session:
+        session.info[ACTOR] = getattr(request.state, "actor", None)
         yield session
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils import uuid7
 
+from app.audit.log import Action, counts, diff, record
 from app.core.database import driver_connection
 from app.core.errors import Conflict, NotFound
 from app.ops.metrics import READINGS_INGESTED
@@ -41,6 +42,13 @@ class WriteResult:
     # Indexes into the input: retries of stored readings (same content) and clashes (different).
     duplicates: list[int] = field(default_factory=list)
     conflicts: list[int] = field(default_factory=list)
+    # The scorecards of the measures written to (for the audit entry).
+    scorecard_ids: set[uuid.UUID] = field(default_factory=set)
+
+    @property
+    def scorecard_id(self) -> uuid.UUID | None:
+        """The one scorecard written to, or None when several were."""
+        return next(iter(self.scorecard_ids)) if len(self.scorecard_ids) == 1 else None
 
 
 _COPY_COLUMNS = ("id", "measure_id", "value", "observed_at", "source", "external_id", "note")
@@ -63,6 +71,7 @@ async def record_readings(session: AsyncSession, readings: Sequence[NewReading])
         raise NotFound(f"measure(s) {sorted(map(str, missing))} not found")
     refuse_derived([m for m in measures if m.id in measure_ids])
     result = await write_readings(session, readings)
+    result.scorecard_ids = {m.scorecard_id for m in measures if m.id in measure_ids}
     if result.created and not result.conflicts:
         await refresh_statuses(session, measures, added=_added(readings, result))
         # Counted before commit: a rare rollback after this point over-counts, never hides.
@@ -183,6 +192,13 @@ async def create_reading(session: AsyncSession, reading: NewReading) -> tuple[Re
         )
     stored = await get_reading(session, result.ids[0])
     if result.created:
+        await record(
+            session,
+            Action.reading_created,
+            resource_id=stored.id,
+            scorecard_id=result.scorecard_id,
+            changes=diff({}, _fields(reading)),
+        )
         await session.commit()
     return stored, bool(result.created)
 
@@ -199,7 +215,37 @@ async def delete_reading(session: AsyncSession, reading_id: uuid.UUID) -> None:
     measures = await lock_measures(session, [reading.measure_id])
     await session.execute(delete(Reading).where(Reading.id == reading_id))
     await refresh_statuses(session, measures)
+    await record(
+        session,
+        Action.reading_deleted,
+        resource_id=reading_id,
+        scorecard_id=next(m.scorecard_id for m in measures if m.id == reading.measure_id),
+        changes=diff(_fields(reading), {}),
+    )
     await session.commit()
+
+
+def _fields(reading: NewReading | Reading) -> dict[str, Any]:
+    """A reading as its audit entry shows it."""
+    return {
+        "measure_id": reading.measure_id,
+        "value": reading.value,
+        "observed_at": reading.observed_at,
+        "source": reading.source,
+        "external_id": reading.external_id,
+        "note": reading.note,
+    }
+
+
+async def record_ingest(session: AsyncSession, action: Action, result: WriteResult) -> None:
+    """The one audit entry of a request that wrote many readings: counts, not readings."""
+    await record(
+        session,
+        action,
+        resource_id=None,
+        scorecard_id=result.scorecard_id,
+        changes=counts(created=result.created, duplicates=len(result.duplicates)),
+    )
 
 
 def refuse_derived(measures: Sequence[LockedMeasure]) -> None:

@@ -6,7 +6,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -27,6 +36,10 @@ class Scorecard(Timestamped, Base):
     score_cap: Mapped[float] = mapped_column(Float, default=100.0)
     # [{"key", "name", "weight"}]: few, always read with the scorecard, so kept inline.
     perspectives: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    # Statuses whose measures owe commentary for their period (`commentary_missing` in scores).
+    commentary_required_for: Mapped[list[str]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
 
 
 class Objective(Timestamped, Base):

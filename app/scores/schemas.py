@@ -19,6 +19,13 @@ class PeriodOut(ResponseBody):
     end: datetime = Field(description="Exclusive.")
 
 
+class CommentaryNoteOut(ResponseBody):
+    """What the team wrote about the measure for this period."""
+
+    analysis: str | None
+    actions: str | None
+
+
 class TrendOut(ResponseBody):
     previous_score: float | None
     delta: float | None
@@ -41,6 +48,8 @@ _MEASURE_EXAMPLE: dict[str, Any] = {
     "stale": False,
     "last_observed_at": "2026-11-02T08:00:00Z",
     "readings_in_period": 3,
+    "commentary": {"analysis": "Two cohorts slipped to December.", "actions": None},
+    "commentary_missing": False,
 }
 
 
@@ -64,6 +73,13 @@ class MeasureScoreOut(ResponseBody):
     stale: bool = Field(description="The latest reading predates the period.")
     last_observed_at: datetime | None
     readings_in_period: int
+    commentary: CommentaryNoteOut | None = Field(
+        description="The commentary written for this period, if any."
+    )
+    commentary_missing: bool = Field(
+        description="The status is one the scorecard's `commentary_required_for` lists, and "
+        "this period has no commentary."
+    )
 
 
 class ObjectiveScoreOut(ResponseBody):
@@ -148,6 +164,7 @@ class MeasureHistoryEntryOut(ResponseBody):
     progress: float | None
     score: float | None
     status: StatusOut
+    commentary: CommentaryNoteOut | None
 
 
 class MeasureHistoryOut(ResponseBody):

@@ -3,6 +3,14 @@
 No database, no HTTP, no clock: every instant is passed in.
 """
 
+from app.scoring.commentary import (
+    CommentaryKey,
+    Notes,
+    commentary_keys,
+    history_with_commentary,
+    measure_with_commentary,
+    with_commentary,
+)
 from app.scoring.engine import (
     PeriodSelector,
     evaluate_measure,
@@ -38,6 +46,7 @@ from app.scoring.periods import (
     previous_period,
 )
 from app.scoring.results import (
+    Commentary,
     MeasureHistoryEntry,
     MeasureScore,
     ObjectiveScore,
@@ -51,6 +60,8 @@ from app.scoring.windows import Reading, Window, WindowStats, summarize
 __all__ = [
     "Aggregation",
     "Cadence",
+    "Commentary",
+    "CommentaryKey",
     "Direction",
     "EvaluationPoint",
     "Formula",
@@ -58,6 +69,7 @@ __all__ = [
     "MeasureDefinition",
     "MeasureHistoryEntry",
     "MeasureScore",
+    "Notes",
     "ObjectiveDefinition",
     "ObjectiveScore",
     "Period",
@@ -73,14 +85,17 @@ __all__ = [
     "Trend",
     "Window",
     "WindowStats",
+    "commentary_keys",
     "evaluate_measure",
     "evaluate_measure_history",
     "evaluate_scorecard",
     "evaluate_scorecard_history",
     "evaluation_order",
+    "history_with_commentary",
     "measure_history_points",
     "measure_history_windows",
     "measure_windows",
+    "measure_with_commentary",
     "parse_formula",
     "period_containing",
     "periods_between",
@@ -89,4 +104,5 @@ __all__ = [
     "scorecard_history_windows",
     "scorecard_windows",
     "summarize",
+    "with_commentary",
 ]

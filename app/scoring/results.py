@@ -9,6 +9,14 @@ from app.scoring.periods import Period
 
 
 @dataclass(frozen=True)
+class Commentary:
+    """What the team wrote about a measure's period."""
+
+    analysis: str | None
+    actions: str | None
+
+
+@dataclass(frozen=True)
 class Trend:
     previous_score: float | None
     delta: float | None
@@ -32,6 +40,9 @@ class MeasureScore:
     last_observed_at: datetime | None
     readings_in_period: int
     coverage: float
+    # Attached after evaluation (app/scoring/commentary.py): notes are data, not arithmetic.
+    commentary: Commentary | None = None
+    commentary_missing: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,7 @@ class MeasureHistoryEntry:
     progress: float | None
     score: float | None
     status: Status
+    commentary: Commentary | None = None
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,15 @@
 the session's own asyncpg connection (no ORM object, no flush: the readings write path calls
 it too, and it must cost next to nothing there — docs/performance.md has the figures).
 
-Who: the API key the session writes for (`Actor`), which authentication puts on the request
-and `get_session` on the session (`app.core.database.ACTOR`). A session without one (the CLI:
+Who: the API key the session writes for (`Actor`), which authentication leaves in the state of
+the request the session serves (`app.core.database.REQUEST_STATE`). A session without one (the CLI:
 `scorecard demo`, `scorecard api-keys create`) changes nothing through the API and records
 nothing.
 
 What: `changes` maps each field that changed to `[old, new]` (a creation: `[null, value]`; a
-deletion: `[value, null]`). Secrets never enter it, whatever the caller passes: `SECRET_FIELDS`
-are dropped here, in the one place every entry goes through."""
+deletion: `[value, null]`). Secrets never enter it, whatever the caller passes: `snapshot`
+leaves secret columns out, and `record` drops `SECRET_FIELDS` of the resource type, in the one
+place every entry goes through."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.database import ACTOR, driver_connection
+from app.core.database import REQUEST_STATE, driver_connection
 from app.core.ids import new_id
 from app.core.jsonutil import dumps
 
@@ -59,8 +60,18 @@ class Action(StrEnum):
         return self.value.partition(".")[0]
 
 
-# Never written to an entry, under any action: a key's plaintext and hash, signing secrets.
-SECRET_FIELDS = frozenset({"key", "key_hash", "secret", "previous_secret"})
+# Never written to an entry: an API key's plaintext and hash, a webhook's signing secrets.
+SECRET_FIELDS: dict[str, frozenset[str]] = {
+    "api_key": frozenset({"key", "key_hash"}),
+    "webhook": frozenset({"secret", "previous_secret"}),
+}
+SECRET_COLUMNS = frozenset(
+    {
+        ("api_keys", "key_hash"),
+        ("webhook_subscriptions", "secret"),
+        ("webhook_subscriptions", "previous_secret"),
+    }
+)
 # Kept by the service, not changed by anyone: not worth an entry's bytes.
 BOOKKEEPING = frozenset(
     {"id", "version", "created_at", "updated_at", "status", "data_stamp", "definition_stamp"}
@@ -77,10 +88,12 @@ class Actor:
 
 def snapshot(row: Any) -> dict[str, Any]:
     """An ORM row's fields as an entry shows them (no bookkeeping, no secrets)."""
+    mapper = inspect(row).mapper
+    table = mapper.local_table.name  # type: ignore[union-attr]
     return {
         attribute.key: getattr(row, attribute.key)
-        for attribute in inspect(row).mapper.column_attrs
-        if attribute.key not in BOOKKEEPING and attribute.key not in SECRET_FIELDS
+        for attribute in mapper.column_attrs
+        if attribute.key not in BOOKKEEPING and (table, attribute.key) not in SECRET_COLUMNS
     }
 
 
@@ -117,10 +130,11 @@ async def record(
 ) -> None:
     """Append one entry in the session's transaction (it commits or rolls back with the
     change it describes)."""
-    actor: Actor | None = session.info.get(ACTOR)
+    actor: Actor | None = getattr(session.info.get(REQUEST_STATE), "actor", None)
     if actor is None:
         return
-    kept = {k: v for k, v in (changes or {}).items() if k not in SECRET_FIELDS}
+    secret = SECRET_FIELDS.get(action.resource_type, frozenset())
+    kept = {k: v for k, v in (changes or {}).items() if k not in secret}
     driver = await driver_connection(session)
     await driver.execute(
         _INSERT,

@@ -89,7 +89,7 @@ class Actor:
 def snapshot(row: Any) -> dict[str, Any]:
     """An ORM row's fields as an entry shows them (no bookkeeping, no secrets)."""
     mapper = inspect(row).mapper
-    table = mapper.local_table.name  # type: ignore[union-attr]
+    table = mapper.local_table.name
     return {
         attribute.key: getattr(row, attribute.key)
         for attribute in mapper.column_attrs

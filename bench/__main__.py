@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-MODULES = ("scores", "crud", "webhooks", "write_path", "ingest", "memory")
+MODULES = ("scores", "crud", "webhooks", "write_path", "audit", "ingest", "memory")
 TIMEOUT_S = 45 * 60  # per module: a hung benchmark must not hang `make bench`
 
 

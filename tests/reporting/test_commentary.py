@@ -3,6 +3,8 @@ measure's score and history."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from app.auth.keys import Scope
@@ -226,3 +228,21 @@ async def test_hostile_list_filters(client):
     ):
         assert (await client.get(base, params=params)).status_code == 422, params
     assert (await client.get("/v1/measures/not-a-uuid/commentary")).status_code == 422
+
+
+async def test_concurrent_writers_of_one_period_serialise(client):
+    _, measure = await _berlin_measure(client)
+    url = f"/v1/measures/{measure['id']}/commentary/{MARCH_BERLIN}"
+    responses = await asyncio.gather(
+        *(client.put(url, json={"analysis": f"writer {i}"}) for i in range(6))
+    )
+    assert sorted(r.status_code for r in responses) == [200] * 5 + [201]
+    assert sorted(r.json()["version"] for r in responses) == [1, 2, 3, 4, 5, 6]
+    final = (await client.get(url)).json()
+    assert final["version"] == 6
+    assert final["analysis"] == next(
+        r.json()["analysis"] for r in responses if r.json()["version"] == 6
+    )
+    audit = (await client.get("/v1/audit", params={"resource_id": measure["id"]})).json()
+    assert [e["action"] for e in audit["items"]].count("commentary.created") == 1
+    assert [e["action"] for e in audit["items"]].count("commentary.updated") == 5

@@ -7,6 +7,9 @@ the request the session serves (`app.core.database.REQUEST_STATE`). A session wi
 `scorecard demo`, `scorecard api-keys create`) changes nothing through the API and records
 nothing.
 
+Hot paths that read anyway can have the entry written by their read's statement instead
+(`fetch_recorded`): no round trip of its own.
+
 What: `changes` maps each field that changed to `[old, new]` (a creation: `[null, value]`; a
 deletion: `[value, null]`). Secrets never enter it, whatever the caller passes: `snapshot`
 leaves secret columns out, and `record` drops `SECRET_FIELDS` of the resource type, in the one
@@ -15,7 +18,7 @@ place every entry goes through."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -113,11 +116,42 @@ def counts(**numbers: int) -> dict[str, list[Any]]:
     return {name: [None, number] for name, number in numbers.items()}
 
 
-_INSERT = """
-INSERT INTO audit_log
-    (id, actor_key_id, actor_name, action, resource_type, resource_id, scorecard_id, changes)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb)
-"""
+_COLUMNS = "id, actor_key_id, actor_name, action, resource_type, resource_id, scorecard_id, changes"
+
+
+def _insert(first: int) -> str:
+    """The entry's INSERT with its parameters numbered from `first`."""
+    values = ", ".join(f"${first + i}" for i in range(7))
+    # Built from constants and numbered placeholders; every value is a bound parameter.
+    return f"INSERT INTO audit_log ({_COLUMNS}) VALUES ({values}, ${first + 7}::text::jsonb)"  # noqa: S608
+
+
+_INSERT = _insert(1)
+
+
+def _entry(
+    session: AsyncSession,
+    action: Action,
+    resource_id: uuid.UUID | None,
+    scorecard_id: uuid.UUID | None,
+    changes: Mapping[str, list[Any]] | None,
+) -> list[Any] | None:
+    """The entry's parameters, or None when the session writes for nobody."""
+    actor: Actor | None = getattr(session.info.get(REQUEST_STATE), "actor", None)
+    if actor is None:
+        return None
+    secret = SECRET_FIELDS.get(action.resource_type, frozenset())
+    kept = {k: v for k, v in (changes or {}).items() if k not in secret}
+    return [
+        new_id(),
+        actor.api_key_id,
+        actor.name,
+        action.value,
+        action.resource_type,
+        resource_id,
+        scorecard_id,
+        dumps(kept).decode() if kept else None,
+    ]
 
 
 async def record(
@@ -130,20 +164,29 @@ async def record(
 ) -> None:
     """Append one entry in the session's transaction (it commits or rolls back with the
     change it describes)."""
-    actor: Actor | None = getattr(session.info.get(REQUEST_STATE), "actor", None)
-    if actor is None:
-        return
-    secret = SECRET_FIELDS.get(action.resource_type, frozenset())
-    kept = {k: v for k, v in (changes or {}).items() if k not in secret}
+    entry = _entry(session, action, resource_id, scorecard_id, changes)
+    if entry is not None:
+        driver = await driver_connection(session)
+        await driver.execute(_INSERT, *entry)
+
+
+async def fetch_recorded(
+    session: AsyncSession,
+    query: str,
+    params: Sequence[Any],
+    action: Action,
+    *,
+    resource_id: uuid.UUID | None,
+    scorecard_id: uuid.UUID | None,
+    changes: Mapping[str, list[Any]] | None = None,
+) -> Any:
+    """`fetchrow(query, *params)` in the session's transaction, with the entry `record` would
+    append written by the same statement (a data-modifying WITH runs whether or not the query
+    reads it): for a hot path that reads anyway, the entry costs no round trip of its own (a
+    single reading's write: `readings.service.create_reading`)."""
     driver = await driver_connection(session)
-    await driver.execute(
-        _INSERT,
-        new_id(),
-        actor.api_key_id,
-        actor.name,
-        action.value,
-        action.resource_type,
-        resource_id,
-        scorecard_id,
-        dumps(kept).decode() if kept else None,
-    )
+    entry = _entry(session, action, resource_id, scorecard_id, changes)
+    if entry is None:
+        return await driver.fetchrow(query, *params)
+    with_entry = f"WITH audit_entry AS ({_insert(len(params) + 1)}) {query}"
+    return await driver.fetchrow(with_entry, *params, *entry)

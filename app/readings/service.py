@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,11 +15,12 @@ from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils import uuid7
 
-from app.audit.log import Action, counts, diff, record
+from app.audit.log import Action, counts, diff, fetch_recorded, record
 from app.core.database import driver_connection
 from app.core.errors import Conflict, NotFound
 from app.ops.metrics import READINGS_INGESTED
 from app.readings.models import Reading
+from app.readings.queries import ONE_READING
 from app.thresholds.increments import Added
 from app.thresholds.status import LockedMeasure, lock_measures, refresh_statuses
 
@@ -179,28 +180,33 @@ async def _copy(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
     await driver.copy_records_to_table("readings", records=rows, columns=_COPY_COLUMNS)
 
 
-async def create_reading(session: AsyncSession, reading: NewReading) -> tuple[Reading, bool]:
+async def create_reading(
+    session: AsyncSession, reading: NewReading
+) -> tuple[Mapping[str, Any], bool]:
     """One reading: (the stored reading, True) when created and committed; (the stored one,
     False) for a retry with the same external_id and content. Different content → 409. The
     row is read before the commit: once committed, no later failure may answer the write as
-    failed."""
+    failed. A new reading's audit entry is written by the statement that reads it back."""
     result = await record_readings(session, [reading])
     if result.conflicts:
         raise Conflict(
             f"reading {result.ids[0]} already has external_id "
             f"{reading.external_id!r} with different content"
         )
-    stored = await get_reading(session, result.ids[0])
-    if result.created:
-        await record(
-            session,
-            Action.reading_created,
-            resource_id=stored.id,
-            scorecard_id=result.scorecard_id,
-            changes=diff({}, _fields(reading)),
-        )
-        await session.commit()
-    return stored, bool(result.created)
+    if not result.created:
+        driver = await driver_connection(session)
+        return await driver.fetchrow(ONE_READING, result.ids[0]), False
+    stored = await fetch_recorded(
+        session,
+        ONE_READING,
+        [result.ids[0]],
+        Action.reading_created,
+        resource_id=result.ids[0],
+        scorecard_id=result.scorecard_id,
+        changes=diff({}, _fields(reading)),
+    )
+    await session.commit()
+    return stored, True
 
 
 async def get_reading(session: AsyncSession, reading_id: uuid.UUID) -> Reading:

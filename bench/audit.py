@@ -4,8 +4,10 @@ In one process against an embedded PostgreSQL, on the 40-measure scorecard of
 `bench.write_path`, times the production service functions with and without their audit entry,
 alternating in blocks so drift hits both alike:
 
-(a) one reading: `readings.service.create_reading` (lock, insert, crossing detection, commit);
-(b) a batch of 1,000 readings: `readings.ingest.ingest` (the JSON batch and CSV path).
+(a) one reading: `readings.service.create_reading` (lock, insert, crossing detection, read
+    back, commit; the entry rides on the read-back statement, `audit.log.fetch_recorded`);
+(b) a batch of 1,000 readings: `readings.ingest.ingest` (the JSON batch and CSV path; one
+    entry with counts, one INSERT).
 
 "With" runs in a session that writes for an API key, as every API request does; "without" in
 one that writes for nobody, where `record` returns before its INSERT — the same code path
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--writes", type=int, default=2000)
-    parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--batches", type=int, default=100)
     parser.add_argument("--quick", action="store_true", help="200 writes, 10 batches")
     args = parser.parse_args(argv)
     with scratch_database("scorecard-bench-audit-") as (url, _):

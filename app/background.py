@@ -1,7 +1,7 @@
 """The background work of `serve` (in process) and `scorecard worker`, wired in one place:
 webhook delivery with its periodic jobs — the period sweeper (time-driven crossings,
-`app.thresholds`), overdue readings (`app.readings.due`), the backlog gauges and the event
-log's retention (`app.webhooks`)."""
+`app.thresholds`), overdue readings (`app.readings.due`), the backlog gauges, the event
+log's retention (`app.webhooks`) and the audit log's (`app.audit`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.audit.retention import prune_audit_log
 from app.core.database import make_sessionmaker
 from app.core.settings import Settings
 from app.readings.due import sweep_overdue
@@ -35,6 +36,11 @@ def build_worker(
             "retention",
             PRUNE_INTERVAL_SECONDS,
             partial(prune_events, engine, settings.scorecard_event_retention_days),
+        ),
+        (
+            "audit_retention",
+            PRUNE_INTERVAL_SECONDS,
+            partial(prune_audit_log, engine, settings.scorecard_audit_retention_days),
         ),
     ]
     return Worker(engine, settings, periodic=periodic)

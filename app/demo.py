@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.commentary.models import Commentary
+from app.core.database import driver_connection
 from app.initiatives.schemas import InitiativeCreate
 from app.initiatives.service import create_initiative
 from app.measures.schemas import MeasureCreate
@@ -23,6 +25,8 @@ from app.readings.service import NewReading, record_readings
 from app.scorecards.models import Scorecard
 from app.scorecards.schemas import ObjectiveCreate, ScorecardCreate
 from app.scorecards.service import create_objective, create_scorecard
+from app.scores.data import Definitions
+from app.scores.service import measure_history
 from app.scoring import Cadence, period_containing
 
 DEMO_SCORECARD_ID = uuid.UUID("01900000-0000-7000-8000-00000000de00")
@@ -362,6 +366,8 @@ async def load_demo(session: AsyncSession, now: datetime | None = None) -> tuple
             description="A year of a corporate academy's training data, Kirkpatrick and Phillips "
             "levels across the four perspectives.",
             timezone=DEMO_ZONE.key,
+            # Red months owe an explanation: the current one shows `commentary_missing`.
+            commentary_required_for=["red"],
         ),
         scorecard_id=DEMO_SCORECARD_ID,
     )
@@ -393,6 +399,7 @@ async def load_demo(session: AsyncSession, now: datetime | None = None) -> tuple
         if series is not None:
             readings += _readings(measure.id, fields["key"], series, now, rng)
     await record_readings(session, readings)
+    await _explain_red_periods(session, list(measures.values()), now)
     await session.commit()
     today = now.date()
     for name, objective_name, keys, start, end, status, progress, budget in INITIATIVES:
@@ -413,3 +420,53 @@ async def load_demo(session: AsyncSession, now: datetime | None = None) -> tuple
             ),
         )
     return DEMO_SCORECARD_ID, True
+
+
+# What the team wrote about its red periods: (analysis, actions), picked in turn.
+RED_PERIOD_NOTES = [
+    (
+        "Two cohorts were postponed when the trainers were pulled into the product launch.",
+        "Rebook both cohorts for next month; agree a trainer reserve with Operations.",
+    ),
+    (
+        "LMS export failed for a week, so completions arrived late and partly by hand.",
+        "IT fixes the export job; the LMS team checks the feed every Monday.",
+    ),
+    (
+        "Budget freeze in the business units: managers cancelled external courses.",
+        "Offer internal alternatives; bring the case for the spend to the next steering board.",
+    ),
+    (
+        "Holiday season: attendance dropped and evaluations were not returned.",
+        "Send evaluation reminders after three days; plan fewer sessions in holiday weeks.",
+    ),
+]
+
+
+async def _explain_red_periods(
+    session: AsyncSession, measure_ids: list[uuid.UUID], now: datetime
+) -> None:
+    """Commentary on every closed red period of the past year, as the team would have written
+    it at the monthly review (the current period is still open: nothing written yet)."""
+    connection = await driver_connection(session)  # sees the readings this transaction wrote
+    definitions = Definitions()
+    written = 0
+    for measure_id in measure_ids:
+        _, entries = await measure_history(
+            connection, definitions, measure_id, now - timedelta(days=365), now, now
+        )
+        for entry in entries:
+            if entry.status == "red" and entry.period.end <= now:
+                analysis, actions = RED_PERIOD_NOTES[written % len(RED_PERIOD_NOTES)]
+                session.add(
+                    Commentary(
+                        measure_id=measure_id,
+                        period_start=entry.period.start,
+                        period_end=entry.period.end,
+                        analysis=analysis,
+                        actions=actions,
+                        author="L&D leadership team",
+                    )
+                )
+                written += 1
+    await session.flush()

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
+from app.audit.router import router as audit_router
+from app.auth.dependencies import require
+from app.auth.keys import Scope
 from app.auth.router import router as api_keys_router
 from app.background import build_worker
+from app.commentary.router import router as commentary_router
 from app.core.database import make_engine, make_read_pool, make_sessionmaker
 from app.core.embedded import resolve_database_url
 from app.core.errors import install_error_handlers
@@ -114,6 +118,7 @@ def create_app(
         api_keys_router,
         scorecards_router,
         measures_router,
+        commentary_router,
         readings_router,
         batch_readings_router,
         scores_router,
@@ -122,6 +127,7 @@ def create_app(
         xapi_router,
     ):
         app.include_router(router)
+    app.include_router(audit_router, dependencies=[Depends(require(Scope.admin))])
     # Outermost last: the request id and access log wrap everything, including 413s; a body
     # over the limit is refused before it would queue at the large-body gate.
     app.add_middleware(LargeBodyGate)

@@ -1,7 +1,9 @@
 """Every ORM model, imported in one place so metadata (and Alembic) sees all tables: the one
 module that imports every package's models (outside the layers of `make lint`)."""
 
+from app.audit.models import AuditEntry
 from app.auth.models import ApiKey
+from app.commentary.models import Commentary
 from app.core.database import Base
 from app.initiatives.models import Initiative
 from app.readings.models import Reading
@@ -11,7 +13,9 @@ from app.xapi.models import XapiStatement
 
 __all__ = [
     "ApiKey",
+    "AuditEntry",
     "Base",
+    "Commentary",
     "Delivery",
     "DeliveryAttempt",
     "Event",

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBearer
 
+from app.audit.log import Actor
 from app.auth.keys import GRANTS, Caller, Scope, find_caller
 from app.core.errors import Forbidden, Unauthorized
 
@@ -49,6 +50,7 @@ def require(permission: Scope, *, allow_basic: bool = False) -> Callable[..., An
             raise Unauthorized("unknown or revoked API key")
         if permission not in GRANTS[caller.scope]:
             raise Forbidden(f"this key has scope '{caller.scope}'; this needs '{permission}'")
+        request.state.actor = Actor(caller.key_id, caller.name)  # for the audit log
         return caller
 
     return authenticate

@@ -72,11 +72,18 @@ def make_sessionmaker(
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
 
 
+# `session.info[REQUEST_STATE]`: the state of the request a session serves. Authentication
+# leaves the caller there (`state.actor`, an `app.audit.log.Actor`) before any service code
+# runs, whatever order FastAPI solves the dependencies in; the audit log reads it at write time.
+REQUEST_STATE = "request.state"
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A session per request. Services commit their own unit of work; anything left open is
     rolled back when the request ends, so a failed request never leaves half a change."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as session:
+        session.info[REQUEST_STATE] = request.state
         yield session
 
 

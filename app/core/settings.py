@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     scorecard_webhook_timeout: PositiveFloat = 10.0
     # Days the event log (with deliveries and attempts) is kept; the worker prunes hourly.
     scorecard_event_retention_days: PositiveInt = 30
+    # Days the audit log is kept; the worker prunes older entries hourly.
+    scorecard_audit_retention_days: PositiveInt = 400
     # Each process has two pools of this size (ORM, plain reads); the ORM's may double at peaks.
     scorecard_db_pool_size: PositiveInt = 5
     # How long a score of "now" may be reused while nothing it depends on changed; 0: never.

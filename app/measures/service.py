@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.audit.log import Action, diff, record, snapshot
 from app.core.errors import Conflict, ValidationFailed
 from app.core.http import check_if_match
 from app.measures.schemas import MeasureCreate, MeasureUpdate, definition_errors
@@ -115,6 +116,13 @@ async def create_measure(
     await _flush_unique_key(session, body.key)
     # A derived measure may start with data.
     await _refresh_status(session, measure)
+    await record(
+        session,
+        Action.measure_created,
+        resource_id=measure.id,
+        scorecard_id=scorecard_id,
+        changes=diff({}, snapshot(measure)),
+    )
     await session.commit()
     return measure
 
@@ -124,6 +132,7 @@ async def update_measure(
 ) -> Measure:
     measure, scorecard = await lock_in_scorecard(session, Measure, measure_id, "measure")
     check_if_match(if_match, measure.version)
+    before = snapshot(measure)
     changes = body.changes()
     current = {c: getattr(measure, c) for c in MeasureUpdate.model_fields}
     merged = {**current, **changes}
@@ -148,6 +157,13 @@ async def update_measure(
     measure.version += 1
     await _flush_unique_key(session, merged["key"])
     await _refresh_status(session, measure)
+    await record(
+        session,
+        Action.measure_updated,
+        resource_id=measure_id,
+        scorecard_id=scorecard.id,
+        changes=diff(before, snapshot(measure)),
+    )
     await session.commit()
     return measure
 
@@ -161,5 +177,13 @@ async def delete_measure(
         raise Conflict(f"derived measures {users} use this measure; update or delete them first")
     if not cascade and await _has_readings(session, measure_id):
         raise Conflict("measure has readings; delete them or use ?cascade=true")
+    before = snapshot(measure)
     await session.execute(delete(Measure).where(Measure.id == measure_id))
+    await record(
+        session,
+        Action.measure_deleted,
+        resource_id=measure_id,
+        scorecard_id=measure.scorecard_id,
+        changes=diff(before, {}),
+    )
     await session.commit()

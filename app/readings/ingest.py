@@ -20,6 +20,7 @@ from pydantic_core import from_json
 from sqlalchemy import Boolean, String, Uuid, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.log import Action
 from app.core.errors import (
     Conflict,
     PayloadTooLarge,
@@ -29,7 +30,7 @@ from app.core.errors import (
 from app.core.jsonutil import rfc3339
 from app.core.schemas import RequestBody
 from app.readings.schemas import ReadingCreate
-from app.readings.service import NewReading, record_readings
+from app.readings.service import NewReading, record_ingest, record_readings
 from app.scorecards.schemas import Key
 
 MAX_BATCH = 10_000
@@ -292,6 +293,9 @@ async def ingest(session: AsyncSession, batch: Batch) -> IngestResult:
                 for i in result.conflicts
             ],
         )
+    await record_ingest(
+        session, Action.readings_batch if batch.lines is None else Action.readings_csv, result
+    )
     await session.commit()
     return IngestResult(created=result.created, duplicates=len(result.duplicates))
 

@@ -12,14 +12,15 @@ from app.core.pagination import Keyset
 
 # In ReadingOut's field order.
 COLUMNS = "id, measure_id, value, observed_at, source, external_id, note, created_at"
-_ONE = f"SELECT {COLUMNS} FROM readings WHERE id = $1"
+# Also read back by the write path, in the writer's transaction (`service.create_reading`).
+ONE_READING = f"SELECT {COLUMNS} FROM readings WHERE id = $1"
 _MEASURE_EXISTS = "SELECT EXISTS (SELECT FROM measures WHERE id = $1)"
 # Newest first; the id breaks ties between readings observed at the same instant.
 KEYSET = Keyset(("observed_at", "id"), (datetime, uuid.UUID), descending=True)
 
 
 async def get_reading(connection: Connection, reading_id: uuid.UUID) -> dict[str, Any] | None:
-    row = await connection.fetchrow(_ONE, reading_id)
+    row = await connection.fetchrow(ONE_READING, reading_id)
     return None if row is None else dict(row)
 
 

@@ -45,10 +45,10 @@ async def create_reading(
         session, service.NewReading(measure_id=measure_id, **body.model_dump())
     )
     if created:
-        response.headers["Location"] = f"/v1/readings/{reading.id}"
+        response.headers["Location"] = f"/v1/readings/{reading['id']}"
     else:
         response.status_code = 200
-    return ReadingOut.model_validate(reading)
+    return ReadingOut.model_validate(dict(reading))
 
 
 @router.get(

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,11 +15,13 @@ from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils import uuid7
 
+from app.audit.log import Action, counts, diff, fetch_recorded, record
 from app.core.database import driver_connection
 from app.core.errors import Conflict, NotFound
 from app.core.jsonutil import rfc3339
 from app.ops.metrics import READINGS_INGESTED
 from app.readings.models import Reading
+from app.readings.queries import ONE_READING
 from app.thresholds.increments import Added
 from app.thresholds.status import LockedMeasure, lock_measures, refresh_statuses
 
@@ -46,6 +48,13 @@ class WriteResult:
     # written) or, with `skip_locked`, left out (then the other indexes are of `written`).
     locked: dict[int, datetime] = field(default_factory=dict)  # index → its locked_before
     written: Sequence[NewReading] = ()
+    # The scorecards of the measures written to (for the audit entry).
+    scorecard_ids: set[uuid.UUID] = field(default_factory=set)
+
+    @property
+    def scorecard_id(self) -> uuid.UUID | None:
+        """The one scorecard written to, or None when several were."""
+        return next(iter(self.scorecard_ids)) if len(self.scorecard_ids) == 1 else None
 
 
 _COPY_COLUMNS = ("id", "measure_id", "value", "observed_at", "source", "external_id", "note")
@@ -79,6 +88,7 @@ async def record_readings(
         readings = [r for i, r in enumerate(readings) if i not in locked]
     result = await write_readings(session, readings)
     result.locked, result.written = locked, readings
+    result.scorecard_ids = {m.scorecard_id for m in measures if m.id in measure_ids}
     if result.created and not result.conflicts:
         await refresh_statuses(session, measures, added=_added(readings, result))
         # Counted before commit: a rare rollback after this point over-counts, never hides.
@@ -186,11 +196,13 @@ async def _copy(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
     await driver.copy_records_to_table("readings", records=rows, columns=_COPY_COLUMNS)
 
 
-async def create_reading(session: AsyncSession, reading: NewReading) -> tuple[Reading, bool]:
+async def create_reading(
+    session: AsyncSession, reading: NewReading
+) -> tuple[Mapping[str, Any], bool]:
     """One reading: (the stored reading, True) when created and committed; (the stored one,
     False) for a retry with the same external_id and content. Different content → 409. The
     row is read before the commit: once committed, no later failure may answer the write as
-    failed."""
+    failed. A new reading's audit entry is written by the statement that reads it back."""
     result = await record_readings(session, [reading])
     if result.locked:
         raise locked_period(reading.observed_at, result.locked[0])
@@ -199,10 +211,20 @@ async def create_reading(session: AsyncSession, reading: NewReading) -> tuple[Re
             f"reading {result.ids[0]} already has external_id "
             f"{reading.external_id!r} with different content"
         )
-    stored = await get_reading(session, result.ids[0])
-    if result.created:
-        await session.commit()
-    return stored, bool(result.created)
+    if not result.created:
+        driver = await driver_connection(session)
+        return await driver.fetchrow(ONE_READING, result.ids[0]), False
+    stored = await fetch_recorded(
+        session,
+        ONE_READING,
+        [result.ids[0]],
+        Action.reading_created,
+        resource_id=result.ids[0],
+        scorecard_id=result.scorecard_id,
+        changes=diff({}, _fields(reading)),
+    )
+    await session.commit()
+    return stored, True
 
 
 async def get_reading(session: AsyncSession, reading_id: uuid.UUID) -> Reading:
@@ -222,6 +244,13 @@ async def delete_reading(session: AsyncSession, reading_id: uuid.UUID) -> None:
         raise locked_period(reading.observed_at, mine.locked_before)
     await session.execute(delete(Reading).where(Reading.id == reading_id))
     await refresh_statuses(session, measures)
+    await record(
+        session,
+        Action.reading_deleted,
+        resource_id=reading_id,
+        scorecard_id=next(m.scorecard_id for m in measures if m.id == reading.measure_id),
+        changes=diff(_fields(reading), {}),
+    )
     await session.commit()
 
 
@@ -244,6 +273,29 @@ def locked_period(observed_at: datetime, locked_before: datetime) -> Conflict:
     return Conflict(
         f"the period is locked: readings observed before {rfc3339(locked_before)} can no longer be "
         f"created or deleted, and this one is observed at {rfc3339(observed_at)}"
+    )
+
+
+def _fields(reading: NewReading | Reading) -> dict[str, Any]:
+    """A reading as its audit entry shows it."""
+    return {
+        "measure_id": reading.measure_id,
+        "value": reading.value,
+        "observed_at": reading.observed_at,
+        "source": reading.source,
+        "external_id": reading.external_id,
+        "note": reading.note,
+    }
+
+
+async def record_ingest(session: AsyncSession, action: Action, result: WriteResult) -> None:
+    """The one audit entry of a request that wrote many readings: counts, not readings."""
+    await record(
+        session,
+        action,
+        resource_id=None,
+        scorecard_id=result.scorecard_id,
+        changes=counts(created=result.created, duplicates=len(result.duplicates)),
     )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -40,6 +41,10 @@ class Scorecard(Timestamped, Base):
     perspectives: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     # Readings observed before it can no longer be created or deleted (closed periods).
     locked_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Statuses whose measures owe commentary for their period (`commentary_missing` in scores).
+    commentary_required_for: Mapped[list[str]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
 
 
 class Objective(Timestamped, Base):

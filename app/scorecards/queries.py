@@ -14,7 +14,7 @@ from app.core.reads import jsonb
 # In ScorecardOut's and ObjectiveOut's field order.
 SCORECARD_COLUMNS = (
     "id, name, description, owner, timezone, thresholds, score_cap, perspectives, "
-    "locked_before, version, created_at, updated_at"
+    "locked_before, commentary_required_for, version, created_at, updated_at"
 )
 OBJECTIVE_COLUMNS = (
     "id, scorecard_id, perspective, name, description, weight, version, created_at, updated_at"
@@ -37,6 +37,7 @@ def scorecard_out(row: Record) -> dict[str, Any]:
         {"key": p["key"], "name": p["name"], "weight": float(p["weight"])}
         for p in jsonb(scorecard["perspectives"])
     ]
+    scorecard["commentary_required_for"] = jsonb(scorecard["commentary_required_for"])
     return scorecard
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, ClassVar, Self
+from typing import Annotated, ClassVar, Literal, Self
 from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema, model_validator
@@ -93,6 +93,26 @@ _LOCKED_BEFORE = (
 )
 
 
+StatusName = Literal["green", "amber", "red", "no_data"]
+
+
+def _unique_statuses(statuses: list[StatusName]) -> list[StatusName]:
+    if len(set(statuses)) != len(statuses):
+        raise ValueError("statuses must be unique")
+    return statuses
+
+
+CommentaryRequiredFor = Annotated[
+    list[StatusName],
+    Field(
+        max_length=4,
+        description="Statuses whose measures owe commentary for their period: a measure node "
+        "with one of them and no commentary shows `commentary_missing: true`.",
+    ),
+    AfterValidator(_unique_statuses),
+]
+
+
 class ScorecardCreate(RequestBody):
     name: Name
     description: LongText | None = None
@@ -102,6 +122,7 @@ class ScorecardCreate(RequestBody):
     score_cap: ScoreCap = 100
     perspectives: Perspectives = Field(default_factory=lambda: list(DEFAULT_PERSPECTIVES))
     locked_before: Timestamp | None = Field(None, description=_LOCKED_BEFORE)
+    commentary_required_for: CommentaryRequiredFor = Field(default_factory=list)
 
 
 class ScorecardUpdate(PatchBody):
@@ -117,9 +138,10 @@ class ScorecardUpdate(PatchBody):
         description=_LOCKED_BEFORE
         + " Moving it later needs scope write; earlier or to null, admin.",
     )
+    commentary_required_for: CommentaryRequiredFor | None = None
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset(
-        {"name", "timezone", "thresholds", "score_cap", "perspectives"}
+        {"name", "timezone", "thresholds", "score_cap", "perspectives", "commentary_required_for"}
     )
 
 
@@ -144,6 +166,7 @@ class ScorecardOut(ResponseBody):
     score_cap: float
     perspectives: list[PerspectiveOut]
     locked_before: datetime | None = Field(description=_LOCKED_BEFORE)
+    commentary_required_for: list[StatusName]
     version: int
     created_at: datetime
     updated_at: datetime

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.log import Action, diff, record, snapshot
 from app.core.database import get_or_404
 from app.core.errors import Conflict, Forbidden, ValidationFailed
 from app.core.http import check_if_match
@@ -54,6 +55,14 @@ async def create_scorecard(
     if scorecard_id is not None:
         scorecard.id = scorecard_id
     session.add(scorecard)
+    await session.flush()
+    await record(
+        session,
+        Action.scorecard_created,
+        resource_id=scorecard.id,
+        scorecard_id=scorecard.id,
+        changes=diff({}, snapshot(scorecard)),
+    )
     await session.commit()
     return scorecard
 
@@ -78,6 +87,7 @@ async def update_scorecard(
     """`may_unlock`: the caller may move `locked_before` earlier or clear it (scope admin)."""
     scorecard = await get_scorecard(session, scorecard_id, for_update=True)
     check_if_match(if_match, scorecard.version)
+    before = snapshot(scorecard)
     changes = body.changes()
     if "locked_before" in changes:
         await _move_lock(session, scorecard, changes["locked_before"], may_unlock=may_unlock)
@@ -100,6 +110,13 @@ async def update_scorecard(
             await session.scalars(select(Measure.id).where(Measure.scorecard_id == scorecard_id))
         ).all()
         await refresh_statuses(session, await lock_measures(session, measure_ids, foresee=False))
+    await record(
+        session,
+        Action.scorecard_updated,
+        resource_id=scorecard_id,
+        scorecard_id=scorecard_id,
+        changes=diff(before, snapshot(scorecard)),
+    )
     await session.commit()
     return scorecard
 
@@ -138,7 +155,15 @@ async def delete_scorecard(
             raise Conflict(
                 f"scorecard still has {measures} measure(s); delete them or use ?cascade=true"
             )
+    before = snapshot(scorecard)
     await session.execute(delete(Scorecard).where(Scorecard.id == scorecard_id))
+    await record(
+        session,
+        Action.scorecard_deleted,
+        resource_id=scorecard_id,
+        scorecard_id=scorecard_id,
+        changes=diff(before, {}),
+    )
     await session.commit()
 
 
@@ -165,6 +190,14 @@ async def create_objective(
     _check_perspective(scorecard, body.perspective)
     objective = Objective(scorecard_id=scorecard_id, **body.model_dump())
     session.add(objective)
+    await session.flush()
+    await record(
+        session,
+        Action.objective_created,
+        resource_id=objective.id,
+        scorecard_id=scorecard_id,
+        changes=diff({}, snapshot(objective)),
+    )
     await session.commit()
     return objective
 
@@ -174,6 +207,7 @@ async def update_objective(
 ) -> Objective:
     objective, scorecard = await lock_in_scorecard(session, Objective, objective_id, "objective")
     check_if_match(if_match, objective.version)
+    before = snapshot(objective)
     changes: dict[str, Any] = body.changes()
     if "perspective" in changes and changes["perspective"] != objective.perspective:
         _check_perspective(scorecard, changes["perspective"])
@@ -186,6 +220,13 @@ async def update_objective(
     for name, value in changes.items():
         setattr(objective, name, value)
     objective.version += 1
+    await record(
+        session,
+        Action.objective_updated,
+        resource_id=objective_id,
+        scorecard_id=scorecard.id,
+        changes=diff(before, snapshot(objective)),
+    )
     await session.commit()
     return objective
 
@@ -199,5 +240,13 @@ async def delete_objective(
         select(exists().where(Measure.objective_id == objective_id))
     ):
         raise Conflict("objective still has measures; delete them or use ?cascade=true")
+    before = snapshot(objective)
     await session.execute(delete(Objective).where(Objective.id == objective_id))
+    await record(
+        session,
+        Action.objective_deleted,
+        resource_id=objective_id,
+        scorecard_id=objective.scorecard_id,
+        changes=diff(before, {}),
+    )
     await session.commit()

@@ -26,13 +26,17 @@ from app.core.errors import NotFound
 from app.scoring import (
     Aggregation,
     Cadence,
+    Commentary,
+    CommentaryKey,
     Direction,
     Formula,
     InitiativeDefinition,
     MeasureDefinition,
     ObjectiveDefinition,
+    Period,
     PerspectiveDefinition,
     ScorecardDefinition,
+    Status,
     TargetStep,
     Thresholds,
     Window,
@@ -147,6 +151,7 @@ SELECT s.definition_stamp,
     (SELECT sum(m.data_stamp) FROM measures m WHERE m.scorecard_id = s.id) AS data_version,
     s.timezone, s.thresholds::text AS thresholds, s.score_cap,
     s.perspectives::text AS perspectives,
+    s.commentary_required_for::text AS commentary_required_for,
     CASE WHEN s.definition_stamp <> $2 THEN
         ARRAY(SELECT ROW({_OBJECTIVE_COLUMNS}) FROM objectives o
               WHERE o.scorecard_id = s.id ORDER BY o.id) END AS objectives,
@@ -259,6 +264,9 @@ def scorecard_definition(
         objectives=[ObjectiveDefinition(*objective) for objective in row["objectives"]],
         measures=[measure_definition(measure, formula) for measure in row["measures"]],
         initiatives=[initiative_definition(initiative) for initiative in row["initiatives"]],
+        commentary_required_for=frozenset(
+            Status(status) for status in json.loads(row["commentary_required_for"])
+        ),
     )
 
 
@@ -364,3 +372,35 @@ async def scorecard_of_measure(connection: Connection, measure_id: uuid.UUID) ->
     if scorecard_id is None:
         raise NotFound(f"measure {measure_id} not found")
     return scorecard_id  # type: ignore[no-any-return]
+
+
+# Commentary of any number of (measure, period) pairs in one statement, on the primary key. The
+# period's end must match too: after a cadence change, a day that starts with a month does not
+# inherit the month's note.
+_COMMENTARY = """
+SELECT c.measure_id, c.period_start, c.period_end, c.analysis, c.actions
+FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) AS k(measure_id, start, until)
+JOIN commentary c
+  ON c.measure_id = k.measure_id AND c.period_start = k.start AND c.period_end = k.until
+"""
+
+
+async def fetch_commentary(
+    connection: Connection, keys: Collection[CommentaryKey]
+) -> dict[CommentaryKey, Commentary]:
+    """The commentary written for each (measure, period) that has some (one statement)."""
+    if not keys:
+        return {}
+    ordered = list(keys)
+    rows = await connection.fetch(
+        _COMMENTARY,
+        [measure_id for measure_id, _ in ordered],
+        [period.start for _, period in ordered],
+        [period.end for _, period in ordered],
+    )
+    return {
+        (row["measure_id"], Period(row["period_start"], row["period_end"])): Commentary(
+            row["analysis"], row["actions"]
+        )
+        for row in rows
+    }

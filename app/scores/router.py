@@ -60,8 +60,8 @@ def _range(
     summary="Score a scorecard",
     description="Computed on read. Without `as_of`, a score computed up to "
     "`SCORECARD_SCORE_CACHE_SECONDS` (default 1) earlier is returned when nothing it depends "
-    "on has changed since (no reading written, no definition edited); `as_of` in the response "
-    "always names the instant it describes.",
+    "on has changed since (no reading or commentary written, no definition edited); `as_of` "
+    "in the response always names the instant it describes.",
     response_model=ScorecardScoreOut,
 )
 async def get_scorecard_score(

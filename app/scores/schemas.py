@@ -19,6 +19,13 @@ class PeriodOut(ResponseBody):
     end: datetime = Field(description="Exclusive.")
 
 
+class CommentaryNoteOut(ResponseBody):
+    """What the team wrote about the measure for this period."""
+
+    analysis: str | None
+    actions: str | None
+
+
 class TrendOut(ResponseBody):
     previous_score: float | None
     delta: float | None
@@ -51,6 +58,8 @@ _MEASURE_EXAMPLE: dict[str, Any] = {
     "last_observed_at": "2026-11-02T08:00:00Z",
     "readings_in_period": 3,
     "needs_initiative": False,
+    "commentary": {"analysis": "Two cohorts slipped to December.", "actions": None},
+    "commentary_missing": False,
 }
 
 
@@ -81,6 +90,13 @@ class MeasureScoreOut(ResponseBody):
     needs_initiative: bool = Field(
         description="Red, and no initiative active at as_of is linked to the measure or to "
         "its objective."
+    )
+    commentary: CommentaryNoteOut | None = Field(
+        description="The commentary written for this period, if any."
+    )
+    commentary_missing: bool = Field(
+        description="The status is one the scorecard's `commentary_required_for` lists, and "
+        "this period has no commentary."
     )
 
 
@@ -190,6 +206,7 @@ class MeasureHistoryEntryOut(ResponseBody):
     target: float | None = Field(description=_IN_EFFECT)
     target_min: float | None = Field(description=_IN_EFFECT)
     target_max: float | None = Field(description=_IN_EFFECT)
+    commentary: CommentaryNoteOut | None
 
 
 class MeasureHistoryOut(ResponseBody):

@@ -13,6 +13,7 @@ from app.core.errors import NotFound, ValidationFailed
 from app.scores.cache import ScoreCache
 from app.scores.data import (
     Definitions,
+    fetch_commentary,
     fetch_window_stats,
     load_definition,
     load_scorecard,
@@ -26,16 +27,20 @@ from app.scoring import (
     ScorecardDefinition,
     ScorecardHistoryEntry,
     ScorecardScore,
+    commentary_keys,
     evaluate_measure,
     evaluate_measure_history,
     evaluate_scorecard,
     evaluate_scorecard_history,
+    history_with_commentary,
     measure_history_points,
     measure_history_windows,
     measure_windows,
+    measure_with_commentary,
     scorecard_history_points,
     scorecard_history_windows,
     scorecard_windows,
+    with_commentary,
 )
 
 MAX_HISTORY_PERIODS = 500
@@ -88,7 +93,10 @@ async def _evaluate_scorecard(
     stats = await fetch_window_stats(
         connection, definition, scorecard_windows(definition, instant, selector)
     )
-    return evaluate_scorecard(definition, instant, selector, stats)
+    score = evaluate_scorecard(definition, instant, selector, stats)
+    # Commentary is part of the cached body: writing some moves the measure's data stamp.
+    notes = await fetch_commentary(connection, commentary_keys(score))
+    return with_commentary(score, notes, definition.commentary_required_for)
 
 
 async def score_measure(
@@ -101,7 +109,9 @@ async def score_measure(
     definition = await _definition_of_measure(connection, definitions, measure_id)
     windows = measure_windows(definition, measure_id, as_of, selector)
     stats = await fetch_window_stats(connection, definition, windows)
-    return evaluate_measure(definition, measure_id, as_of, selector, stats)
+    score = evaluate_measure(definition, measure_id, as_of, selector, stats)
+    notes = await fetch_commentary(connection, [(measure_id, score.period)])
+    return measure_with_commentary(score, notes, definition.commentary_required_for)
 
 
 async def _definition_of_measure(
@@ -155,4 +165,6 @@ async def measure_history(
     windows = measure_history_windows(definition, measure_id, points)
     stats = await fetch_window_stats(connection, definition, windows)
     cadence = next(m.cadence for m in definition.measures if m.id == measure_id)
-    return cadence, evaluate_measure_history(definition, measure_id, points, stats)
+    entries = evaluate_measure_history(definition, measure_id, points, stats)
+    notes = await fetch_commentary(connection, [(measure_id, e.period) for e in entries])
+    return cadence, history_with_commentary(measure_id, entries, notes)

@@ -3,6 +3,14 @@
 No database, no HTTP, no clock: every instant is passed in.
 """
 
+from app.scoring.commentary import (
+    CommentaryKey,
+    Notes,
+    commentary_keys,
+    history_with_commentary,
+    measure_with_commentary,
+    with_commentary,
+)
 from app.scoring.engine import (
     PeriodSelector,
     evaluate_measure,
@@ -42,6 +50,7 @@ from app.scoring.periods import (
     previous_period,
 )
 from app.scoring.results import (
+    Commentary,
     InitiativeRef,
     MeasureHistoryEntry,
     MeasureScore,
@@ -57,6 +66,8 @@ __all__ = [
     "CLOSED_INITIATIVE_STATUSES",
     "Aggregation",
     "Cadence",
+    "Commentary",
+    "CommentaryKey",
     "Direction",
     "EvaluationPoint",
     "Formula",
@@ -67,6 +78,7 @@ __all__ = [
     "MeasureDefinition",
     "MeasureHistoryEntry",
     "MeasureScore",
+    "Notes",
     "ObjectiveDefinition",
     "ObjectiveScore",
     "Period",
@@ -83,14 +95,17 @@ __all__ = [
     "Trend",
     "Window",
     "WindowStats",
+    "commentary_keys",
     "evaluate_measure",
     "evaluate_measure_history",
     "evaluate_scorecard",
     "evaluate_scorecard_history",
     "evaluation_order",
+    "history_with_commentary",
     "measure_history_points",
     "measure_history_windows",
     "measure_windows",
+    "measure_with_commentary",
     "parse_formula",
     "period_containing",
     "periods_between",
@@ -100,4 +115,5 @@ __all__ = [
     "scorecard_windows",
     "summarize",
     "thresholds_in_effect",
+    "with_commentary",
 ]

@@ -228,6 +228,8 @@ class ScorecardDefinition:
     objectives: Sequence[ObjectiveDefinition]
     measures: Sequence[MeasureDefinition]
     initiatives: Sequence[InitiativeDefinition] = ()
+    # A measure whose status is listed owes commentary for its period (`commentary_missing`).
+    commentary_required_for: frozenset[Status] = frozenset()
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.score_cap) and self.score_cap > 0):

@@ -9,6 +9,14 @@ from app.scoring.periods import Period
 
 
 @dataclass(frozen=True)
+class Commentary:
+    """What the team wrote about a measure's period."""
+
+    analysis: str | None
+    actions: str | None
+
+
+@dataclass(frozen=True)
 class Trend:
     previous_score: float | None
     delta: float | None
@@ -38,6 +46,9 @@ class MeasureScore:
     readings_in_period: int
     coverage: float
     needs_initiative: bool  # red, and no active initiative covers it (False in history)
+    # Attached after evaluation (app/scoring/commentary.py): notes are data, not arithmetic.
+    commentary: Commentary | None = None
+    commentary_missing: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,7 @@ class MeasureHistoryEntry:
     target: float | None
     target_min: float | None
     target_max: float | None
+    commentary: Commentary | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import httpx
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.audit.log import Action, diff, record, snapshot
 from app.core.database import get_or_404
 from app.core.errors import Conflict, ValidationFailed
 from app.core.http import check_if_match
@@ -83,6 +84,14 @@ async def create_webhook(
     await _check_destination(body.url, settings)
     subscription = Subscription(**body.model_dump(), secret=new_secret())
     session.add(subscription)
+    await session.flush()
+    await record(
+        session,
+        Action.webhook_created,
+        resource_id=subscription.id,
+        scorecard_id=subscription.scorecard_id,
+        changes=diff({}, snapshot(subscription)),
+    )
     await session.commit()
     return subscription
 
@@ -96,6 +105,7 @@ async def update_webhook(
 ) -> Subscription:
     subscription = await get_webhook(session, webhook_id, for_update=True)
     check_if_match(if_match, subscription.version)
+    before = snapshot(subscription)
     changes: dict[str, Any] = body.changes()
     if "scorecard_id" in changes:
         await _check_scorecard(session, changes["scorecard_id"])
@@ -108,6 +118,13 @@ async def update_webhook(
     for name, value in changes.items():
         setattr(subscription, name, value)
     subscription.version += 1
+    await record(
+        session,
+        Action.webhook_updated,
+        resource_id=webhook_id,
+        scorecard_id=subscription.scorecard_id,
+        changes=diff(before, snapshot(subscription)),
+    )
     await session.commit()
     return subscription
 
@@ -117,7 +134,15 @@ async def delete_webhook(
 ) -> None:
     subscription = await get_webhook(session, webhook_id, for_update=True)
     check_if_match(if_match, subscription.version)
+    before = snapshot(subscription)
     await session.execute(delete(Subscription).where(Subscription.id == webhook_id))
+    await record(
+        session,
+        Action.webhook_deleted,
+        resource_id=webhook_id,
+        scorecard_id=subscription.scorecard_id,
+        changes=diff(before, {}),
+    )
     await session.commit()
 
 
@@ -132,6 +157,13 @@ async def rotate_secret(
     subscription.previous_secret_expires_at = datetime.now(UTC) + ROTATION_OVERLAP
     subscription.secret = new_secret()
     subscription.version += 1
+    # That it happened, never what either secret is.
+    await record(
+        session,
+        Action.webhook_secret_rotated,
+        resource_id=webhook_id,
+        scorecard_id=subscription.scorecard_id,
+    )
     await session.commit()
     return subscription
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.log import Action, counts, record
 from app.core.errors import BadRequest, Conflict, NotFound
 from app.core.jsonutil import dumps
 from app.core.pagination import paginate
@@ -119,7 +120,18 @@ async def store_statements(
         readings = [r for s in new for r in _readings(s, mappings.get(s.verb_id, ()))]
         # A statement observed in a locked period is kept (an LRS keeps what it is sent) but
         # makes no reading.
-        _refuse_conflicts(await record_readings(session, readings, skip_locked=True))
+        result = await record_readings(session, readings, skip_locked=True)
+        _refuse_conflicts(result)
+        # One entry per request, with counts (a repeat of stored statements changes nothing).
+        await record(
+            session,
+            Action.xapi_statements,
+            resource_id=None,
+            scorecard_id=result.scorecard_id,
+            changes=counts(
+                statements=len(new), created=result.created, duplicates=len(result.duplicates)
+            ),
+        )
     await session.commit()
 
 
@@ -246,6 +258,13 @@ async def backfill(session: AsyncSession, measure_id: uuid.UUID) -> BackfillResu
         # Statements the mapping cannot read, and those observed in a locked period.
         skipped += len(chunk) - len(readings) + len(result.locked)
         created, duplicates = created + result.created, duplicates + len(result.duplicates)
+    await record(
+        session,
+        Action.readings_backfill,
+        resource_id=measure_id,
+        scorecard_id=measure.scorecard_id,
+        changes=counts(created=created, duplicates=duplicates, skipped=skipped),
+    )
     await session.commit()
     return BackfillResult(created=created, duplicates=duplicates, skipped=skipped)
 

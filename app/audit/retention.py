@@ -1,0 +1,39 @@
+"""Retention: audit entries are kept `SCORECARD_AUDIT_RETENTION_DAYS` (default 400), then
+pruned by the worker in short transactions of at most PRUNE_BATCH entries, oldest first."""
+
+from __future__ import annotations
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+PRUNE_BATCH = 1000
+log = structlog.get_logger(__name__)
+
+# Served by ix_audit_log_at from its old end. SKIP LOCKED: two workers prune side by side.
+_PRUNE = text("""
+DELETE FROM audit_log WHERE id IN (
+    SELECT id FROM audit_log
+    WHERE at < now() - make_interval(days => :days)
+    ORDER BY at, id
+    LIMIT :batch
+    FOR UPDATE SKIP LOCKED
+)
+""")
+
+
+async def prune_audit_log(engine: AsyncEngine, retention_days: int, max_batches: int = 50) -> int:
+    """Delete entries older than `retention_days`, at most `max_batches` batches per call
+    (the rest go on the next run); returns how many went."""
+    pruned = 0
+    for _ in range(max_batches):
+        async with engine.begin() as connection:
+            result = await connection.execute(
+                _PRUNE, {"days": retention_days, "batch": PRUNE_BATCH}
+            )
+        pruned += result.rowcount
+        if result.rowcount < PRUNE_BATCH:
+            break
+    if pruned:
+        log.info("audit_entries_pruned", entries=pruned, retention_days=retention_days)
+    return pruned

@@ -96,7 +96,9 @@ async def make_read_pool(engine: AsyncEngine, *, max_size: int = 5) -> asyncpg.P
         min_size=1,
         max_size=max_size,
         reset=_end_transaction,
-        server_settings={"application_name": "scorecard"},
+        # The hot reads write numbers from PostgreSQL's shortest round-trip digits
+        # (app.core.reads): pinned here, whatever the server's default.
+        server_settings={"application_name": "scorecard", "extra_float_digits": "1"},
     )
 
 

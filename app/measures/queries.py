@@ -1,4 +1,4 @@
-"""Hot reads of measures: plain statements on the read pool (see `app.core.reads`)."""
+"""Hot reads of measures: statements that write the JSON themselves (see `app.core.reads`)."""
 
 from __future__ import annotations
 
@@ -8,39 +8,64 @@ from typing import Any
 from asyncpg import Connection, Record
 
 from app.core.pagination import Keyset
-from app.core.reads import jsonb
+from app.core.reads import bodies, json_object, number, representation, timestamp
 
-# In MeasureOut's field order.
-COLUMNS = (
-    "id, scorecard_id, key, name, description, unit, owner, perspective, objective_id, weight, "
-    "direction, baseline, target, target_min, target_max, tolerance, aggregation, cadence, "
-    "prorate, thresholds, formula, xapi, level, status, version, created_at, updated_at"
+# MeasureOut, field by field.
+MEASURE = representation(
+    (
+        "id",
+        "scorecard_id",
+        "key",
+        "name",
+        "description",
+        "unit",
+        "owner",
+        "perspective",
+        "objective_id",
+        number("weight", "weight"),
+        "direction",
+        number("baseline", "baseline"),
+        number("target", "target"),
+        number("target_min", "target_min"),
+        number("target_max", "target_max"),
+        number("tolerance", "tolerance"),
+        "aggregation",
+        "cadence",
+        "prorate",
+        json_object(
+            (
+                number("(thresholds->>'green')::float8", "green"),
+                number("(thresholds->>'amber')::float8", "amber"),
+            ),
+            "thresholds",
+            null_when="thresholds IS NULL OR thresholds = 'null'",
+        ),
+        "formula",
+        json_object(
+            (
+                "xapi->>'verb' AS verb",
+                "xapi->>'activity_id_prefix' AS activity_id_prefix",
+                "xapi->>'value' AS value",
+            ),
+            "xapi",
+            null_when="xapi IS NULL OR xapi = 'null'",
+        ),
+        "level",
+        "status",
+        "version",
+        timestamp("created_at", "created_at"),
+        timestamp("updated_at", "updated_at"),
+    )
 )
-_ONE = f"SELECT {COLUMNS} FROM measures WHERE id = $1"
+_ONE = f"SELECT version, {MEASURE} FROM measures WHERE id = $1"
 _SCORECARD_EXISTS = "SELECT EXISTS (SELECT FROM scorecards WHERE id = $1)"
 KEYSET = Keyset(("id",), (uuid.UUID,))
 FILTERS = ("perspective", "objective_id", "level")
 
 
-def measure_out(row: Record) -> dict[str, Any]:
-    """A row as MeasureOut serialises it."""
-    measure = dict(row)
-    if (thresholds := jsonb(measure["thresholds"])) is not None:
-        thresholds = {"green": float(thresholds["green"]), "amber": float(thresholds["amber"])}
-    measure["thresholds"] = thresholds
-    if (xapi := jsonb(measure["xapi"])) is not None:
-        xapi = {
-            "verb": xapi["verb"],
-            "activity_id_prefix": xapi.get("activity_id_prefix"),
-            "value": xapi["value"],
-        }
-    measure["xapi"] = xapi
-    return measure
-
-
-async def get_measure(connection: Connection, measure_id: uuid.UUID) -> dict[str, Any] | None:
-    row = await connection.fetchrow(_ONE, measure_id)
-    return None if row is None else measure_out(row)
+async def get_measure(connection: Connection, measure_id: uuid.UUID) -> Record | None:
+    """(version, body) of the measure, or None."""
+    return await connection.fetchrow(_ONE, measure_id)
 
 
 async def list_measures(
@@ -50,7 +75,7 @@ async def list_measures(
     filters: dict[str, Any],
     limit: int,
     cursor: str | None,
-) -> tuple[list[dict[str, Any]], str | None] | None:
+) -> tuple[list[str], str | None] | None:
     """One page of a scorecard's measures by id, or None when there is no such scorecard.
     `filters`: FILTERS by equality, None for any."""
     conditions, params = ["scorecard_id = $1"], list[Any]([scorecard_id])
@@ -60,7 +85,7 @@ async def list_measures(
             conditions.append(f"{name} = ${len(params)}")
     page, next_cursor = await KEYSET.fetch_page(
         connection,
-        f"SELECT {COLUMNS} FROM measures",
+        f"SELECT id, {MEASURE} FROM measures",
         conditions,
         params,
         limit=limit,
@@ -69,4 +94,4 @@ async def list_measures(
     # Only an empty page needs to ask whether the scorecard exists.
     if not page and not await connection.fetchval(_SCORECARD_EXISTS, scorecard_id):
         return None
-    return [measure_out(row) for row in page], next_cursor
+    return bodies(page), next_cursor

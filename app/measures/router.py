@@ -83,7 +83,7 @@ async def get_measure(measure_id: uuid.UUID, request: Request) -> Response:
         measure = await queries.get_measure(connection, measure_id)
     if measure is None:
         raise NotFound(f"measure {measure_id} not found")
-    return json_response(measure, version=measure["version"])
+    return json_response(measure["body"], version=measure["version"])
 
 
 @router.patch(

@@ -1,4 +1,4 @@
-"""Hot reads of readings: plain statements on the read pool (see `app.core.reads`)."""
+"""Hot reads of readings: statements that write the JSON themselves (see `app.core.reads`)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,30 @@ from typing import Any
 from asyncpg import Connection
 
 from app.core.pagination import Keyset
+from app.core.reads import bodies, number, representation, timestamp
 
-# In ReadingOut's field order.
-COLUMNS = "id, measure_id, value, observed_at, source, external_id, note, created_at"
-_ONE = f"SELECT {COLUMNS} FROM readings WHERE id = $1"
+# ReadingOut, field by field.
+READING = representation(
+    (
+        "id",
+        "measure_id",
+        number("value", "value"),
+        timestamp("observed_at", "observed_at"),
+        "source",
+        "external_id",
+        "note",
+        timestamp("created_at", "created_at"),
+    )
+)
+_ONE = f"SELECT {READING} FROM readings WHERE id = $1"
 _MEASURE_EXISTS = "SELECT EXISTS (SELECT FROM measures WHERE id = $1)"
 # Newest first; the id breaks ties between readings observed at the same instant.
 KEYSET = Keyset(("observed_at", "id"), (datetime, uuid.UUID), descending=True)
 
 
-async def get_reading(connection: Connection, reading_id: uuid.UUID) -> dict[str, Any] | None:
-    row = await connection.fetchrow(_ONE, reading_id)
-    return None if row is None else dict(row)
+async def get_reading(connection: Connection, reading_id: uuid.UUID) -> str | None:
+    """The reading's body, or None."""
+    return await connection.fetchval(_ONE, reading_id)  # type: ignore[no-any-return]
 
 
 async def list_readings(
@@ -31,7 +43,7 @@ async def list_readings(
     end: datetime | None,
     limit: int,
     cursor: str | None,
-) -> tuple[list[dict[str, Any]], str | None] | None:
+) -> tuple[list[str], str | None] | None:
     """One page of a measure's readings, newest first, observed in [start, end); None when
     there is no such measure."""
     conditions, params = ["measure_id = $1"], list[Any]([measure_id])
@@ -43,7 +55,7 @@ async def list_readings(
         conditions.append(f"observed_at < ${len(params)}")
     page, next_cursor = await KEYSET.fetch_page(
         connection,
-        f"SELECT {COLUMNS} FROM readings",
+        f"SELECT observed_at, id, {READING} FROM readings",
         conditions,
         params,
         limit=limit,
@@ -52,4 +64,4 @@ async def list_readings(
     # Only an empty page needs to ask whether the measure exists.
     if not page and not await connection.fetchval(_MEASURE_EXISTS, measure_id):
         return None
-    return [dict(row) for row in page], next_cursor
+    return bodies(page), next_cursor

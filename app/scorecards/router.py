@@ -86,7 +86,7 @@ async def get_scorecard(scorecard_id: uuid.UUID, request: Request) -> Response:
         scorecard = await queries.get_scorecard(connection, scorecard_id)
     if scorecard is None:
         raise NotFound(f"scorecard {scorecard_id} not found")
-    return json_response(scorecard, version=scorecard["version"])
+    return json_response(scorecard["body"], version=scorecard["version"])
 
 
 @router.patch(
@@ -164,7 +164,7 @@ async def get_objective(objective_id: uuid.UUID, request: Request) -> Response:
         objective = await queries.get_objective(connection, objective_id)
     if objective is None:
         raise NotFound(f"objective {objective_id} not found")
-    return json_response(objective, version=objective["version"])
+    return json_response(objective["body"], version=objective["version"])
 
 
 @router.patch(

@@ -118,6 +118,35 @@ async def test_timestamps_are_utc_with_z(client, world):
     assert reading["created_at"].endswith("Z")
 
 
+@pytest.mark.parametrize(
+    ("value", "observed_at"),
+    [
+        (-0.0, "2026-03-01T09:00:00Z"),  # whole seconds: no fraction written
+        (1e-05, "2026-03-01T09:00:00.000001Z"),
+        (-8.5e-05, "2026-03-01T09:00:00.5Z"),
+        (1.5e-10, "2026-03-01T09:00:00+02:00"),
+        (0.1 + 0.2, "1900-01-01T00:00:00Z"),
+        (1 / 3, "2199-12-31T23:59:59.999999Z"),
+        (1e15, "2026-03-01T09:00:00Z"),
+        (-999999999999999.9, "2026-03-01T09:00:00Z"),
+        (4503599627370.5, "2026-03-01T09:00:00Z"),
+    ],
+)
+async def test_numbers_and_instants_read_as_the_models_write_them(
+    client, sessionmaker, world, value, observed_at
+):
+    """The statements write JSON in PostgreSQL; every notation matches pydantic's."""
+    measure_id = world["measures"][1]["id"]
+    created = await client.post(
+        f"/v1/measures/{measure_id}/readings", json={"value": value, "observed_at": observed_at}
+    )
+    assert created.status_code == 201, created.text
+    response = await client.get(f"/v1/readings/{created.json()['id']}")
+    row = await orm(sessionmaker, Reading, created.json()["id"])
+    assert response.content == as_before(ReadingOut, row)
+    assert response.json() == created.json()
+
+
 async def test_etag_follows_the_version(client, world):
     measure = world["measures"][1]
     patched = await client.patch(f"/v1/measures/{measure['id']}", json={"name": "Renamed"})

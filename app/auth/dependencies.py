@@ -1,12 +1,14 @@
-"""`Depends(require(Scope.write))`: authenticate the caller and check the permission."""
+"""`Depends(require(Scope.write))`: authenticate the caller and check the permission.
+`ReadConnection`: the same for reads served from the read pool, on the connection they use."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBearer
 
@@ -36,19 +38,39 @@ def _presented_key(request: Request, *, allow_basic: bool) -> str | None:
     return None
 
 
+async def _authorize(
+    request: Request, db: asyncpg.Pool | asyncpg.Connection, permission: Scope, allow_basic: bool
+) -> Caller:
+    key = _presented_key(request, allow_basic=allow_basic)
+    if key is None:
+        raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
+    caller = await find_caller(db, key)
+    if caller is None:
+        raise Unauthorized("unknown or revoked API key")
+    if permission not in GRANTS[caller.scope]:
+        raise Forbidden(f"this key has scope '{caller.scope}'; this needs '{permission}'")
+    return caller
+
+
 def require(permission: Scope, *, allow_basic: bool = False) -> Callable[..., Any]:
     async def authenticate(
         request: Request,
         _: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
     ) -> Caller:
-        key = _presented_key(request, allow_basic=allow_basic)
-        if key is None:
-            raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
-        caller = await find_caller(request.app.state.read_pool, key)
-        if caller is None:
-            raise Unauthorized("unknown or revoked API key")
-        if permission not in GRANTS[caller.scope]:
-            raise Forbidden(f"this key has scope '{caller.scope}'; this needs '{permission}'")
-        return caller
+        return await _authorize(request, request.app.state.read_pool, permission, allow_basic)
 
     return authenticate
+
+
+async def _read_connection(
+    request: Request,
+    _: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
+) -> AsyncIterator[asyncpg.Connection]:
+    async with request.app.state.read_pool.acquire() as connection:
+        await _authorize(request, connection, Scope.read, allow_basic=False)
+        yield connection
+
+
+# A read-pool connection for an endpoint that needs scope read, the key checked on it: one
+# pool round trip per request instead of two. Released as soon as the endpoint returns.
+ReadConnection = Annotated[asyncpg.Connection, Depends(_read_connection, scope="function")]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
-from app.auth.dependencies import require
+from app.auth.dependencies import ReadConnection, require
 from app.auth.keys import Scope
 from app.core.database import SessionDep
 from app.core.errors import NotFound
@@ -49,13 +49,12 @@ async def create_reading(
 
 @router.get(
     "/v1/measures/{measure_id}/readings",
-    dependencies=[Depends(require(Scope.read))],
     summary="List a measure's readings, newest first",
     response_model=ReadingPage,
 )
 async def list_readings(
     measure_id: uuid.UUID,
-    request: Request,
+    connection: ReadConnection,
     from_: Annotated[
         Timestamp | None, Query(alias="from", description="observed_at ≥ from")
     ] = None,
@@ -63,10 +62,9 @@ async def list_readings(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:
-    async with request.app.state.read_pool.acquire() as connection:
-        page = await queries.list_readings(
-            connection, measure_id, start=from_, end=to, limit=limit, cursor=cursor
-        )
+    page = await queries.list_readings(
+        connection, measure_id, start=from_, end=to, limit=limit, cursor=cursor
+    )
     if page is None:
         raise NotFound(f"measure {measure_id} not found")
     return page_response(*page)
@@ -74,13 +72,11 @@ async def list_readings(
 
 @router.get(
     "/v1/readings/{reading_id:uuid}",
-    dependencies=[Depends(require(Scope.read))],
     summary="Get a reading",
     response_model=ReadingOut,
 )
-async def get_reading(reading_id: uuid.UUID, request: Request) -> Response:
-    async with request.app.state.read_pool.acquire() as connection:
-        reading = await queries.get_reading(connection, reading_id)
+async def get_reading(reading_id: uuid.UUID, connection: ReadConnection) -> Response:
+    reading = await queries.get_reading(connection, reading_id)
     if reading is None:
         raise NotFound(f"reading {reading_id} not found")
     return json_response(reading)

@@ -1,66 +1,102 @@
 """The hot read path: PostgreSQL writes the JSON.
 
 A hot read (`app/<domain>/queries.py`, on the app's read pool) selects each row's API
-representation as one compact JSON text, built by the statement itself from a field list
-written with the helpers below, and the endpoint sends those bytes as they are: no record
-decoding into Python objects, no dicts, no serialisation in the web process. The `*Out`
-models still document these responses in the OpenAPI; tests pin that what the statements
-write reads back as exactly what those models would serialise.
+representation as one JSON text, concatenated by the statement itself from a list of typed
+fields written with the helpers below, and the endpoint sends those bytes as they are: no
+record decoding into Python objects, no dicts, no serialisation in the web process. (Plain
+concatenation costs PostgreSQL about a third of `row_to_json`, measured.) The `*Out` models
+still document these responses in the OpenAPI; tests pin that the bytes are exactly what
+serialising those models would give.
 
-Conventions, as the rest of the API writes them: fields in the `*Out` model's order;
-timestamps RFC 3339 in UTC with `Z` (microseconds only when there are any); numbers as the
-models write floats (`1.0`, not `1`). So a resource reads the same from every endpoint."""
+Conventions, as the models write them: fields in the model's order; timestamps RFC 3339 in
+UTC with `Z`, with microseconds when there are any; floats with a fraction (`1.0`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
+from asyncpg import Record
 from fastapi import Response
 
 from app.core.http import etag
 from app.core.jsonutil import dumps
 
-_UTC = "({0} AT TIME ZONE 'UTC')"
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One member of a representation: `sql` yields its JSON text, or NULL for null."""
+
+    name: str
+    sql: str
 
 
-def timestamp(sql: str, name: str) -> str:
-    """The timestamptz `sql` as the API writes it, e.g. `2026-03-01T09:30:00Z` or
-    `2026-03-01T09:30:00.250000Z`."""
-    utc = _UTC.format(sql)
-    return (
-        f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
-        f"date_part('microseconds', {sql})::int % 1000000 = 0 THEN 'Z' "
-        f"ELSE to_char({utc}, '.US\"Z\"') END AS {name}"
-    )
+def uuid(name: str, sql: str | None = None) -> Field:
+    return Field(name, f"'\"' || {sql or name}::text || '\"'")
 
 
-def number(sql: str, name: str) -> str:
-    """The float8 `sql` as a JSON number written exactly as the response models write it
-    (`1.0`, `0.5`, `0.00001`, `1e-7`; SQL NULL → null). PostgreSQL's shortest round-trip
-    digits are the same; only the notation is adjusted. Exact for |x| < 1e16, which covers
-    every stored number (they are bounded by ±1e15)."""
-    return (
-        f"(CASE WHEN {sql} = trunc({sql}) AND abs({sql}) < 1e15 THEN {sql}::text || '.0' "
-        f"WHEN {sql} = trunc({sql}) AND abs({sql}) < 1e16 THEN {sql}::bigint::text || '.0' "
-        f"WHEN abs({sql}) >= 1e-4 AND abs({sql}) < 1e15 THEN {sql}::text "
+def text(name: str, sql: str | None = None) -> Field:
+    """A string, escaped as JSON."""
+    return Field(name, f"to_json({sql or name}::text)::text")
+
+
+def integer(name: str, sql: str | None = None) -> Field:
+    return Field(name, f"{sql or name}::text")
+
+
+def boolean(name: str, sql: str | None = None) -> Field:
+    sql = sql or name
+    return Field(name, f"CASE WHEN {sql} THEN 'true' WHEN NOT {sql} THEN 'false' END")
+
+
+def number(name: str, sql: str | None = None) -> Field:
+    """A float8 written exactly as the response models write it (`1.0`, `0.5`, `0.00001`,
+    `1e-7`). PostgreSQL's shortest round-trip digits are the same (the read pool pins
+    extra_float_digits); only the notation is adjusted. Exact for |x| < 1e16, which covers
+    every stored number (bounded by ±1e15)."""
+    x = sql or name
+    return Field(
+        name,
+        f"CASE WHEN {x} = trunc({x}) AND abs({x}) < 1e15 THEN {x}::text || '.0' "
+        f"WHEN {x} = trunc({x}) AND abs({x}) < 1e16 THEN {x}::bigint::text || '.0' "
+        f"WHEN abs({x}) >= 1e-4 AND abs({x}) < 1e15 THEN {x}::text "
         # 8.5e-05 → 0.000085; 1e-07 → 1e-7
-        rf"ELSE regexp_replace(regexp_replace({sql}::text, '^(-?)(\d)\.?(\d*)e-05$', "
-        rf"'\10.0000\2\3'), 'e([-+])0*(\d)', 'e\1\2') END)::json AS {name}"
+        rf"ELSE regexp_replace(regexp_replace({x}::text, '^(-?)(\d)\.?(\d*)e-05$', "
+        rf"'\10.0000\2\3'), 'e([-+])0*(\d)', 'e\1\2') END",
     )
 
 
-def json_object(fields: Sequence[str], name: str, *, null_when: str | None = None) -> str:
-    """A nested object of `fields` (select-list items); null when the SQL `null_when` holds."""
-    built = f"(SELECT row_to_json(o) FROM (SELECT {', '.join(fields)}) o)"
+def timestamp(name: str, sql: str | None = None) -> Field:
+    """A timestamptz as `2026-03-01T09:30:00Z` or `2026-03-01T09:30:00.250000Z` (the read pool
+    pins DateStyle ISO, whose text trims the fraction's zeros: padded back to six digits)."""
+    utc = f"({sql or name} AT TIME ZONE 'UTC')::text"
+    return Field(
+        name,
+        f"'\"' || overlay(rpad({utc}, CASE WHEN length({utc}) > 19 THEN 26 ELSE 19 END, '0') "
+        "placing 'T' from 11 for 1) || 'Z\"'",
+    )
+
+
+def json_object(fields: Sequence[Field]) -> str:
+    """SQL concatenating `fields` into one JSON object's text."""
+    parts = []
+    for position, field in enumerate(fields):
+        opening = "{" if position == 0 else ","
+        parts += [f"'{opening}\"{field.name}\":'", f"COALESCE({field.sql}, 'null')"]
+    return f"concat({', '.join(parts)}, '}}')"
+
+
+def nested(name: str, fields: Sequence[Field], *, null_when: str | None = None) -> Field:
+    """An object member; null when the SQL condition `null_when` holds."""
+    built = json_object(fields)
     if null_when is not None:
         built = f"CASE WHEN {null_when} THEN NULL ELSE {built} END"
-    return f"{built} AS {name}"
+    return Field(name, built)
 
 
-def representation(fields: Sequence[str]) -> str:
-    """The select-list item `body`: one row's representation as compact JSON text."""
-    return f"(SELECT row_to_json(r) FROM (SELECT {', '.join(fields)}) r)::text AS body"
+def representation(fields: Sequence[Field]) -> str:
+    """The select-list item `body`: a row's representation as JSON text."""
+    return f"{json_object(fields)} AS body"
 
 
 def json_response(body: str, *, version: int | None = None) -> Response:
@@ -77,5 +113,5 @@ def page_response(bodies: Sequence[str], next_cursor: str | None) -> Response:
     return Response(content.encode() + dumps(next_cursor) + b"}", media_type="application/json")
 
 
-def bodies(rows: Sequence[Any]) -> list[str]:
+def bodies(rows: Sequence[Record]) -> list[str]:
     return [row["body"] for row in rows]

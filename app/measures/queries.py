@@ -2,75 +2,85 @@
 
 from __future__ import annotations
 
-import uuid
+import uuid as uuid_
 from typing import Any
 
 from asyncpg import Connection, Record
 
 from app.core.pagination import Keyset
-from app.core.reads import bodies, json_object, number, representation, timestamp
+from app.core.reads import (
+    bodies,
+    boolean,
+    integer,
+    nested,
+    number,
+    representation,
+    text,
+    timestamp,
+    uuid,
+)
 
 # MeasureOut, field by field.
 MEASURE = representation(
     (
-        "id",
-        "scorecard_id",
-        "key",
-        "name",
-        "description",
-        "unit",
-        "owner",
-        "perspective",
-        "objective_id",
-        number("weight", "weight"),
-        "direction",
-        number("baseline", "baseline"),
-        number("target", "target"),
-        number("target_min", "target_min"),
-        number("target_max", "target_max"),
-        number("tolerance", "tolerance"),
-        "aggregation",
-        "cadence",
-        "prorate",
-        json_object(
-            (
-                number("(thresholds->>'green')::float8", "green"),
-                number("(thresholds->>'amber')::float8", "amber"),
-            ),
+        uuid("id"),
+        uuid("scorecard_id"),
+        text("key"),
+        text("name"),
+        text("description"),
+        text("unit"),
+        text("owner"),
+        text("perspective"),
+        uuid("objective_id"),
+        number("weight"),
+        text("direction"),
+        number("baseline"),
+        number("target"),
+        number("target_min"),
+        number("target_max"),
+        number("tolerance"),
+        text("aggregation"),
+        text("cadence"),
+        boolean("prorate"),
+        nested(
             "thresholds",
+            (
+                number("green", "(thresholds->>'green')::float8"),
+                number("amber", "(thresholds->>'amber')::float8"),
+            ),
             null_when="thresholds IS NULL OR thresholds = 'null'",
         ),
-        "formula",
-        json_object(
-            (
-                "xapi->>'verb' AS verb",
-                "xapi->>'activity_id_prefix' AS activity_id_prefix",
-                "xapi->>'value' AS value",
-            ),
+        text("formula"),
+        nested(
             "xapi",
+            (
+                text("verb", "xapi->>'verb'"),
+                text("activity_id_prefix", "xapi->>'activity_id_prefix'"),
+                text("value", "xapi->>'value'"),
+            ),
             null_when="xapi IS NULL OR xapi = 'null'",
         ),
-        "level",
-        "status",
-        "version",
-        timestamp("created_at", "created_at"),
-        timestamp("updated_at", "updated_at"),
+        text("level"),
+        text("status"),
+        integer("version"),
+        timestamp("created_at"),
+        timestamp("updated_at"),
     )
 )
 _ONE = f"SELECT version, {MEASURE} FROM measures WHERE id = $1"
 _SCORECARD_EXISTS = "SELECT EXISTS (SELECT FROM scorecards WHERE id = $1)"
-KEYSET = Keyset(("id",), (uuid.UUID,))
+KEYSET = Keyset(("id",), (uuid_.UUID,))
 FILTERS = ("perspective", "objective_id", "level")
 
 
-async def get_measure(connection: Connection, measure_id: uuid.UUID) -> Record | None:
+async def get_measure(connection: Connection, measure_id: uuid_.UUID) -> Record | None:
     """(version, body) of the measure, or None."""
     return await connection.fetchrow(_ONE, measure_id)
 
 
 async def list_measures(
     connection: Connection,
-    scorecard_id: uuid.UUID,
+    scorecard_id: uuid_.UUID,
     *,
     filters: dict[str, Any],
     limit: int,

@@ -2,42 +2,42 @@
 
 from __future__ import annotations
 
-import uuid
+import uuid as uuid_
 from datetime import datetime
 from typing import Any
 
 from asyncpg import Connection
 
 from app.core.pagination import Keyset
-from app.core.reads import bodies, number, representation, timestamp
+from app.core.reads import bodies, number, representation, text, timestamp, uuid
 
 # ReadingOut, field by field.
 READING = representation(
     (
-        "id",
-        "measure_id",
-        number("value", "value"),
-        timestamp("observed_at", "observed_at"),
-        "source",
-        "external_id",
-        "note",
-        timestamp("created_at", "created_at"),
+        uuid("id"),
+        uuid("measure_id"),
+        number("value"),
+        timestamp("observed_at"),
+        text("source"),
+        text("external_id"),
+        text("note"),
+        timestamp("created_at"),
     )
 )
 _ONE = f"SELECT {READING} FROM readings WHERE id = $1"
 _MEASURE_EXISTS = "SELECT EXISTS (SELECT FROM measures WHERE id = $1)"
 # Newest first; the id breaks ties between readings observed at the same instant.
-KEYSET = Keyset(("observed_at", "id"), (datetime, uuid.UUID), descending=True)
+KEYSET = Keyset(("observed_at", "id"), (datetime, uuid_.UUID), descending=True)
 
 
-async def get_reading(connection: Connection, reading_id: uuid.UUID) -> str | None:
+async def get_reading(connection: Connection, reading_id: uuid_.UUID) -> str | None:
     """The reading's body, or None."""
     return await connection.fetchval(_ONE, reading_id)  # type: ignore[no-any-return]
 
 
 async def list_readings(
     connection: Connection,
-    measure_id: uuid.UUID,
+    measure_id: uuid_.UUID,
     *,
     start: datetime | None,
     end: datetime | None,

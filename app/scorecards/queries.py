@@ -3,65 +3,78 @@
 
 from __future__ import annotations
 
-import uuid
+import uuid as uuid_
 from typing import Any
 
 from asyncpg import Connection, Record
 
 from app.core.pagination import Keyset
-from app.core.reads import bodies, json_object, number, representation, timestamp
+from app.core.reads import (
+    Field,
+    bodies,
+    integer,
+    json_object,
+    nested,
+    number,
+    representation,
+    text,
+    timestamp,
+    uuid,
+)
 
 # Each perspective of the stored list, in order.
+_PERSPECTIVE = json_object(
+    (
+        text("key", "perspective->>'key'"),
+        text("name", "perspective->>'name'"),
+        number("weight", "(perspective->>'weight')::float8"),
+    )
+)
 _PERSPECTIVES = (
-    "(SELECT array_to_json(array_agg(row_to_json(p) ORDER BY position)) "
-    "FROM jsonb_array_elements(perspectives) WITH ORDINALITY AS e(perspective, position), "
-    "LATERAL (SELECT perspective->>'key' AS key, perspective->>'name' AS name, "
-    + number("(perspective->>'weight')::float8", "weight")
-    + ") p) AS perspectives"
+    f"(SELECT '[' || string_agg({_PERSPECTIVE}, ',' ORDER BY position) || ']' "
+    "FROM jsonb_array_elements(perspectives) WITH ORDINALITY AS e(perspective, position))"
+)
+_THRESHOLDS = (
+    number("green", "(thresholds->>'green')::float8"),
+    number("amber", "(thresholds->>'amber')::float8"),
 )
 # ScorecardOut, field by field.
 SCORECARD = representation(
     (
-        "id",
-        "name",
-        "description",
-        "owner",
-        "timezone",
-        json_object(
-            (
-                number("(thresholds->>'green')::float8", "green"),
-                number("(thresholds->>'amber')::float8", "amber"),
-            ),
-            "thresholds",
-        ),
-        number("score_cap", "score_cap"),
-        _PERSPECTIVES,
-        "version",
-        timestamp("created_at", "created_at"),
-        timestamp("updated_at", "updated_at"),
+        uuid("id"),
+        text("name"),
+        text("description"),
+        text("owner"),
+        text("timezone"),
+        nested("thresholds", _THRESHOLDS),
+        number("score_cap"),
+        Field("perspectives", _PERSPECTIVES),
+        integer("version"),
+        timestamp("created_at"),
+        timestamp("updated_at"),
     )
 )
 # ObjectiveOut, field by field.
 OBJECTIVE = representation(
     (
-        "id",
-        "scorecard_id",
-        "perspective",
-        "name",
-        "description",
-        number("weight", "weight"),
-        "version",
-        timestamp("created_at", "created_at"),
-        timestamp("updated_at", "updated_at"),
+        uuid("id"),
+        uuid("scorecard_id"),
+        text("perspective"),
+        text("name"),
+        text("description"),
+        number("weight"),
+        integer("version"),
+        timestamp("created_at"),
+        timestamp("updated_at"),
     )
 )
 _SCORECARD = f"SELECT version, {SCORECARD} FROM scorecards WHERE id = $1"
 _OBJECTIVE = f"SELECT version, {OBJECTIVE} FROM objectives WHERE id = $1"
 _SCORECARD_EXISTS = "SELECT EXISTS (SELECT FROM scorecards WHERE id = $1)"
-KEYSET = Keyset(("id",), (uuid.UUID,))
+KEYSET = Keyset(("id",), (uuid_.UUID,))
 
 
-async def get_scorecard(connection: Connection, scorecard_id: uuid.UUID) -> Record | None:
+async def get_scorecard(connection: Connection, scorecard_id: uuid_.UUID) -> Record | None:
     """(version, body) of the scorecard, or None."""
     return await connection.fetchrow(_SCORECARD, scorecard_id)
 
@@ -90,13 +103,13 @@ async def list_scorecards(
     return bodies(page), next_cursor
 
 
-async def get_objective(connection: Connection, objective_id: uuid.UUID) -> Record | None:
+async def get_objective(connection: Connection, objective_id: uuid_.UUID) -> Record | None:
     """(version, body) of the objective, or None."""
     return await connection.fetchrow(_OBJECTIVE, objective_id)
 
 
 async def list_objectives(
-    connection: Connection, scorecard_id: uuid.UUID, *, limit: int, cursor: str | None
+    connection: Connection, scorecard_id: uuid_.UUID, *, limit: int, cursor: str | None
 ) -> tuple[list[str], str | None] | None:
     """One page of a scorecard's objectives by id, or None when there is no such scorecard."""
     page, next_cursor = await KEYSET.fetch_page(

@@ -15,12 +15,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from asyncpg import Record
 from fastapi import Response
 
 from app.core.http import etag
 from app.core.jsonutil import dumps
+
+
+class Reader(Protocol):
+    """What a hot read runs its statements on: an asyncpg connection, or the endpoint's
+    `ReadAccess` (which checks the caller's key with the first statement)."""
+
+    async def fetch(self, sql: str, /, *args: Any) -> list[Record]: ...
+
+    async def fetchrow(self, sql: str, /, *args: Any) -> Record | None: ...
+
+    async def fetchval(self, sql: str, /, *args: Any) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid as uuid_
 from typing import Any
 
-from asyncpg import Connection, Record
+from asyncpg import Record
 
 from app.core.pagination import Keyset
 from app.core.reads import (
+    Reader,
     bodies,
     boolean,
     integer,
@@ -73,13 +74,13 @@ KEYSET = Keyset(("id",), (uuid_.UUID,))
 FILTERS = ("perspective", "objective_id", "level")
 
 
-async def get_measure(connection: Connection, measure_id: uuid_.UUID) -> Record | None:
+async def get_measure(connection: Reader, measure_id: uuid_.UUID) -> Record | None:
     """(version, body) of the measure, or None."""
     return await connection.fetchrow(_ONE, measure_id)
 
 
 async def list_measures(
-    connection: Connection,
+    connection: Reader,
     scorecard_id: uuid_.UUID,
     *,
     filters: dict[str, Any],

@@ -6,10 +6,8 @@ import uuid as uuid_
 from datetime import datetime
 from typing import Any
 
-from asyncpg import Connection
-
 from app.core.pagination import Keyset
-from app.core.reads import bodies, number, representation, text, timestamp, uuid
+from app.core.reads import Reader, bodies, number, representation, text, timestamp, uuid
 
 # ReadingOut, field by field.
 READING = representation(
@@ -30,13 +28,13 @@ _MEASURE_EXISTS = "SELECT EXISTS (SELECT FROM measures WHERE id = $1)"
 KEYSET = Keyset(("observed_at", "id"), (datetime, uuid_.UUID), descending=True)
 
 
-async def get_reading(connection: Connection, reading_id: uuid_.UUID) -> str | None:
+async def get_reading(connection: Reader, reading_id: uuid_.UUID) -> str | None:
     """The reading's body, or None."""
     return await connection.fetchval(_ONE, reading_id)  # type: ignore[no-any-return]
 
 
 async def list_readings(
-    connection: Connection,
+    connection: Reader,
     measure_id: uuid_.UUID,
     *,
     start: datetime | None,

@@ -6,11 +6,12 @@ from __future__ import annotations
 import uuid as uuid_
 from typing import Any
 
-from asyncpg import Connection, Record
+from asyncpg import Record
 
 from app.core.pagination import Keyset
 from app.core.reads import (
     Field,
+    Reader,
     bodies,
     integer,
     json_object,
@@ -74,7 +75,7 @@ _SCORECARD_EXISTS = "SELECT EXISTS (SELECT FROM scorecards WHERE id = $1)"
 KEYSET = Keyset(("id",), (uuid_.UUID,))
 
 
-async def get_scorecard(connection: Connection, scorecard_id: uuid_.UUID) -> Record | None:
+async def get_scorecard(connection: Reader, scorecard_id: uuid_.UUID) -> Record | None:
     """(version, body) of the scorecard, or None."""
     return await connection.fetchrow(_SCORECARD, scorecard_id)
 
@@ -84,7 +85,7 @@ def _escape_like(text: str) -> str:
 
 
 async def list_scorecards(
-    connection: Connection, *, q: str | None, limit: int, cursor: str | None
+    connection: Reader, *, q: str | None, limit: int, cursor: str | None
 ) -> tuple[list[str], str | None]:
     """One page of scorecards by id; `q`: names containing it, case-insensitively."""
     conditions: list[str] = []
@@ -103,13 +104,13 @@ async def list_scorecards(
     return bodies(page), next_cursor
 
 
-async def get_objective(connection: Connection, objective_id: uuid_.UUID) -> Record | None:
+async def get_objective(connection: Reader, objective_id: uuid_.UUID) -> Record | None:
     """(version, body) of the objective, or None."""
     return await connection.fetchrow(_OBJECTIVE, objective_id)
 
 
 async def list_objectives(
-    connection: Connection, scorecard_id: uuid_.UUID, *, limit: int, cursor: str | None
+    connection: Reader, scorecard_id: uuid_.UUID, *, limit: int, cursor: str | None
 ) -> tuple[list[str], str | None] | None:
     """One page of a scorecard's objectives by id, or None when there is no such scorecard."""
     page, next_cursor = await KEYSET.fetch_page(

@@ -8,9 +8,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import BaseModel, TypeAdapter
 
+from app.auth.keys import Scope
 from app.core.pagination import encode_cursor
 from app.core.schemas import Page
 from app.measures.schemas import MeasureOut
@@ -276,3 +278,44 @@ async def test_list_of_a_missing_parent_is_404_and_bad_cursors_422(client, world
         assert bad.status_code == 422, (cursor, bad.text)
     empty = await client.get(path.format(parent), params={"cursor": ""})
     assert empty.status_code == 200
+
+
+def _hot_read_paths(world: dict[str, Any], missing: str) -> list[str]:
+    scorecard, measure = world["scorecard"]["id"], world["measures"][0]["id"]
+    return [
+        f"/v1/scorecards/{scorecard}",
+        "/v1/scorecards",
+        f"/v1/objectives/{world['objective']['id']}",
+        f"/v1/scorecards/{scorecard}/objectives",
+        f"/v1/measures/{measure}",
+        f"/v1/scorecards/{scorecard}/measures",
+        f"/v1/readings/{world['readings'][0]['id']}",
+        f"/v1/measures/{measure}/readings",
+        # nothing there: the key is judged before anything about the rows is said
+        f"/v1/measures/{missing}",
+        f"/v1/measures/{missing}/readings",
+    ]
+
+
+async def test_the_key_is_checked_by_the_same_statement(app, client, scoped_client, world):
+    """The hot reads look the key up in the statement that reads the rows: every outcome of
+    the key check holds there as on every other endpoint, found rows or not."""
+    missing = str(uuid.uuid4())
+    anon = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+    reader, ingester = await scoped_client(Scope.read), await scoped_client(Scope.ingest)
+    revoked_key = await client.post("/v1/api-keys", json={"name": "gone", "scope": "admin"})
+    revoked = {"Authorization": f"Bearer {revoked_key.json()['key']}"}
+    assert (await client.delete(f"/v1/api-keys/{revoked_key.json()['id']}")).status_code == 204
+    for path in _hot_read_paths(world, missing):
+        expected = 404 if missing in path else 200
+        assert (await reader.get(path)).status_code == expected, path
+        assert (await anon.get(path)).status_code == 401, path
+        unknown = await anon.get(path, headers={"Authorization": "Bearer sc_unknown"})
+        assert unknown.status_code == 401, path
+        assert unknown.json()["detail"] == "unknown or revoked API key"
+        assert (await anon.get(path, headers=revoked)).status_code == 401, path
+        forbidden = await ingester.get(path)
+        assert forbidden.status_code == 403, path
+        assert forbidden.headers["content-type"] == "application/problem+json"
+        assert "needs 'read'" in forbidden.json()["detail"]
+    await anon.aclose()

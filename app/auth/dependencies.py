@@ -1,17 +1,19 @@
-"""`Depends(require(Scope.write))`: authenticate the caller and check the permission."""
+"""`Depends(require(Scope.write))`: authenticate the caller and check the permission.
+`ReadConnection`: the same for reads served from the read pool, on the connection they use."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBearer
 
 from app.audit.log import Actor
-from app.auth.keys import GRANTS, Caller, Scope, find_caller
+from app.auth.keys import GRANTS, Caller, Scope, find_caller, hash_key
 from app.core.errors import Forbidden, Unauthorized
 
 # Declared for the OpenAPI document only; parsing is ours, so errors are problem+json.
@@ -37,20 +39,93 @@ def _presented_key(request: Request, *, allow_basic: bool) -> str | None:
     return None
 
 
+async def _authorize(
+    request: Request, db: asyncpg.Pool | asyncpg.Connection, permission: Scope, allow_basic: bool
+) -> Caller:
+    key = _presented_key(request, allow_basic=allow_basic)
+    if key is None:
+        raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
+    caller = await find_caller(db, key)
+    if caller is None:
+        raise Unauthorized("unknown or revoked API key")
+    if permission not in GRANTS[caller.scope]:
+        raise Forbidden(f"this key has scope '{caller.scope}'; this needs '{permission}'")
+    request.state.actor = Actor(caller.key_id, caller.name)  # for the audit log
+    return caller
+
+
 def require(permission: Scope, *, allow_basic: bool = False) -> Callable[..., Any]:
     async def authenticate(
         request: Request,
         _: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
     ) -> Caller:
-        key = _presented_key(request, allow_basic=allow_basic)
-        if key is None:
-            raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
-        caller = await find_caller(request.app.state.read_pool, key)
-        if caller is None:
-            raise Unauthorized("unknown or revoked API key")
-        if permission not in GRANTS[caller.scope]:
-            raise Forbidden(f"this key has scope '{caller.scope}'; this needs '{permission}'")
-        request.state.actor = Actor(caller.key_id, caller.name)  # for the audit log
-        return caller
+        return await _authorize(request, request.app.state.read_pool, permission, allow_basic)
 
     return authenticate
+
+
+# The caller's key row beside a read's own rows, in one statement: `q` is the read (with the
+# key's hash as its last parameter); a key with no rows to show still yields one row, with
+# `found` false. The rows keep the read's order (a nested loop over the one key row).
+_WITH_CALLER = (
+    "SELECT k.id AS caller_id, k.name AS caller_name, k.scope AS caller_scope, "
+    "NOT (q IS NULL) AS found, q.* "
+    "FROM (SELECT id, name, scope FROM api_keys WHERE key_hash = ${key}) k "
+    "LEFT JOIN LATERAL ({sql}) q ON true"
+)
+_OWN_COLUMNS = 4  # caller_id, caller_name, caller_scope, found
+
+
+class ReadAccess:
+    """A read-pool connection for an endpoint that needs scope read. Its first statement also
+    looks up the caller's key (401/403 before any row is used), so a read costs one round
+    trip to the database, not two; later statements run as they are."""
+
+    __slots__ = ("_connection", "_key_hash", "caller")
+
+    def __init__(self, connection: asyncpg.Connection, key: str) -> None:
+        self._connection, self._key_hash = connection, hash_key(key)
+        self.caller: Caller | None = None
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        if self.caller is not None:
+            return await self._connection.fetch(sql, *args)  # type: ignore[no-any-return]
+        statement = _WITH_CALLER.format(sql=sql, key=len(args) + 1)
+        rows = await self._connection.fetch(statement, *args, self._key_hash)
+        if not rows:
+            raise Unauthorized("unknown or revoked API key")
+        first = rows[0]
+        caller = Caller(first["caller_id"], first["caller_name"], Scope(first["caller_scope"]))
+        if Scope.read not in GRANTS[caller.scope]:
+            raise Forbidden(f"this key has scope '{caller.scope}'; this needs '{Scope.read}'")
+        self.caller = caller
+        return [row for row in rows if row["found"]]
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        rows = await self.fetch(sql, *args)
+        return rows[0] if rows else None
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        if self.caller is not None:
+            return await self._connection.fetchval(sql, *args)
+        row = await self.fetchrow(sql, *args)
+        return None if row is None else row[_OWN_COLUMNS]
+
+
+async def _read_access(
+    request: Request,
+    _: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
+) -> AsyncIterator[ReadAccess]:
+    key = _presented_key(request, allow_basic=False)
+    if key is None:
+        raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
+    async with request.app.state.read_pool.acquire() as connection:
+        access = ReadAccess(connection, key)
+        yield access
+        if access.caller is None:  # fail closed: nothing may be answered unchecked
+            raise RuntimeError("a read endpoint answered without running a statement")
+
+
+# For endpoints that read with scope read from the read pool; released as soon as the
+# endpoint returns.
+ReadConnection = Annotated[ReadAccess, Depends(_read_access, scope="function")]

@@ -64,9 +64,9 @@ class Caller:
     scope: Scope
 
 
-async def find_caller(pool: asyncpg.Pool, plaintext: str) -> Caller | None:
+async def find_caller(db: asyncpg.Pool | asyncpg.Connection, plaintext: str) -> Caller | None:
     """The caller presenting this key, or None for an unknown (or revoked) key."""
-    row = await pool.fetchrow(_FIND_KEY, hash_key(plaintext))
+    row = await db.fetchrow(_FIND_KEY, hash_key(plaintext))
     return None if row is None else Caller(row["id"], row["name"], Scope(row["scope"]))
 
 

@@ -1,59 +1,111 @@
-"""Hot reads of measures: plain statements on the read pool (see `app.core.reads`)."""
+"""Hot reads of measures: statements that write the JSON themselves (see `app.core.reads`)."""
 
 from __future__ import annotations
 
-import uuid
+import uuid as uuid_
 from typing import Any
 
-from asyncpg import Connection, Record
+from asyncpg import Record
 
 from app.core.pagination import Keyset
-from app.core.reads import jsonb
-from app.measures.schemas import target_steps_out
-
-# In MeasureOut's field order.
-COLUMNS = (
-    "id, scorecard_id, key, name, description, unit, owner, perspective, objective_id, weight, "
-    "direction, baseline, target, target_min, target_max, tolerance, aggregation, cadence, "
-    "prorate, thresholds, formula, xapi, level, targets, due_after_days, status, version, "
-    "created_at, updated_at"
+from app.core.reads import (
+    Reader,
+    bodies,
+    boolean,
+    integer,
+    nested,
+    number,
+    object_array,
+    representation,
+    text,
+    timestamp,
+    uuid,
 )
-_ONE = f"SELECT {COLUMNS} FROM measures WHERE id = $1"
+
+_STEP_THRESHOLDS = (
+    number("green", "(step->'thresholds'->>'green')::float8"),
+    number("amber", "(step->'thresholds'->>'amber')::float8"),
+)
+# MeasureOut, field by field.
+MEASURE = representation(
+    (
+        uuid("id"),
+        uuid("scorecard_id"),
+        text("key"),
+        text("name"),
+        text("description"),
+        text("unit"),
+        text("owner"),
+        text("perspective"),
+        uuid("objective_id"),
+        number("weight"),
+        text("direction"),
+        number("baseline"),
+        number("target"),
+        number("target_min"),
+        number("target_max"),
+        number("tolerance"),
+        text("aggregation"),
+        text("cadence"),
+        boolean("prorate"),
+        nested(
+            "thresholds",
+            (
+                number("green", "(thresholds->>'green')::float8"),
+                number("amber", "(thresholds->>'amber')::float8"),
+            ),
+            of="thresholds",
+        ),
+        text("formula"),
+        nested(
+            "xapi",
+            (
+                text("verb", "xapi->>'verb'"),
+                text("activity_id_prefix", "xapi->>'activity_id_prefix'"),
+                text("value", "xapi->>'value'"),
+            ),
+            of="xapi",
+        ),
+        text("level"),
+        object_array(
+            "targets",
+            "targets",
+            (
+                timestamp("from", "(step->>'from')::timestamptz"),
+                number("baseline", "(step->>'baseline')::float8"),
+                number("target", "(step->>'target')::float8"),
+                number("target_min", "(step->>'target_min')::float8"),
+                number("target_max", "(step->>'target_max')::float8"),
+                nested("thresholds", _STEP_THRESHOLDS, of="step->'thresholds'"),
+            ),
+            alias="step",
+        ),
+        integer("due_after_days"),
+        text("status"),
+        integer("version"),
+        timestamp("created_at"),
+        timestamp("updated_at"),
+    )
+)
+_ONE = f"SELECT version, {MEASURE} FROM measures WHERE id = $1"
 _SCORECARD_EXISTS = "SELECT EXISTS (SELECT FROM scorecards WHERE id = $1)"
-KEYSET = Keyset(("id",), (uuid.UUID,))
+KEYSET = Keyset(("id",), (uuid_.UUID,))
 FILTERS = ("perspective", "objective_id", "level")
 
 
-def measure_out(row: Record) -> dict[str, Any]:
-    """A row as MeasureOut serialises it."""
-    measure = dict(row)
-    if (thresholds := jsonb(measure["thresholds"])) is not None:
-        thresholds = {"green": float(thresholds["green"]), "amber": float(thresholds["amber"])}
-    measure["thresholds"] = thresholds
-    if (xapi := jsonb(measure["xapi"])) is not None:
-        xapi = {
-            "verb": xapi["verb"],
-            "activity_id_prefix": xapi.get("activity_id_prefix"),
-            "value": xapi["value"],
-        }
-    measure["xapi"] = xapi
-    measure["targets"] = target_steps_out(jsonb(measure["targets"]))
-    return measure
-
-
-async def get_measure(connection: Connection, measure_id: uuid.UUID) -> dict[str, Any] | None:
-    row = await connection.fetchrow(_ONE, measure_id)
-    return None if row is None else measure_out(row)
+async def get_measure(connection: Reader, measure_id: uuid_.UUID) -> Record | None:
+    """(version, body) of the measure, or None."""
+    return await connection.fetchrow(_ONE, measure_id)
 
 
 async def list_measures(
-    connection: Connection,
-    scorecard_id: uuid.UUID,
+    connection: Reader,
+    scorecard_id: uuid_.UUID,
     *,
     filters: dict[str, Any],
     limit: int,
     cursor: str | None,
-) -> tuple[list[dict[str, Any]], str | None] | None:
+) -> tuple[list[str], str | None] | None:
     """One page of a scorecard's measures by id, or None when there is no such scorecard.
     `filters`: FILTERS by equality, None for any."""
     conditions, params = ["scorecard_id = $1"], list[Any]([scorecard_id])
@@ -63,7 +115,7 @@ async def list_measures(
             conditions.append(f"{name} = ${len(params)}")
     page, next_cursor = await KEYSET.fetch_page(
         connection,
-        f"SELECT {COLUMNS} FROM measures",
+        f"SELECT id, {MEASURE} FROM measures",
         conditions,
         params,
         limit=limit,
@@ -72,4 +124,4 @@ async def list_measures(
     # Only an empty page needs to ask whether the scorecard exists.
     if not page and not await connection.fetchval(_SCORECARD_EXISTS, scorecard_id):
         return None
-    return [measure_out(row) for row in page], next_cursor
+    return bodies(page), next_cursor

@@ -5,15 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
-from app.auth.dependencies import require
+from app.auth.dependencies import ReadConnection, require
 from app.auth.keys import Scope
 from app.core.database import SessionDep
 from app.core.errors import NotFound
 from app.core.http import IfMatch, Route, etag
 from app.core.pagination import Cursor, Limit
-from app.core.reads import json_response, page_response
+from app.core.reads import bodies_page, body_response
 from app.core.schemas import PRINTABLE
 from app.measures import queries, service
 from app.measures.schemas import Level, MeasureCreate, MeasureOut, MeasurePage, MeasureUpdate
@@ -46,44 +46,40 @@ async def create_measure(
 
 @router.get(
     "/v1/scorecards/{scorecard_id}/measures",
-    dependencies=can_read,
     summary="List a scorecard's measures",
     response_model=MeasurePage,
 )
 async def list_measures(
     scorecard_id: uuid.UUID,
-    request: Request,
+    connection: ReadConnection,
     perspective: Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)] = None,
     objective_id: uuid.UUID | None = None,
     level: Level | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:
-    async with request.app.state.read_pool.acquire() as connection:
-        page = await queries.list_measures(
-            connection,
-            scorecard_id,
-            limit=limit,
-            cursor=cursor,
-            filters={"perspective": perspective, "objective_id": objective_id, "level": level},
-        )
+    page = await queries.list_measures(
+        connection,
+        scorecard_id,
+        limit=limit,
+        cursor=cursor,
+        filters={"perspective": perspective, "objective_id": objective_id, "level": level},
+    )
     if page is None:
         raise NotFound(f"scorecard {scorecard_id} not found")
-    return page_response(*page)
+    return bodies_page(*page)
 
 
 @router.get(
     "/v1/measures/{measure_id}",
-    dependencies=can_read,
     summary="Get a measure",
     response_model=MeasureOut,
 )
-async def get_measure(measure_id: uuid.UUID, request: Request) -> Response:
-    async with request.app.state.read_pool.acquire() as connection:
-        measure = await queries.get_measure(connection, measure_id)
+async def get_measure(measure_id: uuid.UUID, connection: ReadConnection) -> Response:
+    measure = await queries.get_measure(connection, measure_id)
     if measure is None:
         raise NotFound(f"measure {measure_id} not found")
-    return json_response(measure, version=measure["version"])
+    return body_response(measure["body"], version=measure["version"])
 
 
 @router.patch(

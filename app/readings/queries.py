@@ -1,38 +1,53 @@
-"""Hot reads of readings: plain statements on the read pool (see `app.core.reads`)."""
+"""Hot reads of readings: statements that write the JSON themselves (see `app.core.reads`)."""
 
 from __future__ import annotations
 
-import uuid
+import uuid as uuid_
 from datetime import datetime
 from typing import Any
 
-from asyncpg import Connection
-
 from app.core.pagination import Keyset
+from app.core.reads import Reader, bodies, number, representation, text, timestamp, uuid
 
-# In ReadingOut's field order.
-COLUMNS = "id, measure_id, value, observed_at, source, external_id, note, created_at"
-# Also read back by the write path, in the writer's transaction (`service.create_reading`).
-ONE_READING = f"SELECT {COLUMNS} FROM readings WHERE id = $1"
+# The stored columns, in ReadingOut's field order: read back by the write path, in the
+# writer's transaction (`service.create_reading`).
+ONE_READING = (
+    "SELECT id, measure_id, value, observed_at, source, external_id, note, created_at "
+    "FROM readings WHERE id = $1"
+)
+# ReadingOut, field by field.
+READING = representation(
+    (
+        uuid("id"),
+        uuid("measure_id"),
+        number("value"),
+        timestamp("observed_at"),
+        text("source"),
+        text("external_id"),
+        text("note"),
+        timestamp("created_at"),
+    )
+)
+_ONE = f"SELECT {READING} FROM readings WHERE id = $1"
 _MEASURE_EXISTS = "SELECT EXISTS (SELECT FROM measures WHERE id = $1)"
 # Newest first; the id breaks ties between readings observed at the same instant.
-KEYSET = Keyset(("observed_at", "id"), (datetime, uuid.UUID), descending=True)
+KEYSET = Keyset(("observed_at", "id"), (datetime, uuid_.UUID), descending=True)
 
 
-async def get_reading(connection: Connection, reading_id: uuid.UUID) -> dict[str, Any] | None:
-    row = await connection.fetchrow(ONE_READING, reading_id)
-    return None if row is None else dict(row)
+async def get_reading(connection: Reader, reading_id: uuid_.UUID) -> str | None:
+    """The reading's body, or None."""
+    return await connection.fetchval(_ONE, reading_id)  # type: ignore[no-any-return]
 
 
 async def list_readings(
-    connection: Connection,
-    measure_id: uuid.UUID,
+    connection: Reader,
+    measure_id: uuid_.UUID,
     *,
     start: datetime | None,
     end: datetime | None,
     limit: int,
     cursor: str | None,
-) -> tuple[list[dict[str, Any]], str | None] | None:
+) -> tuple[list[str], str | None] | None:
     """One page of a measure's readings, newest first, observed in [start, end); None when
     there is no such measure."""
     conditions, params = ["measure_id = $1"], list[Any]([measure_id])
@@ -44,7 +59,7 @@ async def list_readings(
         conditions.append(f"observed_at < ${len(params)}")
     page, next_cursor = await KEYSET.fetch_page(
         connection,
-        f"SELECT {COLUMNS} FROM readings",
+        f"SELECT observed_at, id, {READING} FROM readings",
         conditions,
         params,
         limit=limit,
@@ -53,4 +68,4 @@ async def list_readings(
     # Only an empty page needs to ask whether the measure exists.
     if not page and not await connection.fetchval(_MEASURE_EXISTS, measure_id):
         return None
-    return [dict(row) for row in page], next_cursor
+    return bodies(page), next_cursor

@@ -8,13 +8,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from app.auth.dependencies import require
+from app.auth.dependencies import ReadConnection, require
 from app.auth.keys import Scope
 from app.core.database import SessionDep
 from app.core.errors import NotFound
 from app.core.http import Route
 from app.core.pagination import Cursor, Limit
-from app.core.reads import json_response, page_response
+from app.core.reads import bodies_page, body_response, page_response
 from app.core.schemas import PRINTABLE, Timestamp
 from app.readings import due, queries, service
 from app.readings.schemas import DueReadingPage, ReadingCreate, ReadingOut, ReadingPage
@@ -53,13 +53,12 @@ async def create_reading(
 
 @router.get(
     "/v1/measures/{measure_id}/readings",
-    dependencies=[Depends(require(Scope.read))],
     summary="List a measure's readings, newest first",
     response_model=ReadingPage,
 )
 async def list_readings(
     measure_id: uuid.UUID,
-    request: Request,
+    connection: ReadConnection,
     from_: Annotated[
         Timestamp | None, Query(alias="from", description="observed_at ≥ from")
     ] = None,
@@ -67,13 +66,12 @@ async def list_readings(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:
-    async with request.app.state.read_pool.acquire() as connection:
-        page = await queries.list_readings(
-            connection, measure_id, start=from_, end=to, limit=limit, cursor=cursor
-        )
+    page = await queries.list_readings(
+        connection, measure_id, start=from_, end=to, limit=limit, cursor=cursor
+    )
     if page is None:
         raise NotFound(f"measure {measure_id} not found")
-    return page_response(*page)
+    return bodies_page(*page)
 
 
 # Before /v1/readings/{reading_id}, whatever that path's parameter accepts.
@@ -107,16 +105,14 @@ async def list_due_readings(
 
 @router.get(
     "/v1/readings/{reading_id:uuid}",
-    dependencies=[Depends(require(Scope.read))],
     summary="Get a reading",
     response_model=ReadingOut,
 )
-async def get_reading(reading_id: uuid.UUID, request: Request) -> Response:
-    async with request.app.state.read_pool.acquire() as connection:
-        reading = await queries.get_reading(connection, reading_id)
+async def get_reading(reading_id: uuid.UUID, connection: ReadConnection) -> Response:
+    reading = await queries.get_reading(connection, reading_id)
     if reading is None:
         raise NotFound(f"reading {reading_id} not found")
-    return json_response(reading)
+    return body_response(reading)
 
 
 @router.delete(

@@ -1,49 +1,84 @@
-"""Hot reads of scorecards and objectives: plain statements on the read pool (see
+"""Hot reads of scorecards and objectives: statements that write the JSON themselves (see
 `app.core.reads`)."""
 
 from __future__ import annotations
 
-import uuid
+import uuid as uuid_
 from typing import Any
 
-from asyncpg import Connection, Record
+from asyncpg import Record
 
 from app.core.pagination import Keyset
-from app.core.reads import jsonb
+from app.core.reads import (
+    Reader,
+    bodies,
+    integer,
+    nested,
+    number,
+    object_array,
+    representation,
+    string_array,
+    text,
+    timestamp,
+    uuid,
+)
 
-# In ScorecardOut's and ObjectiveOut's field order.
-SCORECARD_COLUMNS = (
-    "id, name, description, owner, timezone, thresholds, score_cap, perspectives, "
-    "locked_before, commentary_required_for, version, created_at, updated_at"
+# Each perspective of the stored list, in order.
+_PERSPECTIVES = object_array(
+    "perspectives",
+    "perspectives",
+    (
+        text("key", "perspective->>'key'"),
+        text("name", "perspective->>'name'"),
+        number("weight", "(perspective->>'weight')::float8"),
+    ),
+    alias="perspective",
 )
-OBJECTIVE_COLUMNS = (
-    "id, scorecard_id, perspective, name, description, weight, version, created_at, updated_at"
+_THRESHOLDS = (
+    number("green", "(thresholds->>'green')::float8"),
+    number("amber", "(thresholds->>'amber')::float8"),
 )
-_SCORECARD = f"SELECT {SCORECARD_COLUMNS} FROM scorecards WHERE id = $1"
-_OBJECTIVE = f"SELECT {OBJECTIVE_COLUMNS} FROM objectives WHERE id = $1"
+# ScorecardOut, field by field.
+SCORECARD = representation(
+    (
+        uuid("id"),
+        text("name"),
+        text("description"),
+        text("owner"),
+        text("timezone"),
+        nested("thresholds", _THRESHOLDS),
+        number("score_cap"),
+        _PERSPECTIVES,
+        timestamp("locked_before"),
+        string_array("commentary_required_for"),
+        integer("version"),
+        timestamp("created_at"),
+        timestamp("updated_at"),
+    )
+)
+# ObjectiveOut, field by field.
+OBJECTIVE = representation(
+    (
+        uuid("id"),
+        uuid("scorecard_id"),
+        text("perspective"),
+        text("name"),
+        text("description"),
+        number("weight"),
+        integer("version"),
+        timestamp("created_at"),
+        timestamp("updated_at"),
+    )
+)
+_SCORECARD = f"SELECT version, {SCORECARD} FROM scorecards WHERE id = $1"
+_OBJECTIVE = f"SELECT version, {OBJECTIVE} FROM objectives WHERE id = $1"
 _SCORECARD_EXISTS = "SELECT EXISTS (SELECT FROM scorecards WHERE id = $1)"
-KEYSET = Keyset(("id",), (uuid.UUID,))
+KEYSET = Keyset(("id",), (uuid_.UUID,))
 
 
-def scorecard_out(row: Record) -> dict[str, Any]:
-    """A row as ScorecardOut serialises it."""
-    scorecard = dict(row)
-    thresholds = jsonb(scorecard["thresholds"])
-    scorecard["thresholds"] = {
-        "green": float(thresholds["green"]),
-        "amber": float(thresholds["amber"]),
-    }
-    scorecard["perspectives"] = [
-        {"key": p["key"], "name": p["name"], "weight": float(p["weight"])}
-        for p in jsonb(scorecard["perspectives"])
-    ]
-    scorecard["commentary_required_for"] = jsonb(scorecard["commentary_required_for"])
-    return scorecard
-
-
-async def get_scorecard(connection: Connection, scorecard_id: uuid.UUID) -> dict[str, Any] | None:
-    row = await connection.fetchrow(_SCORECARD, scorecard_id)
-    return None if row is None else scorecard_out(row)
+async def get_scorecard(connection: Reader, scorecard_id: uuid_.UUID) -> Record | None:
+    """(version, body) of the scorecard, or None."""
+    return await connection.fetchrow(_SCORECARD, scorecard_id)
 
 
 def _escape_like(text: str) -> str:
@@ -51,8 +86,8 @@ def _escape_like(text: str) -> str:
 
 
 async def list_scorecards(
-    connection: Connection, *, q: str | None, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
+    connection: Reader, *, q: str | None, limit: int, cursor: str | None
+) -> tuple[list[str], str | None]:
     """One page of scorecards by id; `q`: names containing it, case-insensitively."""
     conditions: list[str] = []
     params: list[Any] = []
@@ -61,27 +96,27 @@ async def list_scorecards(
         conditions.append("name ILIKE $1")
     page, next_cursor = await KEYSET.fetch_page(
         connection,
-        f"SELECT {SCORECARD_COLUMNS} FROM scorecards",
+        f"SELECT id, {SCORECARD} FROM scorecards",
         conditions,
         params,
         limit=limit,
         cursor=cursor,
     )
-    return [scorecard_out(row) for row in page], next_cursor
+    return bodies(page), next_cursor
 
 
-async def get_objective(connection: Connection, objective_id: uuid.UUID) -> dict[str, Any] | None:
-    row = await connection.fetchrow(_OBJECTIVE, objective_id)
-    return None if row is None else dict(row)
+async def get_objective(connection: Reader, objective_id: uuid_.UUID) -> Record | None:
+    """(version, body) of the objective, or None."""
+    return await connection.fetchrow(_OBJECTIVE, objective_id)
 
 
 async def list_objectives(
-    connection: Connection, scorecard_id: uuid.UUID, *, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None] | None:
+    connection: Reader, scorecard_id: uuid_.UUID, *, limit: int, cursor: str | None
+) -> tuple[list[str], str | None] | None:
     """One page of a scorecard's objectives by id, or None when there is no such scorecard."""
     page, next_cursor = await KEYSET.fetch_page(
         connection,
-        f"SELECT {OBJECTIVE_COLUMNS} FROM objectives",
+        f"SELECT id, {OBJECTIVE} FROM objectives",
         ["scorecard_id = $1"],
         [scorecard_id],
         limit=limit,
@@ -90,4 +125,4 @@ async def list_objectives(
     # Only an empty page needs to ask whether the scorecard exists.
     if not page and not await connection.fetchval(_SCORECARD_EXISTS, scorecard_id):
         return None
-    return [dict(row) for row in page], next_cursor
+    return bodies(page), next_cursor

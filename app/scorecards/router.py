@@ -5,15 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
-from app.auth.dependencies import require
+from app.auth.dependencies import ReadConnection, require
 from app.auth.keys import GRANTS, Caller, Scope
 from app.core.database import SessionDep
 from app.core.errors import NotFound
 from app.core.http import IfMatch, Route, etag
 from app.core.pagination import Cursor, Limit
-from app.core.reads import json_response, page_response
+from app.core.reads import bodies_page, body_response
 from app.core.schemas import PRINTABLE
 from app.scorecards import queries, service
 from app.scorecards.schemas import (
@@ -58,35 +58,31 @@ async def create_scorecard(
 
 @router.get(
     "/v1/scorecards",
-    dependencies=can_read,
     summary="List scorecards",
     response_model=ScorecardPage,
 )
 async def list_scorecards(
-    request: Request,
+    connection: ReadConnection,
     q: Annotated[
         str | None, Query(max_length=200, pattern=PRINTABLE, description="Filter by name.")
     ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:
-    async with request.app.state.read_pool.acquire() as connection:
-        page = await queries.list_scorecards(connection, q=q, limit=limit, cursor=cursor)
-    return page_response(*page)
+    page = await queries.list_scorecards(connection, q=q, limit=limit, cursor=cursor)
+    return bodies_page(*page)
 
 
 @router.get(
     "/v1/scorecards/{scorecard_id}",
-    dependencies=can_read,
     summary="Get a scorecard",
     response_model=ScorecardOut,
 )
-async def get_scorecard(scorecard_id: uuid.UUID, request: Request) -> Response:
-    async with request.app.state.read_pool.acquire() as connection:
-        scorecard = await queries.get_scorecard(connection, scorecard_id)
+async def get_scorecard(scorecard_id: uuid.UUID, connection: ReadConnection) -> Response:
+    scorecard = await queries.get_scorecard(connection, scorecard_id)
     if scorecard is None:
         raise NotFound(f"scorecard {scorecard_id} not found")
-    return json_response(scorecard, version=scorecard["version"])
+    return body_response(scorecard["body"], version=scorecard["version"])
 
 
 @router.patch(
@@ -141,32 +137,28 @@ async def create_objective(
 
 @router.get(
     "/v1/scorecards/{scorecard_id}/objectives",
-    dependencies=can_read,
     summary="List a scorecard's objectives",
     response_model=ObjectivePage,
 )
 async def list_objectives(
-    scorecard_id: uuid.UUID, request: Request, limit: Limit = 50, cursor: Cursor = None
+    scorecard_id: uuid.UUID, connection: ReadConnection, limit: Limit = 50, cursor: Cursor = None
 ) -> Response:
-    async with request.app.state.read_pool.acquire() as connection:
-        page = await queries.list_objectives(connection, scorecard_id, limit=limit, cursor=cursor)
+    page = await queries.list_objectives(connection, scorecard_id, limit=limit, cursor=cursor)
     if page is None:
         raise NotFound(f"scorecard {scorecard_id} not found")
-    return page_response(*page)
+    return bodies_page(*page)
 
 
 @router.get(
     "/v1/objectives/{objective_id}",
-    dependencies=can_read,
     summary="Get an objective",
     response_model=ObjectiveOut,
 )
-async def get_objective(objective_id: uuid.UUID, request: Request) -> Response:
-    async with request.app.state.read_pool.acquire() as connection:
-        objective = await queries.get_objective(connection, objective_id)
+async def get_objective(objective_id: uuid.UUID, connection: ReadConnection) -> Response:
+    objective = await queries.get_objective(connection, objective_id)
     if objective is None:
         raise NotFound(f"objective {objective_id} not found")
-    return json_response(objective, version=objective["version"])
+    return body_response(objective["body"], version=objective["version"])
 
 
 @router.patch(

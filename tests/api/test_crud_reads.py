@@ -8,9 +8,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import BaseModel, TypeAdapter
 
+from app.auth.keys import Scope
 from app.core.pagination import encode_cursor
 from app.core.schemas import Page
 from app.measures.schemas import MeasureOut
@@ -37,6 +39,7 @@ async def world(client):
         score_cap=120,
         perspectives=[{"key": "financial", "name": "Money €", "weight": 2}],
         locked_before="2020-01-01T01:00:00.25+01:00",
+        commentary_required_for=["red", "amber"],
     )
     objective = (
         await client.post(
@@ -122,6 +125,35 @@ async def test_timestamps_are_utc_with_z(client, world):
     reading = (await client.get(f"/v1/readings/{world['readings'][0]['id']}")).json()
     assert reading["observed_at"] == "2026-03-01T09:00:00.123400Z"
     assert reading["created_at"].endswith("Z")
+
+
+@pytest.mark.parametrize(
+    ("value", "observed_at"),
+    [
+        (-0.0, "2026-03-01T09:00:00Z"),  # whole seconds: no fraction written
+        (1e-05, "2026-03-01T09:00:00.000001Z"),
+        (-8.5e-05, "2026-03-01T09:00:00.5Z"),
+        (1.5e-10, "2026-03-01T09:00:00+02:00"),
+        (0.1 + 0.2, "2020-06-01T00:00:00Z"),
+        (1 / 3, "2199-12-31T23:59:59.999999Z"),
+        (1e15, "2026-03-01T09:00:00Z"),
+        (-999999999999999.9, "2026-03-01T09:00:00Z"),
+        (4503599627370.5, "2026-03-01T09:00:00Z"),
+    ],
+)
+async def test_numbers_and_instants_read_as_the_models_write_them(
+    client, sessionmaker, world, value, observed_at
+):
+    """The statements write JSON in PostgreSQL; every notation matches pydantic's."""
+    measure_id = world["measures"][1]["id"]
+    created = await client.post(
+        f"/v1/measures/{measure_id}/readings", json={"value": value, "observed_at": observed_at}
+    )
+    assert created.status_code == 201, created.text
+    response = await client.get(f"/v1/readings/{created.json()['id']}")
+    row = await orm(sessionmaker, Reading, created.json()["id"])
+    assert response.content == as_before(ReadingOut, row)
+    assert response.json() == created.json()
 
 
 async def test_etag_follows_the_version(client, world):
@@ -253,3 +285,44 @@ async def test_list_of_a_missing_parent_is_404_and_bad_cursors_422(client, world
         assert bad.status_code == 422, (cursor, bad.text)
     empty = await client.get(path.format(parent), params={"cursor": ""})
     assert empty.status_code == 200
+
+
+def _hot_read_paths(world: dict[str, Any], missing: str) -> list[str]:
+    scorecard, measure = world["scorecard"]["id"], world["measures"][0]["id"]
+    return [
+        f"/v1/scorecards/{scorecard}",
+        "/v1/scorecards",
+        f"/v1/objectives/{world['objective']['id']}",
+        f"/v1/scorecards/{scorecard}/objectives",
+        f"/v1/measures/{measure}",
+        f"/v1/scorecards/{scorecard}/measures",
+        f"/v1/readings/{world['readings'][0]['id']}",
+        f"/v1/measures/{measure}/readings",
+        # nothing there: the key is judged before anything about the rows is said
+        f"/v1/measures/{missing}",
+        f"/v1/measures/{missing}/readings",
+    ]
+
+
+async def test_the_key_is_checked_by_the_same_statement(app, client, scoped_client, world):
+    """The hot reads look the key up in the statement that reads the rows: every outcome of
+    the key check holds there as on every other endpoint, found rows or not."""
+    missing = str(uuid.uuid4())
+    anon = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+    reader, ingester = await scoped_client(Scope.read), await scoped_client(Scope.ingest)
+    revoked_key = await client.post("/v1/api-keys", json={"name": "gone", "scope": "admin"})
+    revoked = {"Authorization": f"Bearer {revoked_key.json()['key']}"}
+    assert (await client.delete(f"/v1/api-keys/{revoked_key.json()['id']}")).status_code == 204
+    for path in _hot_read_paths(world, missing):
+        expected = 404 if missing in path else 200
+        assert (await reader.get(path)).status_code == expected, path
+        assert (await anon.get(path)).status_code == 401, path
+        unknown = await anon.get(path, headers={"Authorization": "Bearer sc_unknown"})
+        assert unknown.status_code == 401, path
+        assert unknown.json()["detail"] == "unknown or revoked API key"
+        assert (await anon.get(path, headers=revoked)).status_code == 401, path
+        forbidden = await ingester.get(path)
+        assert forbidden.status_code == 403, path
+        assert forbidden.headers["content-type"] == "application/problem+json"
+        assert "needs 'read'" in forbidden.json()["detail"]
+    await anon.aclose()

@@ -23,8 +23,8 @@ from fastapi.responses import Response
 from bench.baseline_app import bare_app
 
 SCORECARD = (
-    "id, name, description, owner, timezone, thresholds, score_cap, perspectives, version, "
-    "created_at, updated_at"
+    "id, name, description, owner, timezone, thresholds, score_cap, perspectives, "
+    "locked_before, commentary_required_for, version, created_at, updated_at"
 )
 OBJECTIVE = (
     "id, scorecard_id, perspective, name, description, weight, version, created_at, updated_at"
@@ -32,10 +32,11 @@ OBJECTIVE = (
 MEASURE = (
     "id, scorecard_id, key, name, description, unit, owner, perspective, objective_id, weight, "
     "direction, baseline, target, target_min, target_max, tolerance, aggregation, cadence, "
-    "prorate, thresholds, formula, xapi, level, status, version, created_at, updated_at"
+    "prorate, thresholds, formula, xapi, level, targets, due_after_days, status, version, "
+    "created_at, updated_at"
 )
 READING = "id, measure_id, value, observed_at, source, external_id, note, created_at"
-JSONB = ("thresholds", "perspectives", "xapi")
+JSONB = ("thresholds", "perspectives", "xapi", "targets", "commentary_required_for")
 GRANTS = {"read": {"admin", "write", "read"}, "write": {"admin", "write"}}
 GRANTS["ingest"] = {"admin", "write", "ingest"}
 

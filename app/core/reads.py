@@ -109,24 +109,23 @@ def nested(name: str, fields: Sequence[Field], *, of: str | None = None) -> Fiel
     return Field(name, built if of is None else _null_or(of, built))
 
 
-def object_array(name: str, jsonb: str, element: Sequence[Field], *, alias: str) -> Field:
-    """A jsonb array of objects, each written with the `element` fields over `alias` (one
-    stored element), in stored order; SQL NULL or JSON null → null."""
+def object_array(name: str, jsonb: str, columns: str, element: Sequence[Field]) -> Field:
+    """A stored jsonb array of objects, in stored order, each read as a record of `columns`
+    (`"key text, weight float8"`: each member extracted and cast once) and written with the
+    `element` fields over it, as `e.key`; SQL NULL or JSON null → null."""
+    names = ", ".join(column.split()[0] for column in columns.split(","))
     built = (
-        f"(SELECT '[' || coalesce(string_agg({json_object(element)}, ',' ORDER BY position), '')"
-        f" || ']' FROM jsonb_array_elements({jsonb}) WITH ORDINALITY AS e({alias}, position))"
+        f"(SELECT '[' || coalesce(string_agg({json_object(element)}, ',' ORDER BY e.position),"
+        f" '') || ']' FROM ROWS FROM (jsonb_to_recordset({jsonb}) AS ({columns})) "
+        f"WITH ORDINALITY AS e({names}, position))"
     )
     return Field(name, _null_or(jsonb, built))
 
 
-def string_array(name: str, jsonb: str | None = None) -> Field:
-    """A jsonb array of strings, in stored order; SQL NULL or JSON null → null."""
-    jsonb = jsonb or name
-    built = (
-        "(SELECT '[' || coalesce(string_agg(to_json(item)::text, ',' ORDER BY position), '') "
-        f"|| ']' FROM jsonb_array_elements_text({jsonb}) WITH ORDINALITY AS e(item, position))"
-    )
-    return Field(name, _null_or(jsonb, built))
+def enum_array(name: str) -> Field:
+    """A stored jsonb array of enum values (names with nothing JSON escapes and no ", "):
+    its text without the spaces jsonb writes after commas."""
+    return Field(name, f"replace({name}::text, ', ', ',')")
 
 
 def representation(fields: Sequence[Field]) -> str:

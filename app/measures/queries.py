@@ -23,8 +23,8 @@ from app.core.reads import (
 )
 
 _STEP_THRESHOLDS = (
-    number("green", "(step->'thresholds'->>'green')::float8"),
-    number("amber", "(step->'thresholds'->>'amber')::float8"),
+    number("green", "(e.thresholds->>'green')::float8"),
+    number("amber", "(e.thresholds->>'amber')::float8"),
 )
 # MeasureOut, field by field.
 MEASURE = representation(
@@ -70,15 +70,16 @@ MEASURE = representation(
         object_array(
             "targets",
             "targets",
+            '"from" timestamptz, baseline float8, target float8, target_min float8, '
+            "target_max float8, thresholds jsonb",
             (
-                timestamp("from", "(step->>'from')::timestamptz"),
-                number("baseline", "(step->>'baseline')::float8"),
-                number("target", "(step->>'target')::float8"),
-                number("target_min", "(step->>'target_min')::float8"),
-                number("target_max", "(step->>'target_max')::float8"),
-                nested("thresholds", _STEP_THRESHOLDS, of="step->'thresholds'"),
+                timestamp("from", 'e."from"'),
+                number("baseline", "e.baseline"),
+                number("target", "e.target"),
+                number("target_min", "e.target_min"),
+                number("target_max", "e.target_max"),
+                nested("thresholds", _STEP_THRESHOLDS, of="e.thresholds"),
             ),
-            alias="step",
         ),
         integer("due_after_days"),
         text("status"),

@@ -12,12 +12,12 @@ from app.core.pagination import Keyset
 from app.core.reads import (
     Reader,
     bodies,
+    enum_array,
     integer,
     nested,
     number,
     object_array,
     representation,
-    string_array,
     text,
     timestamp,
     uuid,
@@ -27,12 +27,8 @@ from app.core.reads import (
 _PERSPECTIVES = object_array(
     "perspectives",
     "perspectives",
-    (
-        text("key", "perspective->>'key'"),
-        text("name", "perspective->>'name'"),
-        number("weight", "(perspective->>'weight')::float8"),
-    ),
-    alias="perspective",
+    "key text, name text, weight float8",
+    (text("key", "e.key"), text("name", "e.name"), number("weight", "e.weight")),
 )
 _THRESHOLDS = (
     number("green", "(thresholds->>'green')::float8"),
@@ -50,7 +46,7 @@ SCORECARD = representation(
         number("score_cap"),
         _PERSPECTIVES,
         timestamp("locked_before"),
-        string_array("commentary_required_for"),
+        enum_array("commentary_required_for"),
         integer("version"),
         timestamp("created_at"),
         timestamp("updated_at"),

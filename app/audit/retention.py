@@ -7,6 +7,8 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.core.database import delete_in_batches
+
 PRUNE_BATCH = 1000
 log = structlog.get_logger(__name__)
 
@@ -25,15 +27,9 @@ DELETE FROM audit_log WHERE id IN (
 async def prune_audit_log(engine: AsyncEngine, retention_days: int, max_batches: int = 50) -> int:
     """Delete entries older than `retention_days`, at most `max_batches` batches per call
     (the rest go on the next run); returns how many went."""
-    pruned = 0
-    for _ in range(max_batches):
-        async with engine.begin() as connection:
-            result = await connection.execute(
-                _PRUNE, {"days": retention_days, "batch": PRUNE_BATCH}
-            )
-        pruned += result.rowcount
-        if result.rowcount < PRUNE_BATCH:
-            break
+    pruned = await delete_in_batches(
+        engine, _PRUNE, days=retention_days, batch=PRUNE_BATCH, max_batches=max_batches
+    )
     if pruned:
         log.info("audit_entries_pruned", entries=pruned, retention_days=retention_days)
     return pruned

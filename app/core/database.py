@@ -10,7 +10,7 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, func, select
+from sqlalchemy import DateTime, MetaData, TextClause, func, select
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -163,3 +163,19 @@ async def get_or_404(
     if row is None:
         raise NotFound(f"{what} {row_id} not found")
     return row
+
+
+async def delete_in_batches(
+    engine: AsyncEngine, statement: TextClause, *, days: int, batch: int, max_batches: int
+) -> int:
+    """Run a retention DELETE (`statement`, taking `:days` and `:batch`) in short transactions
+    of at most `batch` rows, so no lock is held long, until one deletes fewer than `batch`
+    or `max_batches` have run (the rest waits for the next run); returns how many rows went."""
+    deleted = 0
+    for _ in range(max_batches):
+        async with engine.begin() as connection:
+            result = await connection.execute(statement, {"days": days, "batch": batch})
+        deleted += result.rowcount
+        if result.rowcount < batch:
+            break
+    return deleted

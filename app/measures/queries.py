@@ -21,11 +21,8 @@ from app.core.reads import (
     timestamp,
     uuid,
 )
+from app.scorecards.queries import thresholds
 
-_STEP_THRESHOLDS = (
-    number("green", "(e.thresholds->>'green')::float8"),
-    number("amber", "(e.thresholds->>'amber')::float8"),
-)
 # MeasureOut, field by field.
 MEASURE = representation(
     (
@@ -48,14 +45,7 @@ MEASURE = representation(
         text("aggregation"),
         text("cadence"),
         boolean("prorate"),
-        nested(
-            "thresholds",
-            (
-                number("green", "(thresholds->>'green')::float8"),
-                number("amber", "(thresholds->>'amber')::float8"),
-            ),
-            of="thresholds",
-        ),
+        thresholds("thresholds"),
         text("formula"),
         nested(
             "xapi",
@@ -78,7 +68,7 @@ MEASURE = representation(
                 number("target", "e.target"),
                 number("target_min", "e.target_min"),
                 number("target_max", "e.target_max"),
-                nested("thresholds", _STEP_THRESHOLDS, of="e.thresholds"),
+                thresholds("e.thresholds"),
             ),
         ),
         integer("due_after_days"),

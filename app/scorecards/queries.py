@@ -10,6 +10,7 @@ from asyncpg import Record
 
 from app.core.pagination import Keyset
 from app.core.reads import (
+    Field,
     Reader,
     bodies,
     enum_array,
@@ -30,10 +31,17 @@ _PERSPECTIVES = object_array(
     "key text, name text, weight float8",
     (text("key", "e.key"), text("name", "e.name"), number("weight", "e.weight")),
 )
-_THRESHOLDS = (
-    number("green", "(thresholds->>'green')::float8"),
-    number("amber", "(thresholds->>'amber')::float8"),
-)
+
+
+def thresholds(jsonb: str) -> Field:
+    """ThresholdsOut from the stored jsonb `jsonb`; null when that is null."""
+    bands = (
+        number("green", f"({jsonb}->>'green')::float8"),
+        number("amber", f"({jsonb}->>'amber')::float8"),
+    )
+    return nested("thresholds", bands, of=jsonb)
+
+
 # ScorecardOut, field by field.
 SCORECARD = representation(
     (
@@ -42,7 +50,7 @@ SCORECARD = representation(
         text("description"),
         text("owner"),
         text("timezone"),
-        nested("thresholds", _THRESHOLDS),
+        thresholds("thresholds"),
         number("score_cap"),
         _PERSPECTIVES,
         timestamp("locked_before"),

@@ -8,6 +8,8 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.core.database import delete_in_batches
+
 PRUNE_INTERVAL_SECONDS = 3600.0
 PRUNE_BATCH = 1000
 log = structlog.get_logger(__name__)
@@ -31,15 +33,9 @@ DELETE FROM events WHERE id IN (
 async def prune_events(engine: AsyncEngine, retention_days: int, max_batches: int = 50) -> int:
     """Delete settled events older than `retention_days`, in short transactions of at most
     PRUNE_BATCH events (so no lock is held long); returns how many went."""
-    pruned = 0
-    for _ in range(max_batches):
-        async with engine.begin() as connection:
-            result = await connection.execute(
-                _PRUNE, {"days": retention_days, "batch": PRUNE_BATCH}
-            )
-        pruned += result.rowcount
-        if result.rowcount < PRUNE_BATCH:
-            break
+    pruned = await delete_in_batches(
+        engine, _PRUNE, days=retention_days, batch=PRUNE_BATCH, max_batches=max_batches
+    )
     if pruned:
         log.info("events_pruned", events=pruned, retention_days=retention_days)
     return pruned

@@ -36,7 +36,9 @@ GENERATOR_CONFIG = "literal_enums: true\n"
 # - a text/csv request body: the generator has no body type for text/csv. The client uploads the
 #   CSV as multipart/form-data instead, the other content type the operation takes.
 #   (`content_type_overrides: {text/csv: application/octet-stream}` silences the warning but
-#   generates `body.payload` on a `str`, an AttributeError the moment it is called.)
+#   generates `body.payload` on a `str`, an AttributeError the moment it is called; with the
+#   CSV also described as `format: binary`, the generated module does not even import: with
+#   two body types it writes `Unset` without importing it, a NameError. Measured 2026-12-01.)
 KNOWN_GENERATOR_WARNINGS = {
     "WARNING parsing POST /v1/readings/import within readings.": (
         "Unsupported content type text/csv"

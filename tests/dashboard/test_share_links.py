@@ -16,7 +16,7 @@ from tests.factories import create_measure, create_scorecard
 
 
 @pytest.fixture
-async def anon(app, clean_db):
+async def public(app, clean_db):
     """What a person with the link has: no API key at all (beside `client`, which has one)."""
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
@@ -29,7 +29,7 @@ async def _share(client, scorecard_id: str) -> dict:
     return response.json()
 
 
-async def test_a_link_opens_the_dashboard_until_it_is_revoked(client, anon):
+async def test_a_link_opens_the_dashboard_until_it_is_revoked(client, public):
     scorecard = await create_scorecard(client, name="Academy 2026")
     created = await client.post(f"/v1/scorecards/{scorecard['id']}/share-links")
     assert created.status_code == 201, created.text
@@ -38,7 +38,7 @@ async def test_a_link_opens_the_dashboard_until_it_is_revoked(client, anon):
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", link["token"])
     assert link["url"] == f"/s/{link['token']}"
 
-    page = await anon.get(link["url"])
+    page = await public.get(link["url"])
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "Academy 2026" in page.text
@@ -48,9 +48,9 @@ async def test_a_link_opens_the_dashboard_until_it_is_revoked(client, anon):
     assert link["token"] not in str(listed) and "token" not in listed["items"][0]
 
     assert (await client.delete(f"/v1/share-links/{link['id']}")).status_code == 204
-    gone = await anon.get(link["url"])
+    gone = await public.get(link["url"])
     assert gone.status_code == 404 and "Academy 2026" not in gone.text
-    assert (await anon.get(link["url"] + "/badge.svg")).status_code == 404
+    assert (await public.get(link["url"] + "/badge.svg")).status_code == 404
     assert (await client.delete(f"/v1/share-links/{link['id']}")).status_code == 404
     assert (await client.get(f"/v1/scorecards/{scorecard['id']}/share-links")).json()["items"] == []
 
@@ -74,13 +74,13 @@ async def test_the_token_is_stored_only_as_its_hash(client, app):
     )
 
 
-async def test_each_link_has_its_own_token_and_revoking_one_leaves_the_other(client, anon):
+async def test_each_link_has_its_own_token_and_revoking_one_leaves_the_other(client, public):
     scorecard = await create_scorecard(client, name="Academy")
     first, second = await _share(client, scorecard["id"]), await _share(client, scorecard["id"])
     assert first["token"] != second["token"]
     await client.delete(f"/v1/share-links/{first['id']}")
-    assert (await anon.get(first["url"])).status_code == 404
-    assert (await anon.get(second["url"])).status_code == 200
+    assert (await public.get(first["url"])).status_code == 404
+    assert (await public.get(second["url"])).status_code == 200
 
 
 async def test_deleting_the_scorecard_deletes_its_links(client, app):
@@ -124,7 +124,7 @@ async def test_the_list_pages(client):
     assert (await client.get(path, params={"limit": 0})).status_code == 422
 
 
-async def test_hostile_tokens_are_not_found(client, anon):
+async def test_hostile_tokens_are_not_found(client, public):
     scorecard = await create_scorecard(client, name="Academy")
     link = await _share(client, scorecard["id"])
     await create_measure(client, scorecard["id"], key="completion")
@@ -144,14 +144,14 @@ async def test_hostile_tokens_are_not_found(client, anon):
     ]
     for bad in hostile:
         for suffix in ("", "/badge.svg", "/measures/completion/badge.svg"):
-            response = await anon.get(f"/s/{bad}{suffix}")
+            response = await public.get(f"/s/{bad}{suffix}")
             assert response.status_code == 404, (bad, suffix, response.status_code)
-    assert (await anon.get(f"/s/{token}/measures/nope/badge.svg")).status_code == 404
-    assert (await anon.get(f"/s/{token}/measures/{'k' * 5000}/badge.svg")).status_code == 404
-    assert (await anon.get(f"/s/{token}/measures/completion/badge.svg")).status_code == 200
+    assert (await public.get(f"/s/{token}/measures/nope/badge.svg")).status_code == 404
+    assert (await public.get(f"/s/{token}/measures/{'k' * 5000}/badge.svg")).status_code == 404
+    assert (await public.get(f"/s/{token}/measures/completion/badge.svg")).status_code == 200
 
 
-async def test_a_revoked_link_fails_at_once_even_right_after_a_cached_score(client, anon):
+async def test_a_revoked_link_fails_at_once_even_right_after_a_cached_score(client, public):
     scorecard = await create_scorecard(client, name="Academy")
     measure = await create_measure(client, scorecard["id"], key="completion")
     now = datetime.now(UTC).isoformat()
@@ -159,6 +159,6 @@ async def test_a_revoked_link_fails_at_once_even_right_after_a_cached_score(clie
         f"/v1/measures/{measure['id']}/readings", json={"value": 50, "observed_at": now}
     )
     link = await _share(client, scorecard["id"])
-    assert (await anon.get(link["url"] + "/badge.svg")).status_code == 200
+    assert (await public.get(link["url"] + "/badge.svg")).status_code == 200
     await client.delete(f"/v1/share-links/{link['id']}")
-    assert (await anon.get(link["url"] + "/badge.svg")).status_code == 404
+    assert (await public.get(link["url"] + "/badge.svg")).status_code == 404

@@ -29,11 +29,14 @@ def history_chart(
     bands: tuple[float, float],
     width: int = 320,
     height: int = 80,
+    axis: bool = False,
 ) -> Markup:
     """A line of the scores (gaps where a period has none), a dot per period in its status
-    colour, and dashed lines at the green and amber thresholds (`bands`); y from 0 to `top`."""
-    pad_x, pad_y = 6, 6
-    inner_w, inner_h = width - 2 * pad_x, height - 2 * pad_y
+    colour, and dashed lines at the green and amber thresholds (`bands`); y from 0 to `top`.
+    With `axis`, each period's label under its dot."""
+    pad_x, pad_y = (24, 8) if axis else (6, 6)
+    below = 16 if axis else 0
+    inner_w, inner_h = width - 2 * pad_x, height - 2 * pad_y - below
     step = inner_w / max(len(points) - 1, 1)
 
     def y(score: float) -> float:
@@ -45,7 +48,8 @@ def history_chart(
         f'width="{width}" height="{height}" role="img" '
         f'aria-label="{escape(title)}. {escape(spoken)}">'
         f"<title>{escape(title)}</title>",
-        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fafafa" stroke="#ddd"/>',
+        f'<rect x="0" y="0" width="{width}" height="{height - below}" fill="#fafafa" '
+        'stroke="#ddd"/>',
     ]
     for threshold, colour in zip(
         bands, (COLOURS[Status.green], COLOURS[Status.amber]), strict=True
@@ -74,6 +78,12 @@ def history_chart(
                 f'<circle cx="{pad_x + i * step:.1f}" cy="{y(point.score):.1f}" r="3" '
                 f'fill="{COLOURS[point.status]}"><title>{escape(point.label)}: '
                 f"{escape(score_text(point.score, point.status))}</title></circle>"
+            )
+    if axis:
+        for i, point in enumerate(points):
+            parts.append(
+                f'<text x="{pad_x + i * step:.1f}" y="{height - 4}" text-anchor="middle" '
+                f'font-size="11" font-family="sans-serif" fill="#555">{escape(point.label)}</text>'
             )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 (every text in it is escaped above)

@@ -123,7 +123,7 @@ def _trend(measure: MeasureScore) -> str:
 
 
 def _month(period: Period, zone: Any) -> str:
-    return period.start.astimezone(zone).strftime("%b %Y")
+    return period.start.astimezone(zone).strftime("%b %y")
 
 
 def _local(instant: datetime, zone: Any) -> str:
@@ -138,13 +138,17 @@ def dashboard_html(dashboard: Dashboard) -> str:
     bands = (thresholds.green, thresholds.amber)
     months = [_month(period, zone) for period, _ in dashboard.history]
 
-    def chart(title: str, scores: list[tuple[float | None, Status]]) -> Markup:
+    def chart(title: str, scores: list[tuple[float | None, Status]], **size: Any) -> Markup:
         points = [ChartPoint(m, s, st) for m, (s, st) in zip(months, scores, strict=True)]
-        return history_chart(title, points, top=top, bands=bands)
+        return history_chart(title, points, top=top, bands=bands, **size)
 
     trees = [tree for _, tree in dashboard.history]
     scorecard_chart = chart(
-        f"{dashboard.name}: score by month", [(t.score, t.status) for t in trees]
+        f"{dashboard.name}: score by month",
+        [(t.score, t.status) for t in trees],
+        width=760,
+        height=150,
+        axis=True,
     )
     perspective_charts: dict[str, Markup] = {}
     for perspective in dashboard.score.perspectives:
@@ -165,13 +169,8 @@ def dashboard_html(dashboard: Dashboard) -> str:
             else (None, Status.no_data)
             for tree in by_tree
         ]
-        measure_charts[measure.measure_id] = history_chart(
-            f"{measure.name}: score by month",
-            [ChartPoint(m, s, st) for m, (s, st) in zip(months, series, strict=True)],
-            top=top,
-            bands=bands,
-            width=200,
-            height=48,
+        measure_charts[measure.measure_id] = chart(
+            f"{measure.name}: score by month", series, width=200, height=48
         )
     names = {m.key: m.name for m in definition.measures}
     due = [

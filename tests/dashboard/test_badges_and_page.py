@@ -107,7 +107,7 @@ async def test_names_are_text_in_badges_and_on_the_page(client, public):
 
 
 async def test_the_page_shows_the_tree_with_words_values_and_history(client, public):
-    scorecard, measure, link = await _scorecard_at(client, "Academy 2026", 82)
+    _, measure, link = await _scorecard_at(client, "Academy 2026", 82)
     last_month = datetime.now(UTC).replace(day=1) - timedelta(days=10)
     await client.post(
         f"/v1/measures/{measure['id']}/readings",

@@ -90,6 +90,11 @@ async def test_badge_width_grows_with_the_text(client, public):
     long_w = int(ET.fromstring((await public.get(long["url"] + "/badge.svg")).text).get("width"))
     # "Academy of Learning 2026" is ~23 characters wider, at 4–12 px each in Verdana 11 px.
     assert 23 * 4 < long_w - short_w < 23 * 12
+    # A name of 200 characters is cut to 60, ending in "…": the badge stays badge-sized.
+    _, _, longest = await _scorecard_at(client, "W" * 200, 82)
+    svg = (await public.get(longest["url"] + "/badge.svg")).text
+    assert _texts(svg)[0] == "W" * 59 + "…"
+    assert int(ET.fromstring(svg).get("width")) < 60 * 12 + 100
 
 
 async def test_names_are_text_in_badges_and_on_the_page(client, public):
@@ -126,6 +131,12 @@ async def test_the_page_shows_the_tree_with_words_values_and_history(client, pub
     assert "Completion rate" in page
     assert "82 amber" in page and "82%" in page and "100%" in page  # score, value, target
     assert "▲ up +42" in page  # from 40 last month
+    # The measure's chart says its twelve months in words, the last two from the readings.
+    [spoken] = re.findall(r'aria-label="Completion rate: score by month\. ([^"]*)"', page)
+    months = spoken.split("; ")
+    assert len(months) == 12 and months[0].endswith("no data")
+    now = datetime.now(UTC)
+    assert months[-2:] == [f"{last_month:%b %y}: 40 red", f"{now:%b %y}: 82 amber"]
     # Twelve months of charts: the scorecard's, one per perspective, one per measure.
     assert page.count("<svg") == 1 + 4 + 1
     assert page.count("score by month") >= 6

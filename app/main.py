@@ -21,6 +21,8 @@ from app.core.logging import configure_logging
 from app.core.middleware import BodyLimitMiddleware, LargeBodyGate, RequestContextMiddleware
 from app.core.openapi import install_openapi
 from app.core.settings import Settings, get_settings
+from app.dashboard.router import router as share_links_router
+from app.dashboard.router import shared as shared_router
 from app.initiatives.router import router as initiatives_router
 from app.initiatives.schemas import CURRENCY_SCHEMA
 from app.measures.router import router as measures_router
@@ -125,6 +127,8 @@ def create_app(
         xapi_router,
         webhooks_router,
         api_keys_router,
+        share_links_router,
+        shared_router,
         ops_router,
     ):
         app.include_router(router)

@@ -5,6 +5,7 @@ from app.audit.models import AuditEntry
 from app.auth.models import ApiKey
 from app.commentary.models import Commentary
 from app.core.database import Base
+from app.dashboard.models import ShareLink
 from app.initiatives.models import Initiative
 from app.readings.models import Reading
 from app.scorecards.models import Measure, Objective, Scorecard
@@ -24,6 +25,7 @@ __all__ = [
     "Objective",
     "Reading",
     "Scorecard",
+    "ShareLink",
     "Subscription",
     "XapiStatement",
 ]

@@ -57,22 +57,27 @@ class Action(StrEnum):
     webhook_secret_rotated = "webhook.secret_rotated"  # noqa: S105 (an action name)
     api_key_created = "api_key.created"
     api_key_deleted = "api_key.deleted"
+    share_link_created = "share_link.created"
+    share_link_deleted = "share_link.deleted"
 
     @property
     def resource_type(self) -> str:
         return self.value.partition(".")[0]
 
 
-# Never written to an entry: an API key's plaintext and hash, a webhook's signing secrets.
+# Never written to an entry: an API key's plaintext and hash, a webhook's signing secrets, a
+# share link's token and hash.
 SECRET_FIELDS: dict[str, frozenset[str]] = {
     "api_key": frozenset({"key", "key_hash"}),
     "webhook": frozenset({"secret", "previous_secret"}),
+    "share_link": frozenset({"token", "token_hash"}),
 }
 SECRET_COLUMNS = frozenset(
     {
         ("api_keys", "key_hash"),
         ("webhook_subscriptions", "secret"),
         ("webhook_subscriptions", "previous_secret"),
+        ("share_links", "token_hash"),
     }
 )
 # Kept by the service, not changed by anyone: not worth an entry's bytes.

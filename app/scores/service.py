@@ -23,6 +23,7 @@ from app.scoring import (
     Cadence,
     MeasureHistoryEntry,
     MeasureScore,
+    Period,
     PeriodSelector,
     ScorecardDefinition,
     ScorecardHistoryEntry,
@@ -32,6 +33,7 @@ from app.scoring import (
     evaluate_measure_history,
     evaluate_scorecard,
     evaluate_scorecard_history,
+    evaluate_scorecard_history_trees,
     history_with_commentary,
     measure_history_points,
     measure_history_windows,
@@ -168,3 +170,20 @@ async def measure_history(
     entries = evaluate_measure_history(definition, measure_id, points, stats)
     notes = await fetch_commentary(connection, [(measure_id, e.period) for e in entries])
     return cadence, history_with_commentary(measure_id, entries, notes)
+
+
+async def scorecard_history_trees(
+    connection: Connection,
+    definition: ScorecardDefinition,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+) -> list[tuple[Period, ScorecardScore]]:
+    """The whole score tree per month of `[start, end)` (one query: the definition is the
+    caller's)."""
+    points = scorecard_history_points(definition, start, end, now, Cadence.month)
+    _check_history_size(list(points))
+    stats = await fetch_window_stats(
+        connection, definition, scorecard_history_windows(definition, points)
+    )
+    return evaluate_scorecard_history_trees(definition, points, stats)

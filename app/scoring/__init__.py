@@ -23,6 +23,7 @@ from app.scoring.formula import Formula, FormulaError, evaluation_order, parse_f
 from app.scoring.history import (
     evaluate_measure_history,
     evaluate_scorecard_history,
+    evaluate_scorecard_history_trees,
     measure_history_points,
     measure_history_windows,
     scorecard_history_points,
@@ -100,6 +101,7 @@ __all__ = [
     "evaluate_measure_history",
     "evaluate_scorecard",
     "evaluate_scorecard_history",
+    "evaluate_scorecard_history_trees",
     "evaluation_order",
     "history_with_commentary",
     "measure_history_points",

@@ -23,8 +23,8 @@ from app.scoring.evaluation import (
     windows_at,
 )
 from app.scoring.model import ScorecardDefinition
-from app.scoring.periods import Cadence, periods_between, require_aware
-from app.scoring.results import MeasureHistoryEntry, ScorecardHistoryEntry
+from app.scoring.periods import Cadence, Period, periods_between, require_aware
+from app.scoring.results import MeasureHistoryEntry, ScorecardHistoryEntry, ScorecardScore
 from app.scoring.rollup import roll_up
 from app.scoring.rules import status_of
 from app.scoring.windows import Window, WindowStats
@@ -109,8 +109,21 @@ def evaluate_scorecard_history(
     points: list[EvaluationPoint],
     stats: Mapping[Window, WindowStats],
 ) -> list[ScorecardHistoryEntry]:
+    return [
+        ScorecardHistoryEntry(period, tree.score, tree.status, tree.coverage)
+        for period, tree in evaluate_scorecard_history_trees(scorecard, points, stats)
+    ]
+
+
+def evaluate_scorecard_history_trees(
+    scorecard: ScorecardDefinition,
+    points: list[EvaluationPoint],
+    stats: Mapping[Window, WindowStats],
+) -> list[tuple[Period, ScorecardScore]]:
+    """The whole score tree at each point, from the same statistics as
+    `evaluate_scorecard_history` (the dashboard charts each perspective and measure)."""
     graph = MeasureGraph(scorecard)
-    entries: list[ScorecardHistoryEntry] = []
+    trees: list[tuple[Period, ScorecardScore]] = []
     for point in points:
         measures = {
             m.id: measure_score(
@@ -122,11 +135,8 @@ def evaluate_scorecard_history(
             )
             for m in scorecard.measures
         }
-        total = roll_up(scorecard, point.instant, measures)
-        entries.append(
-            ScorecardHistoryEntry(point.period, total.score, total.status, total.coverage)
-        )
-    return entries
+        trees.append((point.period, roll_up(scorecard, point.instant, measures)))
+    return trees
 
 
 def _history_points(

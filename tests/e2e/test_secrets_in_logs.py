@@ -1,5 +1,6 @@
-"""No log line of a real `scorecard serve` process carries an API key, a key hash or a webhook
-signing secret, even when the database refuses the very rows that hold them."""
+"""No log line of a real `scorecard serve` process carries an API key, a key hash, a webhook
+signing secret or a share link's token, even when the database refuses the very rows that hold
+them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.auth.keys import hash_key
 from app.auth.models import ApiKey
+from app.dashboard.links import hash_token
 from tests.e2e.server import running_server, scorecard_cli
 from tests.webhooks.receiver import Receiver
 
@@ -131,6 +133,17 @@ async def test_no_secret_reaches_the_log_even_when_the_database_refuses_it(app, 
                 assert sent.status_code in (200, 201, 202), sent.text
                 delivery = await _settled(http, hook.json()["id"])
                 assert delivery["attempts"] == 2  # one failed attempt, logged, then success
+
+                # A share link's token travels in its URLs: used, revoked, used again.
+                scorecard = await http.post("/v1/scorecards", json={"name": "Shared"})
+                link = await http.post(f"/v1/scorecards/{scorecard.json()['id']}/share-links")
+                assert link.status_code == 201, link.text
+                token = link.json()["token"]
+                secrets += [token, hash_token(token)]
+                for suffix in ("", "/badge.svg", "/measures/nope/badge.svg"):
+                    assert (await http.get(f"/s/{token}{suffix}")).status_code in (200, 404)
+                await http.delete(f"/v1/share-links/{link.json()['id']}")
+                assert (await http.get(f"/s/{token}")).status_code == 404
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=20)
             log = Path(process.log_path).read_text()
@@ -140,7 +153,7 @@ async def test_no_secret_reaches_the_log_even_when_the_database_refuses_it(app, 
     lines = log.splitlines()
     assert any('"unhandled_error"' in line for line in lines), log  # the faults were logged
     assert any('"webhook attempt"' in line and "HTTP 500" in line for line in lines), log
-    assert len(secrets) == 6 and all(secrets)
+    assert len(secrets) == 8 and all(secrets)
     for number, line in enumerate(lines, 1):
         for secret in secrets:
             assert secret not in line, f"log line {number} carries a secret: {line[:300]}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,13 +36,15 @@ DEMO_ZONE = ZoneInfo("Europe/Berlin")
 @dataclass(frozen=True)
 class Series:
     """How a measure's readings are generated: one every `every` days, drifting from `start`
-    to `end` over the year, with noise."""
+    to `end` over the year, with noise; with `at_most`, never above that measure's reading of
+    the same day (no more completions than enrolments)."""
 
     every: int
     start: float
     end: float
     noise: float
     integer: bool = False
+    at_most: str | None = None
 
 
 # Who owes each objective's readings (the measure's `owner`, as in GET /v1/readings/due).
@@ -174,7 +176,7 @@ MEASURES: list[tuple[str, dict[str, Any], Series | None]] = [
             aggregation="sum",
             prorate=True,
         ),
-        Series(1, 11, 16, 4, integer=True),
+        Series(1, 11, 16, 4, integer=True, at_most="enrolments"),
     ),
     (
         "deliver",
@@ -227,6 +229,7 @@ MEASURES: list[tuple[str, dict[str, Any], Series | None]] = [
             baseline=0,
             target=300,
             aggregation="sum",
+            prorate=True,
         ),
         Series(1, 9, 12, 3, integer=True),
     ),
@@ -240,8 +243,9 @@ MEASURES: list[tuple[str, dict[str, Any], Series | None]] = [
             baseline=0,
             target=255,
             aggregation="sum",
+            prorate=True,
         ),
-        Series(1, 7, 10.5, 2, integer=True),
+        Series(1, 7, 10.5, 2, integer=True, at_most="assessments-taken"),
     ),
     (
         "capability",
@@ -381,6 +385,7 @@ async def load_demo(session: AsyncSession, now: datetime | None = None) -> tuple
         objectives[name] = objective.id
     rng = random.Random(2026)  # noqa: S311 -- reproducible demo data, not a secret
     readings: list[NewReading] = []
+    generated: dict[str, list[NewReading]] = {}
     measures: dict[str, uuid.UUID] = {}
     # The demo's year runs up to now; its second half starts on the first of a month, there.
     mid_year = period_containing(now - timedelta(days=182), Cadence.month, DEMO_ZONE).start
@@ -397,7 +402,14 @@ async def load_demo(session: AsyncSession, now: datetime | None = None) -> tuple
         )
         measures[fields["key"]] = measure.id
         if series is not None:
-            readings += _readings(measure.id, fields["key"], series, now, rng)
+            generated[fields["key"]] = _readings(measure.id, fields["key"], series, now, rng)
+            if series.at_most is not None:
+                cap = {r.observed_at: r.value for r in generated[series.at_most]}
+                generated[fields["key"]] = [
+                    replace(r, value=min(r.value, cap.get(r.observed_at, r.value)))
+                    for r in generated[fields["key"]]
+                ]
+            readings += generated[fields["key"]]
     await record_readings(session, readings)
     await _explain_red_periods(session, list(measures.values()), now)
     await session.commit()

@@ -412,6 +412,31 @@ async def test_reporting_cycle_fields_in_update_entries(client):
     assert reopen["changes"] == {"locked_before": ["2026-02-28T23:00:00Z", None]}
 
 
+async def test_a_creation_entry_shows_each_value_as_the_api_wrote_it(client):
+    """Same values, same JSON types (100.0, not 100): defaults included."""
+    scorecard = await create_scorecard(client, locked_before="2026-01-01T00:00:00+01:00")
+    measure = await create_measure(
+        client, scorecard["id"], targets=[{"from": "2026-07-01T00:00:00Z", "thresholds": {}}]
+    )
+    initiative = (
+        await client.post(
+            f"/v1/scorecards/{scorecard['id']}/initiatives",
+            json={"name": "I", "start_date": "2026-01-01", "end_date": "2026-02-01"},
+        )
+    ).json()
+    log = await entries(client, scorecard_id=scorecard["id"])
+    created = {e["resource_id"]: e["changes"] for e in log if e["action"].endswith(".created")}
+    for resource in (scorecard, measure, initiative):
+        changes = created[resource["id"]]
+        assert len(changes) > 5
+        for field, (old, new) in changes.items():
+            assert old is None
+            assert new == resource[field], field
+            assert json.dumps(new, sort_keys=True) == json.dumps(resource[field], sort_keys=True), (
+                field
+            )
+
+
 @pytest.mark.usefixtures("allow_private")
 async def test_webhooks_and_api_keys_never_show_a_secret(client, app):
     scorecard = await create_scorecard(client)

@@ -19,6 +19,7 @@ from app.measures.schemas import (
     definition_errors,
     target_steps_out,
 )
+from app.readings.due import forget_announced
 from app.readings.models import Reading
 from app.scorecards.models import Measure, Objective, Scorecard
 from app.scorecards.service import get_scorecard, lock_in_scorecard
@@ -165,6 +166,8 @@ async def update_measure(
                 "delete its readings first"
             )
         await _check_formulas(session, scorecard.id, merged, measure_id)
+    if merged["cadence"] != measure.cadence:
+        await forget_announced(session, measure_id)
     for name in MeasureUpdate.model_fields:
         setattr(measure, name, merged[name])
     measure.version += 1

@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.log import Action, diff, record
 from app.commentary.models import Commentary
 from app.commentary.schemas import CommentaryWrite
-from app.core.errors import NotFound, PreconditionFailed, ValidationFailed
+from app.core.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from app.core.http import check_if_match
+from app.core.jsonutil import rfc3339
 from app.core.pagination import paginate
 from app.scoring import Cadence, Period, period_containing
 
@@ -107,6 +108,13 @@ async def put_commentary(
         await session.flush()
         action, changes = Action.commentary_created, diff({}, _fields(commentary))
     else:
+        if commentary.period_end != period.end:
+            # Written before the measure's cadence changed: another period that starts here.
+            raise Conflict(
+                "the commentary stored at this start is for the period "
+                f"{rfc3339(commentary.period_start)} to {rfc3339(commentary.period_end)}, "
+                "cut by the measure's former cadence; delete it first to write this period's"
+            )
         check_if_match(if_match, commentary.version)
         before = _fields(commentary)
         commentary.period_end = period.end

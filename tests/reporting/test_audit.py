@@ -7,6 +7,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -542,6 +543,23 @@ async def test_filters_and_keyset_pages(client, scoped_client):
     )
     assert middle["id"] not in {e["id"] for e in later}
     assert await entries(client, after="2199-01-01T00:00:00Z") == []
+
+
+async def test_actor_names_a_key_named_like_an_id_too(client, app):
+    name = str(uuid.uuid4())
+    key = (await client.post("/v1/api-keys", json={"name": name, "scope": "write"})).json()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://test",
+        headers={"Authorization": f"Bearer {key['key']}"},
+    ) as writer:
+        scorecard = await create_scorecard(writer)
+    for actor in (name, key["id"]):
+        [entry] = await entries(client, actor=actor)
+        assert (entry["resource_id"], entry["actor"]) == (
+            scorecard["id"],
+            {"api_key_id": key["id"], "name": name},
+        )
 
 
 async def test_only_admin_keys_read_the_log(client, scoped_client, anon):

@@ -60,7 +60,7 @@ def _location(commentary: Commentary) -> str:
         201: {"model": CommentaryOut, "description": "Created"},
         409: {
             "description": "The commentary stored at this start is for another period (cut "
-            "by the measure's former cadence); delete it first"
+            "before the measure's cadence or its scorecard's time zone changed); delete it first"
         },
     },
 )

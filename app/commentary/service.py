@@ -109,11 +109,13 @@ async def put_commentary(
         action, changes = Action.commentary_created, diff({}, _fields(commentary))
     else:
         if commentary.period_end != period.end:
-            # Written before the measure's cadence changed: another period that starts here.
+            # Written before the measure's cadence (or its scorecard's zone) changed: another
+            # period that starts at the same instant.
             raise Conflict(
                 "the commentary stored at this start is for the period "
                 f"{rfc3339(commentary.period_start)} to {rfc3339(commentary.period_end)}, "
-                "cut by the measure's former cadence; delete it first to write this period's"
+                "cut before the measure's cadence or its scorecard's time zone changed; "
+                "delete it first to write this period's"
             )
         check_if_match(if_match, commentary.version)
         before = _fields(commentary)

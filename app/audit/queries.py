@@ -57,9 +57,12 @@ async def list_entries(
         where("resource_id = {}", resource_id)
     if actor is not None:
         try:
-            where("actor_key_id = {}", uuid.UUID(actor))
+            key_id = uuid.UUID(actor)
         except ValueError:
             where("actor_name = {}", actor)
+        else:  # a key may be named like an id, too
+            params.append(key_id)
+            where(f"(actor_key_id = ${len(params)} OR actor_name = {{}})", actor)
     if action is not None:
         where("action = {}", action)
     if after is not None:

@@ -24,8 +24,8 @@ router = APIRouter(route_class=Route, tags=["audit"])
     "/v1/audit",
     summary="The audit log: who changed what, newest first",
     description="One entry per change made through the API (scorecards, objectives, measures, "
-    "readings, commentary, webhooks, API keys), written in the change's own transaction; one "
-    "entry with counts per batch, CSV import or xAPI request. Entries are kept "
+    "readings, commentary, initiatives, webhooks, API keys), written in the change's own "
+    "transaction; one entry with counts per batch, CSV import or xAPI request. Entries are kept "
     "`SCORECARD_AUDIT_RETENTION_DAYS` (default 400).",
     response_model=AuditPage,
 )

@@ -56,7 +56,13 @@ def _location(commentary: Commentary) -> str:
     summary="Write the commentary of one of a measure's periods (create or replace)",
     description="201 with `Location` when the period had none, else 200 (its `version` + 1). "
     "`author` is the name of the API key used. Scores and history show it for the period.",
-    responses={201: {"model": CommentaryOut, "description": "Created"}},
+    responses={
+        201: {"model": CommentaryOut, "description": "Created"},
+        409: {
+            "description": "The commentary stored at this start is for another period (cut "
+            "before the measure's cadence or its scorecard's time zone changed); delete it first"
+        },
+    },
 )
 async def put_commentary(
     measure_id: uuid.UUID,

@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.log import Action, diff, record
 from app.commentary.models import Commentary
 from app.commentary.schemas import CommentaryWrite
-from app.core.errors import NotFound, PreconditionFailed, ValidationFailed
+from app.core.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from app.core.http import check_if_match
+from app.core.jsonutil import rfc3339
 from app.core.pagination import paginate
 from app.scoring import Cadence, Period, period_containing
 
@@ -107,6 +108,15 @@ async def put_commentary(
         await session.flush()
         action, changes = Action.commentary_created, diff({}, _fields(commentary))
     else:
+        if commentary.period_end != period.end:
+            # Written before the measure's cadence (or its scorecard's zone) changed: another
+            # period that starts at the same instant.
+            raise Conflict(
+                "the commentary stored at this start is for the period "
+                f"{rfc3339(commentary.period_start)} to {rfc3339(commentary.period_end)}, "
+                "cut before the measure's cadence or its scorecard's time zone changed; "
+                "delete it first to write this period's"
+            )
         check_if_match(if_match, commentary.version)
         before = _fields(commentary)
         commentary.period_end = period.end

@@ -15,6 +15,7 @@ from asyncpg import Connection
 from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.log import Action, diff, record
 from app.core.database import get_or_404
 from app.core.errors import ValidationFailed
 from app.core.http import check_if_match
@@ -126,6 +127,16 @@ def initiative_out(initiative: Initiative, links: dict[str, list[uuid.UUID]]) ->
     )
 
 
+# Kept by the service, not edited by anyone: no entry shows them.
+_NOT_AUDITED = {"id", "version", "created_at", "updated_at"}
+
+
+def _audited(out: InitiativeOut) -> dict[str, Any]:
+    """The initiative as audit entries show it: its fields as the API writes them (dates,
+    link lists, the budget object), without the bookkeeping."""
+    return out.model_dump(mode="json", exclude=_NOT_AUDITED)
+
+
 async def create_initiative(
     session: AsyncSession, scorecard_id: uuid.UUID, body: InitiativeCreate
 ) -> InitiativeOut:
@@ -138,8 +149,16 @@ async def create_initiative(
     session.add(initiative)
     await session.flush()
     await _replace_links(session, initiative.id, links)
+    out = initiative_out(initiative, links)
+    await record(
+        session,
+        Action.initiative_created,
+        resource_id=initiative.id,
+        scorecard_id=scorecard_id,
+        changes=diff({}, _audited(out)),
+    )
     await session.commit()
-    return initiative_out(initiative, links)
+    return out
 
 
 async def _lock(session: AsyncSession, initiative_id: uuid.UUID) -> Initiative:
@@ -154,6 +173,7 @@ async def update_initiative(
 ) -> InitiativeOut:
     initiative = await _lock(session, initiative_id)
     check_if_match(if_match, initiative.version)
+    before = _audited(initiative_out(initiative, await _links(session, initiative_id)))
     changes = body.changes()
     start = changes.get("start_date", initiative.start_date)
     end = changes.get("end_date", initiative.end_date)
@@ -188,9 +208,16 @@ async def update_initiative(
             scorecard_id=initiative.scorecard_id,
         )
     await session.flush()
-    links = await _links(session, initiative_id)
+    out = initiative_out(initiative, await _links(session, initiative_id))
+    await record(
+        session,
+        Action.initiative_updated,
+        resource_id=initiative_id,
+        scorecard_id=initiative.scorecard_id,
+        changes=diff(before, _audited(out)),
+    )
     await session.commit()
-    return initiative_out(initiative, links)
+    return out
 
 
 async def delete_initiative(
@@ -198,7 +225,15 @@ async def delete_initiative(
 ) -> None:
     initiative = await _lock(session, initiative_id)
     check_if_match(if_match, initiative.version)
+    before = _audited(initiative_out(initiative, await _links(session, initiative_id)))
     await session.execute(delete(Initiative).where(Initiative.id == initiative_id))
+    await record(
+        session,
+        Action.initiative_deleted,
+        resource_id=initiative_id,
+        scorecard_id=initiative.scorecard_id,
+        changes=diff(before, {}),
+    )
     await session.commit()
 
 

@@ -13,7 +13,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.audit.log import Action, diff, record, snapshot
 from app.core.errors import Conflict, ValidationFailed
 from app.core.http import check_if_match
-from app.measures.schemas import MeasureCreate, MeasureUpdate, definition_errors
+from app.measures.schemas import (
+    MeasureCreate,
+    MeasureUpdate,
+    definition_errors,
+    target_steps_out,
+)
+from app.readings.due import forget_announced
 from app.readings.models import Reading
 from app.scorecards.models import Measure, Objective, Scorecard
 from app.scorecards.service import get_scorecard, lock_in_scorecard
@@ -93,6 +99,14 @@ async def _flush_unique_key(session: AsyncSession, key: str) -> None:
         raise
 
 
+def _audited(measure: Measure) -> dict[str, Any]:
+    """The measure as audit entries show it: its target steps as the API writes them (every
+    field, `from` in UTC with `Z`), not as stored."""
+    fields = snapshot(measure)
+    fields["targets"] = target_steps_out(fields["targets"])
+    return fields
+
+
 async def _refresh_status(session: AsyncSession, measure: Measure) -> None:
     """Re-evaluate the edited measure (and its dependents); the returned one keeps in step."""
     locked = await lock_measures(session, [measure.id], foresee=False)
@@ -121,7 +135,7 @@ async def create_measure(
         Action.measure_created,
         resource_id=measure.id,
         scorecard_id=scorecard_id,
-        changes=diff({}, snapshot(measure)),
+        changes=diff({}, _audited(measure)),
     )
     await session.commit()
     return measure
@@ -132,7 +146,7 @@ async def update_measure(
 ) -> Measure:
     measure, scorecard = await lock_in_scorecard(session, Measure, measure_id, "measure")
     check_if_match(if_match, measure.version)
-    before = snapshot(measure)
+    before = _audited(measure)
     changes = body.changes()
     current = {c: getattr(measure, c) for c in MeasureUpdate.model_fields}
     merged = {**current, **changes}
@@ -152,6 +166,8 @@ async def update_measure(
                 "delete its readings first"
             )
         await _check_formulas(session, scorecard.id, merged, measure_id)
+    if merged["cadence"] != measure.cadence:
+        await forget_announced(session, measure_id)
     for name in MeasureUpdate.model_fields:
         setattr(measure, name, merged[name])
     measure.version += 1
@@ -162,7 +178,7 @@ async def update_measure(
         Action.measure_updated,
         resource_id=measure_id,
         scorecard_id=scorecard.id,
-        changes=diff(before, snapshot(measure)),
+        changes=diff(before, _audited(measure)),
     )
     await session.commit()
     return measure
@@ -177,7 +193,7 @@ async def delete_measure(
         raise Conflict(f"derived measures {users} use this measure; update or delete them first")
     if not cascade and await _has_readings(session, measure_id):
         raise Conflict("measure has readings; delete them or use ?cascade=true")
-    before = snapshot(measure)
+    before = _audited(measure)
     await session.execute(delete(Measure).where(Measure.id == measure_id))
     await record(
         session,

@@ -171,6 +171,17 @@ ORDER BY overdue.measure_id
 )
 
 
+_FORGET = text("DELETE FROM overdue_readings WHERE measure_id = :id")
+
+
+async def forget_announced(session: AsyncSession, measure_id: uuid.UUID) -> None:
+    """In the caller's transaction: the measure's announced periods are dropped, for a cadence
+    change that cuts new ones. An announced period is named by its start, which a period of
+    the new cadence may share (a quarter starts where its first month does): kept, it would
+    stop that period's announcement. No period of the new cadence equals an old one."""
+    await session.execute(_FORGET, {"id": measure_id})
+
+
 async def sweep_overdue(
     sessionmaker: async_sessionmaker[AsyncSession], now: datetime | None = None
 ) -> int:

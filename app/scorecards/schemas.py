@@ -51,8 +51,8 @@ TimeZone = Annotated[
 class Thresholds(RequestBody):
     """Status bands on the 0–score_cap scale: green if score ≥ green, amber if ≥ amber."""
 
-    green: ThresholdValue = 90
-    amber: ThresholdValue = 70
+    green: ThresholdValue = 90.0
+    amber: ThresholdValue = 70.0
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -119,7 +119,7 @@ class ScorecardCreate(RequestBody):
     owner: ShortText | None = None
     timezone: TimeZone = "UTC"
     thresholds: Thresholds = Field(default_factory=Thresholds)
-    score_cap: ScoreCap = 100
+    score_cap: ScoreCap = 100.0
     perspectives: Perspectives = Field(default_factory=lambda: list(DEFAULT_PERSPECTIVES))
     locked_before: Timestamp | None = Field(None, description=_LOCKED_BEFORE)
     commentary_required_for: CommentaryRequiredFor = Field(default_factory=list)

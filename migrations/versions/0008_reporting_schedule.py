@@ -11,7 +11,7 @@
   scorecard whose stored zone it does not know instead of failing for every scorecard.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01
 """
 

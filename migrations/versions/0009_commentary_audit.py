@@ -11,7 +11,7 @@ the scorecard's `commentary_required_for`.
   columns whose update moves the definition stamp (migration 0004): cached scores go stale.
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-01
 """
 

@@ -7,6 +7,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -275,6 +276,168 @@ async def test_commentary_entries(client):
     assert all(e["scorecard_id"] == scorecard["id"] for e in log)
 
 
+async def test_initiative_entries(client):
+    scorecard = await create_scorecard(client)
+    sc = scorecard["id"]
+    measure = await create_measure(client, sc)
+    objective = (
+        await client.post(
+            f"/v1/scorecards/{sc}/objectives", json={"perspective": "customer", "name": "Delight"}
+        )
+    ).json()
+    created = await client.post(
+        f"/v1/scorecards/{sc}/initiatives",
+        json={
+            "name": "Academy",
+            "start_date": "2026-03-01",
+            "end_date": "2026-06-30",
+            "measure_ids": [measure["id"]],
+            "budget": {"planned": 1000.5, "spent": 0, "currency": "EUR"},
+        },
+    )
+    assert created.status_code == 201
+    initiative = created.json()
+    url = f"/v1/initiatives/{initiative['id']}"
+    patched = await client.patch(
+        url,
+        json={
+            "status": "at_risk",
+            "progress": 40,
+            "name": "Academy",  # sent, unchanged: not an entry's change
+            "objective_ids": [objective["id"]],
+            "measure_ids": [],
+            "end_date": "2026-07-31",
+            "budget": None,
+        },
+    )
+    assert patched.status_code == 200
+    # A refused change records nothing.
+    assert (await client.patch(url, json={"progress": 101})).status_code == 422
+    assert (
+        await client.patch(url, json={"name": "x"}, headers={"If-Match": '"1"'})
+    ).status_code == 412
+    assert (await client.delete(url)).status_code == 204
+
+    log = await entries(client, resource_id=initiative["id"])
+    assert [(e["action"], e["resource_type"]) for e in log] == [
+        ("initiative.deleted", "initiative"),
+        ("initiative.updated", "initiative"),
+        ("initiative.created", "initiative"),
+    ]
+    assert all(e["scorecard_id"] == sc and e["resource_id"] == initiative["id"] for e in log)
+    deleted, updated, create = (e["changes"] for e in log)
+    assert create == {
+        "scorecard_id": [None, sc],
+        "name": [None, "Academy"],
+        "objective_ids": [None, []],
+        "measure_ids": [None, [measure["id"]]],
+        "start_date": [None, "2026-03-01"],
+        "end_date": [None, "2026-06-30"],
+        "status": [None, "planned"],
+        "progress": [None, 0.0],
+        "budget": [None, {"planned": 1000.5, "spent": 0.0, "currency": "EUR"}],
+    }
+    assert updated == {
+        "status": ["planned", "at_risk"],
+        "progress": [0.0, 40.0],
+        "objective_ids": [[], [objective["id"]]],
+        "measure_ids": [[measure["id"]], []],
+        "end_date": ["2026-06-30", "2026-07-31"],
+        "budget": [{"planned": 1000.5, "spent": 0.0, "currency": "EUR"}, None],
+    }
+    assert deleted["name"] == ["Academy", None]
+    assert deleted["status"] == ["at_risk", None]
+    assert deleted["objective_ids"] == [[objective["id"]], None]
+    # The action filter knows the initiative actions.
+    assert [e["id"] for e in await entries(client, action="initiative.updated")] == [log[1]["id"]]
+
+
+async def test_reporting_cycle_fields_in_update_entries(client):
+    scorecard = await create_scorecard(client, timezone="Europe/Berlin")
+    sc = scorecard["id"]
+    measure = await create_measure(
+        client,
+        sc,
+        targets=[{"from": "2026-07-01T00:00:00+02:00", "target": 200}],
+        due_after_days=5,
+    )
+    # The same step with another offset for the same instant is no change.
+    same = [{"from": "2026-06-30T22:00:00Z", "target": 200.0}]
+    assert (await client.patch(f"/v1/measures/{measure['id']}", json={"targets": same})).is_success
+    step = {
+        "from": "2027-01-01T00:00:00+01:00",
+        "target": 150,
+        "thresholds": {"green": 90, "amber": 60},
+    }
+    patched = await client.patch(
+        f"/v1/measures/{measure['id']}", json={"targets": [step], "due_after_days": None}
+    )
+    assert patched.status_code == 200
+    locked = await client.patch(
+        f"/v1/scorecards/{sc}",
+        json={"locked_before": "2026-03-01T00:00:00+01:00", "commentary_required_for": ["red"]},
+    )
+    assert locked.status_code == 200
+    reopened = await client.patch(f"/v1/scorecards/{sc}", json={"locked_before": None})
+    assert reopened.status_code == 200
+
+    log = await entries(client, scorecard_id=sc)
+    reopen, lock, second, first, created, _ = log
+    assert [e["action"] for e in (reopen, lock, second, first, created)] == [
+        "scorecard.updated",
+        "scorecard.updated",
+        "measure.updated",
+        "measure.updated",
+        "measure.created",
+    ]
+    blank = {"baseline": None, "target_min": None, "target_max": None, "thresholds": None}
+    # Target steps as the API writes them: every field, `from` in UTC with Z.
+    june = {"from": "2026-06-30T22:00:00Z", **blank, "target": 200.0}
+    assert created["changes"]["targets"] == [None, [june]]
+    assert created["changes"]["due_after_days"] == [None, 5]
+    assert created["changes"]["targets"][1] == measure["targets"]
+    assert first["changes"] is None
+    december = {
+        "from": "2026-12-31T23:00:00Z",
+        **blank,
+        "target": 150.0,
+        "thresholds": {"green": 90.0, "amber": 60.0},
+    }
+    assert second["changes"] == {"targets": [[june], [december]], "due_after_days": [5, None]}
+    assert second["changes"]["targets"][1] == patched.json()["targets"]
+    assert lock["changes"] == {
+        "locked_before": [None, "2026-02-28T23:00:00Z"],
+        "commentary_required_for": [[], ["red"]],
+    }
+    assert lock["changes"]["locked_before"][1] == locked.json()["locked_before"]
+    assert reopen["changes"] == {"locked_before": ["2026-02-28T23:00:00Z", None]}
+
+
+async def test_a_creation_entry_shows_each_value_as_the_api_wrote_it(client):
+    """Same values, same JSON types (100.0, not 100): defaults included."""
+    scorecard = await create_scorecard(client, locked_before="2026-01-01T00:00:00+01:00")
+    measure = await create_measure(
+        client, scorecard["id"], targets=[{"from": "2026-07-01T00:00:00Z", "thresholds": {}}]
+    )
+    initiative = (
+        await client.post(
+            f"/v1/scorecards/{scorecard['id']}/initiatives",
+            json={"name": "I", "start_date": "2026-01-01", "end_date": "2026-02-01"},
+        )
+    ).json()
+    log = await entries(client, scorecard_id=scorecard["id"])
+    created = {e["resource_id"]: e["changes"] for e in log if e["action"].endswith(".created")}
+    for resource in (scorecard, measure, initiative):
+        changes = created[resource["id"]]
+        assert len(changes) > 5
+        for field, (old, new) in changes.items():
+            assert old is None
+            assert new == resource[field], field
+            assert json.dumps(new, sort_keys=True) == json.dumps(resource[field], sort_keys=True), (
+                field
+            )
+
+
 @pytest.mark.usefixtures("allow_private")
 async def test_webhooks_and_api_keys_never_show_a_secret(client, app):
     scorecard = await create_scorecard(client)
@@ -380,6 +543,23 @@ async def test_filters_and_keyset_pages(client, scoped_client):
     )
     assert middle["id"] not in {e["id"] for e in later}
     assert await entries(client, after="2199-01-01T00:00:00Z") == []
+
+
+async def test_actor_names_a_key_named_like_an_id_too(client, app):
+    name = str(uuid.uuid4())
+    key = (await client.post("/v1/api-keys", json={"name": name, "scope": "write"})).json()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://test",
+        headers={"Authorization": f"Bearer {key['key']}"},
+    ) as writer:
+        scorecard = await create_scorecard(writer)
+    for actor in (name, key["id"]):
+        [entry] = await entries(client, actor=actor)
+        assert (entry["resource_id"], entry["actor"]) == (
+            scorecard["id"],
+            {"api_key_id": key["id"], "name": name},
+        )
 
 
 async def test_only_admin_keys_read_the_log(client, scoped_client, anon):

@@ -149,6 +149,16 @@ async def test_a_cadence_change_does_not_move_a_note_to_another_period(client):
     assert score["commentary"] is None
     listed = (await client.get(f"/v1/measures/{measure['id']}/commentary")).json()
     assert listed["items"][0]["period"] == {"start": MARCH, "end": "2026-04-01T00:00:00Z"}
+    # Writing the day's note does not overwrite the month's: that one is deleted first.
+    url = f"/v1/measures/{measure['id']}/commentary/{MARCH}"
+    refused = await client.put(url, json={"analysis": "d"}, headers={"If-Match": '"1"'})
+    assert refused.status_code == 409
+    assert "2026-03-01T00:00:00Z to 2026-04-01T00:00:00Z" in refused.json()["detail"]
+    assert (await client.get(url)).json()["analysis"] == "m"
+    assert (await client.delete(url)).status_code == 204
+    written = await client.put(url, json={"analysis": "d"})
+    assert written.status_code == 201
+    assert written.json()["period"] == {"start": MARCH, "end": "2026-03-02T00:00:00Z"}
 
 
 async def test_commentary_required_for_defaults_to_none(client):

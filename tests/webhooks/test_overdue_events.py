@@ -80,3 +80,22 @@ async def test_two_workers_sweeping_at_once_announce_each_period_once(
     assert sum(announced) == 30
     events = await overdue_events(app)
     assert len(events) == len({e["measure_id"] for e in events}) == 30
+
+
+async def test_a_cadence_change_announces_the_new_cadence_s_periods(client, app, sessionmaker):
+    """A quarter starts where its first month does: January's announcement must not stand for
+    the first quarter's once the measure turns quarterly."""
+    scorecard = await create_scorecard(client)
+    measure = await create_measure(client, scorecard["id"], due_after_days=0)
+    assert await sweep_overdue(sessionmaker, datetime(2026, 2, 10, tzinfo=UTC)) == 1
+    patched = await client.patch(f"/v1/measures/{measure['id']}", json={"cadence": "quarter"})
+    assert patched.status_code == 200
+    assert await sweep_overdue(sessionmaker, datetime(2026, 4, 10, tzinfo=UTC)) == 1
+    assert await sweep_overdue(sessionmaker, datetime(2026, 4, 20, tzinfo=UTC)) == 0
+    assert [event["period"] for event in await overdue_events(app)] == [
+        {"start": "2026-01-01T00:00:00Z", "end": "2026-02-01T00:00:00Z"},
+        {"start": "2026-01-01T00:00:00Z", "end": "2026-04-01T00:00:00Z"},
+    ]
+    # Other edits keep what was announced.
+    await client.patch(f"/v1/measures/{measure['id']}", json={"due_after_days": 1, "name": "x"})
+    assert await sweep_overdue(sessionmaker, datetime(2026, 4, 30, tzinfo=UTC)) == 0

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Text, cast, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.log import Action, counts, record
@@ -45,9 +46,20 @@ RETURNING id
 @dataclass(frozen=True)
 class Mapping:
     measure_id: uuid.UUID
-    verb: str
+    verbs: tuple[str, ...]  # any of them matches
     activity_id_prefix: str | None
     value: str
+
+    @classmethod
+    def of(cls, measure_id: uuid.UUID, xapi: dict[str, Any]) -> Mapping:
+        """A measure's stored mapping, whose `verb` is one IRI or a list of them."""
+        verb = xapi["verb"]
+        return cls(
+            measure_id=measure_id,
+            verbs=(verb,) if isinstance(verb, str) else tuple(verb),
+            activity_id_prefix=xapi.get("activity_id_prefix"),
+            value=xapi.get("value", "count"),
+        )
 
     def matches(self, activity_id: str | None) -> bool:
         prefix = self.activity_id_prefix
@@ -150,23 +162,22 @@ async def _check_repeats(session: AsyncSession, repeats: Sequence[Statement]) ->
 
 async def mappings_for(session: AsyncSession, verbs: set[str]) -> dict[str, list[Mapping]]:
     """The mappings of measures that take readings, by verb, in one query."""
+    if not verbs:
+        return {}
     rows = await session.execute(
         select(Measure.id, Measure.xapi).where(
             Measure.xapi.is_not(None),
             Measure.formula.is_(None),
-            Measure.xapi["verb"].astext.in_(verbs),
+            # `?|` matches a verb given as one string as well as one in a list of them.
+            Measure.xapi["verb"].has_any(cast(sorted(verbs), ARRAY(Text))),
         )
     )
     by_verb: dict[str, list[Mapping]] = defaultdict(list)
     for measure_id, xapi in rows:
-        by_verb[xapi["verb"]].append(
-            Mapping(
-                measure_id=measure_id,
-                verb=xapi["verb"],
-                activity_id_prefix=xapi.get("activity_id_prefix"),
-                value=xapi.get("value", "count"),
-            )
-        )
+        mapping = Mapping.of(measure_id, xapi)
+        for verb in mapping.verbs:
+            if verb in verbs:
+                by_verb[verb].append(mapping)
     return by_verb
 
 
@@ -242,12 +253,7 @@ async def backfill(session: AsyncSession, measure_id: uuid.UUID) -> BackfillResu
         raise NotFound(f"measure {measure_id} not found")
     if not measure.xapi:
         raise Conflict(f"measure {measure.key!r} has no xapi mapping to backfill from")
-    mapping = Mapping(
-        measure_id=measure.id,
-        verb=measure.xapi["verb"],
-        activity_id_prefix=measure.xapi.get("activity_id_prefix"),
-        value=measure.xapi.get("value", "count"),
-    )
+    mapping = Mapping.of(measure.id, measure.xapi)
     created = duplicates = skipped = 0
     after: uuid.UUID | None = None
     while chunk := await _matching_statements(session, mapping, after):
@@ -275,11 +281,12 @@ async def _matching_statements(
     query = (
         select(
             XapiStatement.id,
+            XapiStatement.verb_id,
             XapiStatement.activity_id,
             XapiStatement.timestamp,
             XapiStatement.statement,
         )
-        .where(XapiStatement.verb_id == mapping.verb)
+        .where(XapiStatement.verb_id.in_(mapping.verbs))
         .order_by(XapiStatement.id)
         .limit(BACKFILL_CHUNK)
     )
@@ -292,7 +299,7 @@ async def _matching_statements(
     return [
         Statement(
             id=row.id,
-            verb_id=mapping.verb,
+            verb_id=row.verb_id,
             activity_id=row.activity_id,
             timestamp=row.timestamp,
             received=row.statement,

@@ -31,4 +31,6 @@ class Reading(Base):
     source: Mapped[str | None] = mapped_column(String(200))
     external_id: Mapped[str | None] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
+    # Who the reading is about (e.g. the learner of an xAPI statement); ≤ 200 (migration 0010).
+    subject: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -11,7 +11,7 @@ from asyncpg import Connection
 from app.core.pagination import Keyset
 
 # In ReadingOut's field order.
-COLUMNS = "id, measure_id, value, observed_at, source, external_id, note, created_at"
+COLUMNS = "id, measure_id, value, observed_at, source, external_id, note, subject, created_at"
 # Also read back by the write path, in the writer's transaction (`service.create_reading`).
 ONE_READING = f"SELECT {COLUMNS} FROM readings WHERE id = $1"
 _MEASURE_EXISTS = "SELECT EXISTS (SELECT FROM measures WHERE id = $1)"

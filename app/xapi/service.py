@@ -23,6 +23,7 @@ from app.scorecards.models import Measure
 from app.xapi.models import XapiStatement
 from app.xapi.statements import (
     Statement,
+    actor_identifier,
     check_statement,
     mapped_value,
     parse_statement_id,
@@ -183,6 +184,7 @@ async def mappings_for(session: AsyncSession, verbs: set[str]) -> dict[str, list
 
 def _readings(statement: Statement, mappings: Sequence[Mapping]) -> list[NewReading]:
     readings = []
+    subject = actor_identifier(statement.received)
     for mapping in mappings:
         if not mapping.matches(statement.activity_id):
             continue
@@ -195,6 +197,7 @@ def _readings(statement: Statement, mappings: Sequence[Mapping]) -> list[NewRead
                     observed_at=statement.timestamp,
                     source="xapi",
                     external_id=str(statement.id),
+                    subject=subject,
                 )
             )
     return readings

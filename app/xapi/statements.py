@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.core.errors import BadRequest
-from app.core.schemas import check_timestamp_range, in_number_bound
+from app.core.schemas import check_timestamp_range, has_control_characters, in_number_bound
 
 VERSION = "1.0.3"
 SUPPORTED_VERSION = re.compile(r"^1\.0(\.\d+)?$")
@@ -167,6 +167,39 @@ def mapped_value(statement: dict[str, Any], value: str) -> float | None:
         return None if "success" not in result else float(result["success"])
     number = (result.get("score") or {}).get(value.removeprefix("score_"))
     return None if number is None or not in_number_bound(number) else float(number)
+
+
+# A reading's subject holds at most this many characters (migration 0010).
+MAX_SUBJECT = 200
+
+
+def actor_identifier(statement: dict[str, Any]) -> str | None:
+    """The learner a statement is about, as a reading's `subject`: the actor's inverse
+    functional identifier (`mbox`, `mbox_sha1sum`, `openid`, or `account` as `homePage|name`).
+    None for an actor without one (an anonymous Group), and for one that a subject cannot hold
+    (longer than 200 characters, control characters): the reading is then made without one."""
+    actor = statement.get("actor")
+    if not isinstance(actor, dict):
+        return None
+    identifier: Any = None
+    for name in ("mbox", "mbox_sha1sum", "openid"):
+        if isinstance(actor.get(name), str):
+            identifier = actor[name]
+            break
+    else:
+        account = actor.get("account")
+        if isinstance(account, dict):
+            home_page, account_name = account.get("homePage"), account.get("name")
+            if isinstance(home_page, str) and isinstance(account_name, str):
+                identifier = f"{home_page}|{account_name}"
+    if (
+        not isinstance(identifier, str)
+        or not identifier
+        or len(identifier) > MAX_SUBJECT
+        or has_control_characters(identifier)
+    ):
+        return None
+    return identifier
 
 
 def rendered(

@@ -3,7 +3,7 @@ voiding. Black-box over HTTP; every expected number is worked out by hand in the
 
 from __future__ import annotations
 
-import uuid
+from datetime import UTC, datetime
 
 import pytest
 
@@ -105,9 +105,7 @@ async def test_backfill_reads_every_verb_of_the_mapping(lrs, scorecard):
     measure = await create_measure(lrs, scorecard["id"], xapi={"verb": [SATISFIED, COMPLETED]})
     response = await lrs.post(f"/v1/measures/{measure['id']}/xapi/backfill")
     assert response.json() == {"created": 2, "duplicates": 0, "skipped": 0}
-    assert {r["external_id"] for r in await readings_of(lrs, measure["id"])} == set(
-        sent.json()[:2]
-    )
+    assert {r["external_id"] for r in await readings_of(lrs, measure["id"])} == set(sent.json()[:2])
 
 
 async def test_a_patch_can_switch_between_one_verb_and_several(lrs, scorecard):
@@ -160,3 +158,213 @@ async def test_twenty_verbs_are_accepted(lrs, scorecard):
     verbs = [f"{COMPLETED}/{i}" for i in range(20)]
     measure = await create_measure(lrs, scorecard["id"], xapi={"verb": verbs})
     assert measure["xapi"]["verb"] == verbs
+
+
+# --- learners ---------------------------------------------------------------------------------
+
+MARCH = "2026-03-15T12:00:00Z"
+
+
+async def test_completion_rate_counts_learners_not_statements(lrs, scorecard):
+    sid = scorecard["id"]
+    enrolments = await create_measure(
+        lrs, sid, key="enrolments", aggregation="distinct_subjects", xapi={"verb": REGISTERED}
+    )
+    await create_measure(
+        lrs,
+        sid,
+        key="completions",
+        aggregation="distinct_subjects",
+        xapi={"verb": [COMPLETED, SATISFIED]},
+    )
+    await create_measure(
+        lrs,
+        sid,
+        key="passed",
+        aggregation="distinct_subjects",
+        xapi={"verb": PASSED, "value": "success"},
+    )
+    await create_measure(
+        lrs, sid, key="rate", formula="completions / enrolments * 100", baseline=0, target=100
+    )
+    at = "2026-03-05T09:00:00Z"
+    anonymous_group = {"objectType": "Group", "member": [learner("eve")]}
+    account = {"account": {"homePage": "https://lms.example.com", "name": "dee"}}
+    response = await lrs.post(
+        STATEMENTS,
+        json=[
+            # Enrolments: ada (twice), bob, cy and dee's account → 4 learners; the anonymous
+            # group has no identifier and is nobody.
+            statement(REGISTERED, actor=learner("ada"), timestamp=at),
+            statement(REGISTERED, actor=learner("ada"), timestamp="2026-03-06T09:00:00Z"),
+            statement(REGISTERED, actor=learner("bob"), timestamp=at),
+            statement(REGISTERED, actor=learner("cy"), timestamp=at),
+            statement(REGISTERED, actor=account, timestamp=at),
+            statement(REGISTERED, actor=anonymous_group, timestamp=at),
+            # Completions: ada (twice, two verbs) and bob in March → 2; cy's is February's.
+            statement(COMPLETED, actor=learner("ada"), timestamp=at),
+            statement(SATISFIED, actor=learner("ada"), timestamp=at),
+            statement(SATISFIED, actor=learner("bob"), timestamp=at),
+            statement(COMPLETED, actor=learner("cy"), timestamp="2026-02-20T09:00:00Z"),
+            # Passes: ada and cy (twice) passed, bob failed → 2 learners passed.
+            statement(PASSED, actor=learner("ada"), result={"success": True}, timestamp=at),
+            statement(PASSED, actor=learner("bob"), result={"success": False}, timestamp=at),
+            statement(PASSED, actor=learner("cy"), result={"success": True}, timestamp=at),
+            statement(PASSED, actor=learner("cy"), result={"success": True}, timestamp=at),
+        ],
+    )
+    assert response.status_code == 200, response.text
+    subjects = {r["subject"] for r in await readings_of(lrs, enrolments["id"])}
+    assert subjects == {
+        "mailto:ada@example.com",
+        "mailto:bob@example.com",
+        "mailto:cy@example.com",
+        "https://lms.example.com|dee",
+        None,
+    }
+    assert len(await readings_of(lrs, enrolments["id"])) == 6
+    assert await value_of(lrs, sid, "enrolments", MARCH) == 4
+    assert await value_of(lrs, sid, "completions", MARCH) == 2
+    assert await value_of(lrs, sid, "rate", MARCH) == 50  # 2 / 4 * 100
+    assert await value_of(lrs, sid, "passed", MARCH) == 2
+    assert await value_of(lrs, sid, "completions", "2026-02-25T00:00:00Z") == 1  # cy
+    assert await value_of(lrs, sid, "passed", "2026-04-15T00:00:00Z") == 0  # nobody in April
+
+
+@pytest.mark.parametrize(
+    ("actor", "subject"),
+    [
+        ({"mbox_sha1sum": "ebd31e95054c018b10727ccffd2ef2ec3a016ee9"}, None),
+        ({"openid": "https://openid.example.com/ada"}, "https://openid.example.com/ada"),
+        ({"objectType": "Group", "mbox": "mailto:team@example.com"}, "mailto:team@example.com"),
+        ({"mbox": "mailto:" + "a" * 300 + "@example.com"}, None),  # too long for a subject
+        ({"mbox": "mailto:a\x01@example.com"}, None),  # a control character
+        ({"account": {"homePage": "https://lms.example.com"}}, None),  # half an account
+        ({"name": "nobody"}, None),
+    ],
+)
+async def test_the_subject_is_the_actors_identifier(lrs, scorecard, actor, subject):
+    if "mbox_sha1sum" in actor:
+        subject = actor["mbox_sha1sum"]
+    measure = await create_measure(lrs, scorecard["id"], xapi={"verb": COMPLETED})
+    response = await lrs.post(STATEMENTS, json=statement(actor=actor))
+    assert response.status_code == 200, response.text
+    [reading] = await readings_of(lrs, measure["id"])
+    assert reading["subject"] == subject
+
+
+async def test_batch_and_csv_take_a_subject(client, scorecard):
+    measure = await create_measure(client, scorecard["id"], aggregation="distinct_subjects")
+    at = "2026-03-05T09:00:00Z"
+    batch = await client.post(
+        "/v1/readings/batch",
+        json={
+            "readings": [
+                {"measure_id": measure["id"], "value": 1, "observed_at": at, "subject": "ada"},
+                {"measure_id": measure["id"], "value": 1, "observed_at": at, "subject": "bob"},
+                {"measure_id": measure["id"], "value": 0, "observed_at": at, "subject": "cy"},
+                {"measure_id": measure["id"], "value": 1, "observed_at": at},
+            ]
+        },
+    )
+    assert batch.status_code == 200, batch.text
+    csv = (
+        "measure_id,value,observed_at,subject\n"
+        f"{measure['id']},2,{at},ada\n"
+        f"{measure['id']},1,{at},dee\n"
+        f"{measure['id']},1,{at},\n"
+    )
+    imported = await client.post(
+        "/v1/readings/import", content=csv, headers={"Content-Type": "text/csv"}
+    )
+    assert imported.status_code == 200, imported.text
+    readings = await readings_of(client, measure["id"])
+    assert sorted(r["subject"] or "" for r in readings) == [
+        "",
+        "",
+        "ada",
+        "ada",
+        "bob",
+        "cy",
+        "dee",
+    ]
+    # ada, bob and dee; cy's reading is 0 and the two without a subject are nobody.
+    assert await value_of(client, scorecard["id"], measure["key"], MARCH) == 3
+    one = await client.get(f"/v1/readings/{readings[0]['id']}")
+    assert "subject" in one.json()
+
+
+async def test_a_single_reading_takes_a_subject_and_a_retry_must_match_it(client, scorecard):
+    measure = await create_measure(client, scorecard["id"])
+    url = f"/v1/measures/{measure['id']}/readings"
+    body = {"value": 1, "observed_at": MARCH, "external_id": "r1", "subject": "ada"}
+    created = await client.post(url, json=body)
+    assert created.status_code == 201
+    assert created.json()["subject"] == "ada"
+    assert (await client.post(url, json=body)).status_code == 200
+    assert (await client.post(url, json={**body, "subject": "bob"})).status_code == 409
+
+
+@pytest.mark.parametrize(
+    "subject", ["x" * 201, "a\x00b", "a\x1fb", 7, 1.5, True, ["ada"], {"id": "ada"}]
+)
+async def test_hostile_subjects_are_422(client, scorecard, subject):
+    measure = await create_measure(client, scorecard["id"])
+    item = {"value": 1, "observed_at": MARCH, "subject": subject}
+    single = await client.post(f"/v1/measures/{measure['id']}/readings", json=item)
+    assert single.status_code == 422, single.text
+    batch = await client.post(
+        "/v1/readings/batch", json={"readings": [{**item, "measure_id": measure["id"]}]}
+    )
+    assert batch.status_code == 422
+    assert batch.json()["errors"][0]["loc"] == ["body", "readings", 0, "subject"]
+    assert await readings_of(client, measure["id"]) == []
+
+
+@pytest.mark.parametrize("cell", ["x" * 201, "a\x01b"])
+async def test_hostile_subject_cells_are_422(client, scorecard, cell):
+    measure = await create_measure(client, scorecard["id"])
+    csv = f"measure_id,value,observed_at,subject\n{measure['id']},1,{MARCH},{cell}\n"
+    response = await client.post(
+        "/v1/readings/import", content=csv, headers={"Content-Type": "text/csv"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"] == ["body", "line", 2, "subject"]
+
+
+async def test_two_hundred_characters_are_a_subject(client, scorecard):
+    measure = await create_measure(client, scorecard["id"])
+    body = {"value": 1, "observed_at": MARCH, "subject": "é" * 200}
+    response = await client.post(f"/v1/measures/{measure['id']}/readings", json=body)
+    assert response.status_code == 201
+    assert response.json()["subject"] == "é" * 200
+
+
+async def test_distinct_subject_crossings_are_counted_not_carried(client, app):
+    """Crossing detection after each write: a repeat learner must not count twice (a count
+    carried forward row by row would say 2 after ada's second reading)."""
+    from tests.scores.test_crossings import crossing_events
+
+    scorecard = await create_scorecard(client)
+    measure = await create_measure(
+        client, scorecard["id"], aggregation="distinct_subjects", baseline=0, target=2
+    )
+    url = f"/v1/measures/{measure['id']}/readings"
+    now = datetime.now(UTC).isoformat()
+    for subject in ("ada", "ada"):
+        response = await client.post(url, json={"value": 1, "observed_at": now, "subject": subject})
+        assert response.status_code == 201
+    # 1 learner of 2: 50 % → red, and still red after ada's second reading.
+    assert (await client.get(f"/v1/measures/{measure['id']}")).json()["status"] == "red"
+    score = await client.get(f"/v1/measures/{measure['id']}/score")
+    assert (score.json()["value"], score.json()["readings_in_period"]) == (1, 2)
+    await client.post(url, json={"value": 1, "observed_at": now, "subject": "bob"})  # 2 → green
+    events = await crossing_events(app, measure["id"])
+    assert [(e["previous_status"], e["status"], e["value"]) for e in events] == [
+        ("no_data", "red", 0),  # as a count, no learners yet is 0, not "no data"
+        ("red", "green", 2),
+    ]
+    # Deleting bob's reading brings it back to one learner.
+    [bob] = [r for r in await readings_of(client, measure["id"]) if r["subject"] == "bob"]
+    assert (await client.delete(f"/v1/readings/{bob['id']}")).status_code == 204
+    assert (await client.get(f"/v1/measures/{measure['id']}")).json()["status"] == "red"

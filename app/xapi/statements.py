@@ -158,13 +158,16 @@ def _without_assigned(statement: dict[str, Any]) -> dict[str, Any]:
 
 def mapped_value(statement: dict[str, Any], value: str) -> float | None:
     """The reading a mapping takes from a statement: `count` → 1; `score_scaled`/`score_raw` →
-    result.score.scaled/raw; `success` → 1 or 0. None when the statement lacks the field, or
-    when the number is beyond what a reading may hold (the statement is still stored)."""
+    result.score.scaled/raw; `success` → 1 or 0; `duration_seconds` → result.duration in
+    seconds. None when the statement lacks the field (or it does not parse), or when the
+    number is beyond what a reading may hold (the statement is still stored)."""
     result = statement.get("result") or {}
     if value == "count":
         return 1.0
     if value == "success":
         return None if "success" not in result else float(result["success"])
+    if value == "duration_seconds":
+        return duration_seconds(result.get("duration"))
     number = (result.get("score") or {}).get(value.removeprefix("score_"))
     return None if number is None or not in_number_bound(number) else float(number)
 
@@ -200,6 +203,34 @@ def actor_identifier(statement: dict[str, Any]) -> str | None:
     ):
         return None
     return identifier
+
+
+# ISO 8601 durations as xAPI statements carry them: PnDTnHnMnS (weeks too), each number possibly
+# with a fraction (xAPI keeps 0.01 s precision). Years and months have no fixed length in
+# seconds, so a duration that uses them makes no reading.
+_DURATION = re.compile(
+    r"^P(?!$)(?:(?P<W>\d+(?:[.,]\d+)?)W)?(?:(?P<D>\d+(?:[.,]\d+)?)D)?"
+    r"(?:T(?=\d)(?:(?P<H>\d+(?:[.,]\d+)?)H)?(?:(?P<M>\d+(?:[.,]\d+)?)M)?"
+    r"(?:(?P<S>\d+(?:[.,]\d+)?)S)?)?$"
+)
+_SECONDS = {"W": 7 * 86400, "D": 86400, "H": 3600, "M": 60, "S": 1}
+_MAX_DURATION_TEXT = 100
+
+
+def duration_seconds(duration: Any) -> float | None:
+    """`result.duration` in seconds (`PT1H30M` → 5400), or None when it is not such a
+    duration, or its number of seconds is beyond what a reading may hold."""
+    if not isinstance(duration, str) or len(duration) > _MAX_DURATION_TEXT:
+        return None
+    match = _DURATION.match(duration)
+    if match is None:
+        return None
+    seconds = sum(
+        float(number.replace(",", ".")) * _SECONDS[unit]
+        for unit, number in match.groupdict().items()
+        if number is not None
+    )
+    return seconds if in_number_bound(seconds) else None
 
 
 def rendered(

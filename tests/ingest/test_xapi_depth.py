@@ -368,3 +368,109 @@ async def test_distinct_subject_crossings_are_counted_not_carried(client, app):
     [bob] = [r for r in await readings_of(client, measure["id"]) if r["subject"] == "bob"]
     assert (await client.delete(f"/v1/readings/{bob['id']}")).status_code == 204
     assert (await client.get(f"/v1/measures/{measure['id']}")).json()["status"] == "red"
+
+
+# --- durations --------------------------------------------------------------------------------
+
+
+async def test_mean_of_durations_is_the_average_time_to_complete(lrs, scorecard):
+    measure = await create_measure(
+        lrs,
+        scorecard["id"],
+        key="time",
+        aggregation="mean",
+        direction="decrease",
+        baseline=7200,
+        target=3600,
+        xapi={"verb": COMPLETED, "value": "duration_seconds"},
+    )
+    at = "2026-03-05T09:00:00Z"
+    durations = ["PT1H30M", "PT45M", "P1DT0.5S", "PT1H0M30.25S", "P1W"]
+    response = await lrs.post(
+        STATEMENTS, json=[statement(result={"duration": d}, timestamp=at) for d in durations[:4]]
+    )
+    assert response.status_code == 200, response.text
+    values = sorted(r["value"] for r in await readings_of(lrs, measure["id"]))
+    assert values == [2700, 3630.25, 5400, 86400.5]
+    # (5400 + 2700 + 86400.5 + 3630.25) / 4 = 98130.75 / 4
+    assert await value_of(lrs, scorecard["id"], "time", MARCH) == 24532.6875
+    await lrs.post(STATEMENTS, json=statement(result={"duration": durations[4]}, timestamp=at))
+    assert max(r["value"] for r in await readings_of(lrs, measure["id"])) == 604800
+
+
+@pytest.mark.parametrize(
+    "duration",
+    [
+        "garbage",
+        "",
+        "P",
+        "PT",
+        "-PT1H",
+        "P1Y",
+        "P2M",
+        "P99999999Y",
+        "P" + "9" * 30 + "D",
+        "PT1H" + "0" * 200 + "S",
+        "PT1H\x00",
+        "pt1h",
+        "1:30:00",
+        "PT1.5.5S",
+        "NaN",
+        5400,
+        -1,
+        None,
+        True,
+        ["PT1H"],
+        {"seconds": 1},
+    ],
+)
+async def test_an_unreadable_duration_makes_no_reading_but_is_stored(lrs, scorecard, duration):
+    measure = await create_measure(
+        lrs, scorecard["id"], xapi={"verb": COMPLETED, "value": "duration_seconds"}
+    )
+    counter = await create_measure(lrs, scorecard["id"], xapi={"verb": COMPLETED})
+    response = await lrs.post(STATEMENTS, json=statement(result={"duration": duration}))
+    assert response.status_code == 200, response.text
+    [statement_id] = response.json()
+    stored = await lrs.get(STATEMENTS, params={"statementId": statement_id})
+    assert stored.status_code == 200
+    assert stored.json()["result"] == {"duration": duration}
+    assert await readings_of(lrs, measure["id"]) == []
+    assert len(await readings_of(lrs, counter["id"])) == 1  # other mappings still read it
+
+
+async def test_a_statement_without_a_result_makes_no_duration_reading(lrs, scorecard):
+    measure = await create_measure(
+        lrs, scorecard["id"], xapi={"verb": COMPLETED, "value": "duration_seconds"}
+    )
+    assert (await lrs.post(STATEMENTS, json=statement())).status_code == 200
+    assert await readings_of(lrs, measure["id"]) == []
+
+
+async def test_backfill_reads_durations(lrs, scorecard):
+    await lrs.post(
+        STATEMENTS,
+        json=[statement(result={"duration": "PT2M"}), statement(result={"duration": "soon"})],
+    )
+    measure = await create_measure(
+        lrs, scorecard["id"], xapi={"verb": COMPLETED, "value": "duration_seconds"}
+    )
+    response = await lrs.post(f"/v1/measures/{measure['id']}/xapi/backfill")
+    assert response.json() == {"created": 1, "duplicates": 0, "skipped": 1}
+    assert [r["value"] for r in await readings_of(lrs, measure["id"])] == [120]
+
+
+async def test_an_unknown_mapping_value_is_422(lrs, scorecard):
+    response = await lrs.post(
+        f"/v1/scorecards/{scorecard['id']}/measures",
+        json={
+            "key": "k",
+            "name": "N",
+            "perspective": "learning_growth",
+            "direction": "increase",
+            "baseline": 0,
+            "target": 1,
+            "xapi": {"verb": COMPLETED, "value": "duration_minutes"},
+        },
+    )
+    assert response.status_code == 422

@@ -14,6 +14,8 @@ from app.core.errors import BadRequest
 from app.core.schemas import check_timestamp_range, has_control_characters, in_number_bound
 
 VERSION = "1.0.3"
+# xAPI 1.0.3 §2.2.1: a statement with this verb voids the statement its object refers to.
+VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 SUPPORTED_VERSION = re.compile(r"^1\.0(\.\d+)?$")
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _UUID = re.compile(UUID_PATTERN)
@@ -45,6 +47,7 @@ class Statement:
     activity_id: str | None  # object.id, unless the object is an Agent, Group or SubStatement
     timestamp: datetime  # as sent, else the time it was stored
     received: dict[str, Any]  # exactly as the client sent it
+    voids: uuid.UUID | None = None  # for a voiding statement, the id of the one it voids
 
 
 def check_statement(raw: Any, stored: datetime, where: str = "statement") -> Statement:
@@ -66,13 +69,21 @@ def check_statement(raw: Any, stored: datetime, where: str = "statement") -> Sta
     if not isinstance(target, dict) or target.get("objectType") not in _OBJECT_TYPES:
         raise bad("object must be an Activity, Agent, Group, StatementRef or SubStatement")
     has_id = target.get("objectType") in _OBJECTS_WITH_ID
-    if has_id and not _iri(target.get("id")):
+    if target.get("objectType") == "StatementRef":
+        # A statement's id, not an IRI.
+        parse_statement_id(target.get("id"), f"{where}: object (a StatementRef)")
+    elif has_id and not _iri(target.get("id")):
         raise bad("object.id is required")
     if "version" in raw and not (
         isinstance(raw["version"], str) and SUPPORTED_VERSION.match(raw["version"])
     ):
         raise bad(f"version {raw['version']!r} is not 1.0.x")
     _check_result(raw.get("result"), bad)
+    voids = None
+    if verb["id"] == VOIDED:
+        if target.get("objectType") != "StatementRef":
+            raise bad("a voiding statement's object must be a StatementRef")
+        voids = parse_statement_id(target["id"], f"{where}: object")
     return Statement(
         # v4, not the service's usual v7: LRS clients (TinCanPython) accept versions 1-5 only.
         id=parse_statement_id(raw["id"], where) if "id" in raw else uuid.uuid4(),
@@ -80,6 +91,7 @@ def check_statement(raw: Any, stored: datetime, where: str = "statement") -> Sta
         activity_id=target["id"] if has_id else None,
         timestamp=_timestamp(raw["timestamp"], bad) if "timestamp" in raw else stored,
         received=raw,
+        voids=voids,
     )
 
 

@@ -3,6 +3,7 @@ voiding. Black-box over HTTP; every expected number is worked out by hand in the
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -474,3 +475,159 @@ async def test_an_unknown_mapping_value_is_422(lrs, scorecard):
         },
     )
     assert response.status_code == 422
+
+
+# --- voiding ----------------------------------------------------------------------------------
+
+
+async def get_statement(lrs, **params):
+    return await lrs.get(STATEMENTS, params=params)
+
+
+async def test_voiding_deletes_the_reading_and_hides_the_statement(lrs, scorecard, app):
+    from tests.scores.test_crossings import crossing_events
+
+    measure = await create_measure(
+        lrs, scorecard["id"], aggregation="count", baseline=0, target=1, xapi={"verb": COMPLETED}
+    )
+    now = datetime.now(UTC).isoformat()
+    [target] = (await lrs.post(STATEMENTS, json=[statement(timestamp=now)])).json()
+    assert len(await readings_of(lrs, measure["id"])) == 1
+    assert (await lrs.get(f"/v1/measures/{measure['id']}")).json()["status"] == "green"
+    response = await lrs.post(STATEMENTS, json=voiding(target))
+    assert response.status_code == 200, response.text
+    [voider] = response.json()
+    assert await readings_of(lrs, measure["id"]) == []
+    # The count drops from 1 to 0: green → red, recorded as for any delete.
+    assert (await lrs.get(f"/v1/measures/{measure['id']}")).json()["status"] == "red"
+    assert [(e["previous_status"], e["status"]) for e in await crossing_events(app, measure["id"])][
+        -1
+    ] == ("green", "red")
+    assert (await get_statement(lrs, statementId=target)).status_code == 404
+    voided = await get_statement(lrs, voidedStatementId=target)
+    assert voided.status_code == 200
+    assert voided.json()["id"] == target
+    assert (await get_statement(lrs, voidedStatementId=voider)).status_code == 404
+    assert (await get_statement(lrs, statementId=voider)).json()["object"]["id"] == target
+    listed = [s["id"] for s in (await get_statement(lrs)).json()["statements"]]
+    assert target not in listed
+    assert voider in listed
+    # Backfill does not bring the voided statement's reading back.
+    backfill = await lrs.post(f"/v1/measures/{measure['id']}/xapi/backfill")
+    assert backfill.json() == {"created": 0, "duplicates": 0, "skipped": 0}
+    assert await readings_of(lrs, measure["id"]) == []
+    # A repeat of the voiding statement is a no-op.
+    again = await lrs.put(STATEMENTS, params={"statementId": voider}, json=voiding(target))
+    assert again.status_code == 204
+
+
+async def test_voiding_is_audited_with_counts(lrs, scorecard):
+    await create_measure(lrs, scorecard["id"], xapi={"verb": COMPLETED})
+    [target] = (await lrs.post(STATEMENTS, json=[statement()])).json()
+    assert (await lrs.post(STATEMENTS, json=voiding(target))).status_code == 200
+    response = await lrs.get("/v1/audit", params={"action": "xapi_statement.stored"})
+    assert response.status_code == 200, response.text
+    entries = response.json()["items"]
+    assert entries[0]["changes"] == {
+        "statements": [None, 1],
+        "created": [None, 0],
+        "duplicates": [None, 0],
+        "voided": [None, 1],
+        "deleted": [None, 1],
+    }
+
+
+async def test_voiding_an_unknown_id_takes_effect_when_it_arrives(lrs, scorecard):
+    measure = await create_measure(lrs, scorecard["id"], xapi={"verb": COMPLETED})
+    later = str(uuid.uuid4())
+    assert (await lrs.post(STATEMENTS, json=voiding(later))).status_code == 200
+    assert (await get_statement(lrs, voidedStatementId=later)).status_code == 404
+    arrived = await lrs.put(STATEMENTS, params={"statementId": later}, json=statement())
+    assert arrived.status_code == 204
+    assert await readings_of(lrs, measure["id"]) == []  # stored as voided, no reading
+    assert (await get_statement(lrs, statementId=later)).status_code == 404
+    assert (await get_statement(lrs, voidedStatementId=later)).json()["id"] == later
+
+
+async def test_a_statement_and_its_voiding_in_one_batch(lrs, scorecard):
+    measure = await create_measure(lrs, scorecard["id"], xapi={"verb": COMPLETED})
+    target, kept = str(uuid.uuid4()), str(uuid.uuid4())
+    response = await lrs.post(
+        STATEMENTS, json=[voiding(target), statement(id=target), statement(id=kept)]
+    )
+    assert response.status_code == 200, response.text
+    assert [r["external_id"] for r in await readings_of(lrs, measure["id"])] == [kept]
+
+
+async def test_a_voiding_statement_cannot_be_voided(lrs, scorecard):
+    [target] = (await lrs.post(STATEMENTS, json=[statement()])).json()
+    [voider] = (await lrs.post(STATEMENTS, json=voiding(target))).json()
+    response = await lrs.post(STATEMENTS, json=voiding(voider))
+    assert response.status_code == 400
+    assert response.headers["x-experience-api-version"] == "1.0.3"
+    # Nor in one batch, nor itself.
+    first = str(uuid.uuid4())
+    batch = [voiding(target, id=first), voiding(first)]
+    assert (await lrs.post(STATEMENTS, json=batch)).status_code == 400
+    itself = str(uuid.uuid4())
+    assert (await lrs.post(STATEMENTS, json=voiding(itself, id=itself))).status_code == 400
+    assert (await get_statement(lrs, statementId=voider)).status_code == 200  # not voided
+    assert (await get_statement(lrs, statementId=first)).status_code == 404  # nothing stored
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        {"objectType": "Activity", "id": COURSE + "1"},
+        {"id": COURSE + "1"},
+        {"objectType": "StatementRef", "id": "not-a-uuid"},
+        {"objectType": "StatementRef", "id": 7},
+        {"objectType": "StatementRef"},
+        {"objectType": "Agent", "mbox": "mailto:x@example.com"},
+    ],
+)
+async def test_a_voiding_statement_must_reference_a_statement(lrs, target):
+    body = {"actor": learner("admin"), "verb": {"id": VOIDED}, "object": target}
+    response = await lrs.post(STATEMENTS, json=body)
+    assert response.status_code == 400, response.text
+
+
+async def test_in_a_locked_period_the_reading_stays(lrs, scorecard):
+    measure = await create_measure(lrs, scorecard["id"], xapi={"verb": COMPLETED})
+    [target] = (
+        await lrs.post(STATEMENTS, json=[statement(timestamp="2026-01-10T09:00:00Z")])
+    ).json()
+    locked = await lrs.patch(
+        f"/v1/scorecards/{scorecard['id']}",
+        json={"locked_before": "2026-02-01T00:00:00Z"},
+        headers={"If-Match": f'"{scorecard["version"]}"'} if "version" in scorecard else {},
+    )
+    assert locked.status_code == 200, locked.text
+    assert (await lrs.post(STATEMENTS, json=voiding(target))).status_code == 200
+    assert [r["external_id"] for r in await readings_of(lrs, measure["id"])] == [target]
+    assert (await get_statement(lrs, voidedStatementId=target)).status_code == 200
+
+
+async def test_both_id_parameters_at_once_are_400(lrs):
+    one = str(uuid.uuid4())
+    response = await get_statement(lrs, statementId=one, voidedStatementId=one)
+    assert response.status_code == 400
+    assert (await get_statement(lrs, voidedStatementId="nope")).status_code == 400
+
+
+async def test_concurrent_voiding_and_sending_leave_no_orphan_reading(lrs, scorecard):
+    import asyncio
+
+    measure = await create_measure(lrs, scorecard["id"], xapi={"verb": COMPLETED})
+    targets = [str(uuid.uuid4()) for _ in range(12)]
+
+    async def send(i):
+        target = targets[i // 2]
+        body = statement(id=target) if i % 2 else voiding(target)
+        response = await lrs.post(STATEMENTS, json=body)
+        assert response.status_code == 200, response.text
+
+    await asyncio.gather(*(send(i) for i in range(2 * len(targets))))
+    assert await readings_of(lrs, measure["id"]) == []
+    for target in targets:
+        assert (await get_statement(lrs, voidedStatementId=target)).status_code == 200

@@ -177,7 +177,8 @@ async def get_xapi_statements(
         raise BadRequest(f"this minimal LRS does not support {unsupported}")
     consistent = {"X-Experience-API-Consistent-Through": datetime.now(UTC).isoformat()}
     if statement_id is not None and voided_statement_id is not None:
-        raise BadRequest("give statementId or voidedStatementId, not both")
+        # Both at once ask for a statement that is voided and not voided: there is none.
+        raise NotFound("no statement is both voided and not voided: give one of the two ids")
     if (one := statement_id or voided_statement_id) is not None:
         statement = await service.get_statement(
             session, parse_statement_id(one), voided=voided_statement_id is not None

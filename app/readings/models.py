@@ -22,6 +22,12 @@ class Reading(Base):
             postgresql_include=["value"],
         ),
         UniqueConstraint("measure_id", "external_id"),
+        # The readings an xAPI statement made, by statement id, for voiding (migration 0010).
+        Index(
+            "ix_readings_xapi_external_id",
+            "external_id",
+            postgresql_where=text("source = 'xapi'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

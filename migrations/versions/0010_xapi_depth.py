@@ -3,6 +3,8 @@
 - `readings.subject`: who the reading is about (an xAPI actor's identifier, or what a batch
   gives), at most 200 characters.
 - `measures.aggregation` grows to 32 characters: `distinct_subjects` does not fit in 16.
+- `ix_readings_xapi_external_id`: the readings a statement made, by its id, whatever measure
+  holds them (what voiding deletes), for xAPI readings only.
 - `xapi_statements.voids`: for a voiding statement, the id of the statement it voids (which
   may not have arrived yet). A statement is voided while a voiding statement names it; the
   partial index answers that question for one id or a page of them.
@@ -42,6 +44,9 @@ def upgrade() -> None:
         "ALTER TABLE readings ADD COLUMN subject text "
         "CONSTRAINT ck_readings_subject_length CHECK (char_length(subject) <= 200)"
     )
+    op.execute(
+        "CREATE INDEX ix_readings_xapi_external_id ON readings (external_id) WHERE source = 'xapi'"
+    )
     _aggregation_type("varchar(32)")
     op.execute("ALTER TABLE xapi_statements ADD COLUMN voids uuid")
     op.execute(
@@ -55,4 +60,5 @@ def downgrade() -> None:
     # The older schema knows no distinct_subjects: such measures count their readings instead.
     op.execute("UPDATE measures SET aggregation = 'count' WHERE aggregation = 'distinct_subjects'")
     _aggregation_type("varchar(16)")
+    op.execute("DROP INDEX ix_readings_xapi_external_id")
     op.execute("ALTER TABLE readings DROP COLUMN subject")

@@ -35,7 +35,7 @@ MEASURE = (
     "prorate, thresholds, formula, xapi, level, targets, due_after_days, status, version, "
     "created_at, updated_at"
 )
-READING = "id, measure_id, value, observed_at, source, external_id, note, created_at"
+READING = "id, measure_id, value, observed_at, source, external_id, note, subject, created_at"
 JSONB = ("thresholds", "perspectives", "xapi", "targets", "commentary_required_for")
 GRANTS = {"read": {"admin", "write", "read"}, "write": {"admin", "write"}}
 GRANTS["ingest"] = {"admin", "write", "ingest"}

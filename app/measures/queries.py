@@ -9,6 +9,7 @@ from asyncpg import Record
 
 from app.core.pagination import Keyset
 from app.core.reads import (
+    Field,
     Reader,
     bodies,
     boolean,
@@ -50,7 +51,9 @@ MEASURE = representation(
         nested(
             "xapi",
             (
-                text("verb", "xapi->>'verb'"),
+                # One IRI or a list of them, as stored (an IRI holds no space: the only
+                # ", " in a list's jsonb text is jsonb's own, after each comma).
+                Field("verb", "replace((xapi->'verb')::text, ', ', ',')"),
                 text("activity_id_prefix", "xapi->>'activity_id_prefix'"),
                 text("value", "xapi->>'value'"),
             ),

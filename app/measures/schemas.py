@@ -63,12 +63,32 @@ FormulaText = Annotated[
 ]
 
 
+MAX_MAPPING_VERBS = 20
+
+
+def _distinct_verbs(verbs: list[str]) -> list[str]:
+    if len(set(verbs)) != len(verbs):
+        raise ValueError("must not name a verb twice")
+    return verbs
+
+
+VerbList = Annotated[
+    list[Iri],
+    Field(min_length=1, max_length=MAX_MAPPING_VERBS, json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_distinct_verbs),
+]
+XapiValue = Literal["count", "score_scaled", "score_raw", "success", "duration_seconds"]
+
+
 class XapiMapping(RequestBody):
     """Turns matching xAPI statements into readings of this measure."""
 
-    verb: Iri = Field(examples=["http://adlnet.gov/expapi/verbs/completed"])
+    verb: Iri | VerbList = Field(
+        description=f"One verb IRI, or a list of up to {MAX_MAPPING_VERBS} (any of them matches).",
+        examples=["http://adlnet.gov/expapi/verbs/completed"],
+    )
     activity_id_prefix: Iri | None = None
-    value: Literal["count", "score_scaled", "score_raw", "success"] = "count"
+    value: XapiValue = "count"
 
 
 MAX_TARGET_STEPS = 120
@@ -297,7 +317,7 @@ class MeasureUpdate(PatchBody):
 
 
 class XapiMappingOut(ResponseBody):
-    verb: str
+    verb: str | list[str] = Field(description="As given: one IRI or a list.")
     activity_id_prefix: str | None
     value: str
 

@@ -46,8 +46,8 @@ The file as the body with `Content-Type: text/csv`, or as the `file` part of a
 `multipart/form-data` upload (what a browser sends); anything else → 415. UTF-8.
 The header line names the columns:
 `measure_id`, or `scorecard_id` and `measure_key`; then `value`, `observed_at` and optionally
-`external_id`, `source`, `note`, in any order. Empty cells are absent values; blank lines are
-skipped. Errors are located by line, counting the header as line 1:
+`external_id`, `source`, `note`, `subject`, in any order. Empty cells are absent values; blank
+lines are skipped. Errors are located by line, counting the header as line 1:
 `"loc": ["body", "line", 5, "value"]`. An empty file or a bad header → 422.
 """
 

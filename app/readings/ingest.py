@@ -43,6 +43,7 @@ CSV_COLUMNS = (
     "external_id",
     "source",
     "note",
+    "subject",
 )
 
 Location = list[str | int]
@@ -288,7 +289,8 @@ async def ingest(session: AsyncSession, batch: Batch) -> IngestResult:
             errors=[
                 {
                     "loc": [*batch.where(i), "external_id"],
-                    "message": "already stored with a different value, time, source or note",
+                    "message": "already stored with other content (value, time, source, note "
+                    "or subject)",
                 }
                 for i in result.conflicts
             ],
@@ -346,7 +348,13 @@ def _readings(
             continue
         readings.append(
             NewReading(
-                measure, item.value, item.observed_at, item.source, item.external_id, item.note
+                measure,
+                item.value,
+                item.observed_at,
+                item.source,
+                item.external_id,
+                item.note,
+                item.subject,
             )
         )
     return readings

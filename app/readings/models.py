@@ -22,6 +22,12 @@ class Reading(Base):
             postgresql_include=["value"],
         ),
         UniqueConstraint("measure_id", "external_id"),
+        # The readings an xAPI statement made, by statement id, for voiding (migration 0010).
+        Index(
+            "ix_readings_xapi_external_id",
+            "external_id",
+            postgresql_where=text("source = 'xapi'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -31,4 +37,6 @@ class Reading(Base):
     source: Mapped[str | None] = mapped_column(String(200))
     external_id: Mapped[str | None] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
+    # Who the reading is about (e.g. the learner of an xAPI statement); ≤ 200 (migration 0010).
+    subject: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -12,7 +12,7 @@ from app.core.reads import Reader, bodies, number, representation, text, timesta
 # The stored columns, in ReadingOut's field order: read back by the write path, in the
 # writer's transaction (`service.create_reading`).
 ONE_READING = (
-    "SELECT id, measure_id, value, observed_at, source, external_id, note, created_at "
+    "SELECT id, measure_id, value, observed_at, source, external_id, note, subject, created_at "
     "FROM readings WHERE id = $1"
 )
 # ReadingOut, field by field.
@@ -25,6 +25,7 @@ READING = representation(
         text("source"),
         text("external_id"),
         text("note"),
+        text("subject"),
         timestamp("created_at"),
     )
 )

@@ -24,6 +24,15 @@ ExternalId = Annotated[
     Field(description="Your id for this reading; retries with the same id are idempotent."),
 ]
 Source = ShortText
+Subject = Annotated[
+    str,
+    StringConstraints(max_length=200, pattern=PRINTABLE),
+    Field(
+        description="Who the reading is about, e.g. a learner; the aggregation "
+        "distinct_subjects counts them.",
+        examples=["mailto:ada@example.com"],
+    ),
+]
 
 
 class ReadingCreate(RequestBody):
@@ -32,6 +41,7 @@ class ReadingCreate(RequestBody):
     source: Source | None = None
     external_id: ExternalId | None = None
     note: LongText | None = None
+    subject: Subject | None = None
 
 
 class ReadingOut(ResponseBody):
@@ -42,6 +52,7 @@ class ReadingOut(ResponseBody):
     source: str | None
     external_id: str | None
     note: str | None
+    subject: str | None
     created_at: datetime
 
 

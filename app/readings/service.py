@@ -34,6 +34,7 @@ class NewReading:
     source: str | None = None
     external_id: str | None = None
     note: str | None = None
+    subject: str | None = None
 
 
 @dataclass
@@ -57,10 +58,19 @@ class WriteResult:
         return next(iter(self.scorecard_ids)) if len(self.scorecard_ids) == 1 else None
 
 
-_COPY_COLUMNS = ("id", "measure_id", "value", "observed_at", "source", "external_id", "note")
+_COPY_COLUMNS = (
+    "id",
+    "measure_id",
+    "value",
+    "observed_at",
+    "source",
+    "external_id",
+    "note",
+    "subject",
+)
 
 _EXISTING = text("""
-SELECT k.ord, r.id, r.value, r.observed_at, r.source, r.note
+SELECT k.ord, r.id, r.value, r.observed_at, r.source, r.note, r.subject
 FROM unnest(CAST(:measure_ids AS uuid[]), CAST(:external_ids AS text[]))
      WITH ORDINALITY AS k(measure_id, external_id, ord)
 JOIN readings r ON r.measure_id = k.measure_id AND r.external_id = k.external_id
@@ -173,7 +183,7 @@ async def _stored_repeats(session: AsyncSession, readings: Sequence[NewReading])
 
 
 def _content(reading: Any) -> tuple[Any, ...]:
-    return (reading.value, reading.observed_at, reading.source, reading.note)
+    return (reading.value, reading.observed_at, reading.source, reading.note, reading.subject)
 
 
 def _row(reading_id: uuid.UUID, reading: NewReading) -> tuple[Any, ...]:
@@ -185,6 +195,7 @@ def _row(reading_id: uuid.UUID, reading: NewReading) -> tuple[Any, ...]:
         reading.source,
         reading.external_id,
         reading.note,
+        reading.subject,
     )
 
 
@@ -285,6 +296,7 @@ def _fields(reading: NewReading | Reading) -> dict[str, Any]:
         "source": reading.source,
         "external_id": reading.external_id,
         "note": reading.note,
+        "subject": reading.subject,
     }
 
 

@@ -82,7 +82,7 @@ class Measure(Timestamped, Base):
     target_min: Mapped[float | None] = mapped_column(Float)
     target_max: Mapped[float | None] = mapped_column(Float)
     tolerance: Mapped[float | None] = mapped_column(Float)
-    aggregation: Mapped[str] = mapped_column(String(16), default="latest")
+    aggregation: Mapped[str] = mapped_column(String(32), default="latest")
     cadence: Mapped[str] = mapped_column(String(16), default="month")
     prorate: Mapped[bool] = mapped_column(Boolean, default=False)
     thresholds: Mapped[dict[str, float] | None] = mapped_column(JSONB)

@@ -5,7 +5,8 @@ Window statistics for any number of measures and periods come from ONE statement
 are passed as arrays, and two LATERAL subqueries per window run on the
 `(measure_id, observed_at DESC) INCLUDE (value)` index — an index-only range scan for the
 aggregates and a one-row descent for the latest reading — so the cost follows the readings in
-the requested periods, not the length of history.
+the requested periods, not the length of history. Only the windows of `distinct_subjects`
+measures run a third, which reads the rows themselves (the subject is not in the index).
 """
 
 from __future__ import annotations
@@ -49,15 +50,23 @@ from app.scoring.windows import NO_READINGS
 # detection (app/thresholds/increments.py), which carries the statistics forward.
 WINDOW_STATS_TEMPLATE = """
 SELECT w.ord, agg.n, agg.total, agg.minimum, agg.maximum,
-    latest.value AS latest_value, latest.observed_at AS latest_observed_at{extra}
-FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::bool[])
-     WITH ORDINALITY AS w(measure_id, start, until, aggregate, ord)
+    latest.value AS latest_value, latest.observed_at AS latest_observed_at,
+    subjects.n AS subjects{extra}
+FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::bool[], $5::bool[])
+     WITH ORDINALITY AS w(measure_id, start, until, aggregate, by_subject, ord)
 CROSS JOIN LATERAL (
     SELECT count(*) AS n, sum(r.value) AS total, min(r.value) AS minimum, max(r.value) AS maximum
     FROM readings r
     WHERE w.aggregate
       AND r.measure_id = w.measure_id AND r.observed_at >= w.start AND r.observed_at < w.until
 ) agg
+CROSS JOIN LATERAL (
+    SELECT count(DISTINCT r.subject) AS n
+    FROM readings r
+    WHERE w.by_subject
+      AND r.measure_id = w.measure_id AND r.observed_at >= w.start AND r.observed_at < w.until
+      AND r.value <> 0
+) subjects
 LEFT JOIN LATERAL (
     SELECT r.id, r.value, r.observed_at
     FROM readings r
@@ -79,6 +88,14 @@ def _needs_aggregates(definition: ScorecardDefinition, windows: Sequence[Window]
         if w.measure_id in latest and w.until > newest.get(w.measure_id, w.start):
             newest[w.measure_id] = w.until
     return [w.measure_id not in latest or w.until == newest[w.measure_id] for w in windows]
+
+
+def _counts_subjects(definition: ScorecardDefinition, windows: Sequence[Window]) -> list[bool]:
+    """Only `distinct_subjects` measures need their subjects counted."""
+    by_subject = {
+        m.id for m in definition.measures if m.aggregation is Aggregation.distinct_subjects
+    }
+    return [w.measure_id in by_subject for w in windows]
 
 
 async def fetch_window_stats(
@@ -108,6 +125,7 @@ async def fetch_windows(
         [w.start for w in ordered],
         [w.until for w in ordered],
         _needs_aggregates(definition, ordered),
+        _counts_subjects(definition, ordered),
     )
     return [(ordered[row["ord"] - 1], row) for row in rows]
 
@@ -120,6 +138,7 @@ def window_stats(row: Any) -> WindowStats:
         maximum=row["maximum"],
         latest_value=row["latest_value"],
         latest_observed_at=row["latest_observed_at"],
+        subjects=row["subjects"],
     )
 
 

@@ -32,6 +32,8 @@ class Aggregation(StrEnum):
     min = "min"
     max = "max"
     count = "count"  # type: ignore[assignment]  # the member shadows str.count, on purpose
+    # How many different subjects (e.g. learners) have a reading other than 0 in the period.
+    distinct_subjects = "distinct_subjects"
 
 
 class Status(StrEnum):

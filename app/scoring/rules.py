@@ -19,7 +19,8 @@ def rounded(value: float) -> float:
 
 
 def aggregate(aggregation: Aggregation, stats: WindowStats) -> float | None:
-    """A measure's value from its window; sum and count of no readings are 0, the others None."""
+    """A measure's value from its window; sum, count and distinct_subjects of no readings are
+    0, the others None."""
     match aggregation:
         case Aggregation.latest:
             return stats.latest_value
@@ -27,6 +28,8 @@ def aggregate(aggregation: Aggregation, stats: WindowStats) -> float | None:
             return 0.0 if stats.total is None else rounded(stats.total)
         case Aggregation.count:
             return float(stats.count)
+        case Aggregation.distinct_subjects:
+            return float(stats.subjects)
         case Aggregation.mean:
             if stats.total is None or stats.count == 0:
                 return None

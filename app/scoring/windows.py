@@ -24,7 +24,9 @@ class Window:
 
 @dataclass(frozen=True)
 class WindowStats:
-    """Statistics of one window; `total`, `minimum` and `maximum` are None when `count` is 0."""
+    """Statistics of one window; `total`, `minimum` and `maximum` are None when `count` is 0.
+    `subjects`: the number of distinct non-null subjects of the window's readings whose value is
+    not 0 (only counted for the windows of `distinct_subjects` measures; 0 for the others)."""
 
     count: int = 0
     total: float | None = None
@@ -32,6 +34,7 @@ class WindowStats:
     maximum: float | None = None
     latest_value: float | None = None
     latest_observed_at: datetime | None = None
+    subjects: int = 0
 
 
 NO_READINGS = WindowStats()
@@ -41,6 +44,7 @@ NO_READINGS = WindowStats()
 class Reading:
     value: float
     observed_at: datetime
+    subject: str | None = None
 
 
 def summarize(readings: Iterable[Reading], window: Window) -> WindowStats:
@@ -51,6 +55,7 @@ def summarize(readings: Iterable[Reading], window: Window) -> WindowStats:
     time-ordered ids, so the newer reading wins).
     """
     in_window: list[float] = []
+    subjects: set[str] = set()
     latest: Reading | None = None
     for reading in readings:
         if reading.observed_at >= window.until:
@@ -59,6 +64,8 @@ def summarize(readings: Iterable[Reading], window: Window) -> WindowStats:
             latest = reading
         if reading.observed_at >= window.start:
             in_window.append(reading.value)
+            if reading.subject is not None and reading.value != 0:
+                subjects.add(reading.subject)
     return WindowStats(
         count=len(in_window),
         total=sum(in_window) if in_window else None,
@@ -66,4 +73,5 @@ def summarize(readings: Iterable[Reading], window: Window) -> WindowStats:
         maximum=max(in_window, default=None),
         latest_value=None if latest is None else latest.value,
         latest_observed_at=None if latest is None else latest.observed_at,
+        subjects=len(subjects),
     )

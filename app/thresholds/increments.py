@@ -10,6 +10,10 @@ floating-point rounding, which adds in another order), provided
 no reading stored at S falls between the entry's end and the new one (`next_after`). Entries
 are stored under the writer's new stamp; a rolled-back write leaves an entry under a stamp that
 never becomes visible (stamps come from a sequence), so it is simply never used.
+
+A count of distinct subjects cannot be carried forward from a count (a new row's subject may
+or may not be new to the window): the windows of `distinct_subjects` measures are always read
+from the database (`carries_forward`).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from datetime import datetime
 from asyncpg import Connection
 
 from app.scores.data import WINDOW_STATS_TEMPLATE, fetch_windows, window_stats
-from app.scoring import ScorecardDefinition, Window, WindowStats
+from app.scoring import Aggregation, ScorecardDefinition, Window, WindowStats
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,12 @@ async def fetch_known_windows(
     }
 
 
+def carries_forward(definition: ScorecardDefinition, window: Window) -> bool:
+    """Whether `window`'s statistics may be carried forward: not those that count subjects."""
+    measure = definition.measures_by_id.get(window.measure_id)
+    return measure is None or measure.aggregation is not Aggregation.distinct_subjects
+
+
 def carried_forward(
     known: KnownWindow, known_until: datetime, window: Window, added: Iterable[Added]
 ) -> KnownWindow | None:
@@ -96,7 +106,9 @@ def carried_forward(
         if latest_at is None or (row.observed_at, row.id) > (latest_at, latest_id):
             latest_value, latest_at, latest_id = row.value, row.observed_at, row.id
     return KnownWindow(
-        WindowStats(count, total, minimum, maximum, latest_value, latest_at), latest_id, next_after
+        WindowStats(count, total, minimum, maximum, latest_value, latest_at, stats.subjects),
+        latest_id,
+        next_after,
     )
 
 

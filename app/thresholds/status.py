@@ -27,7 +27,13 @@ from app.scoring import (
     measure_windows,
     thresholds_in_effect,
 )
-from app.thresholds.increments import Added, KnownWindow, WindowCache, fetch_known_windows
+from app.thresholds.increments import (
+    Added,
+    KnownWindow,
+    WindowCache,
+    carries_forward,
+    fetch_known_windows,
+)
 from app.webhooks.events import THRESHOLD_CROSSED, emit_event
 
 
@@ -122,6 +128,8 @@ async def _evaluate(
     if added is not None:
         for window in windows:
             mine = locked.get(window.measure_id)
+            if not carries_forward(definition, window):
+                continue
             if mine and (carried := windows_written.get(window, mine.previous_data_stamp, added)):
                 known[window] = carried
     missing = [window for window in windows if window not in known]

@@ -28,5 +28,7 @@ class XapiStatement(Base):
     activity_id: Mapped[str | None] = mapped_column(Text)
     timestamp: Mapped[datetime]
     stored: Mapped[datetime]
+    # For a voiding statement, the id of the statement it voids (migration 0010).
+    voids: Mapped[uuid.UUID | None]
     # json, not jsonb: the text as sent, U+0000 included (migration 0006)
     statement: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -32,7 +32,9 @@ from app.xapi.statements import (
 )
 
 VERSION_HEADER = "X-Experience-API-Version"
-_QUERY_PARAMETERS = frozenset({"statementId", "verb", "activity", "limit", "cursor"})
+_QUERY_PARAMETERS = frozenset(
+    {"statementId", "voidedStatementId", "verb", "activity", "limit", "cursor"}
+)
 _ALLOWED_METHODS = {"about": "GET", "statements": "GET, POST, PUT"}
 
 
@@ -153,13 +155,19 @@ async def put_xapi_statement(
 @lrs.get(
     "/statements",
     summary="One statement by id, or the most recently stored",
+    description="`statementId` answers a statement unless it is voided; `voidedStatementId` "
+    "answers it only if it is. Lists leave voided statements out.",
     response_model=StatementResult | XapiStatement,
-    responses=_BAD_REQUEST | {404: {"description": "No statement with this statementId"}},
+    responses=_BAD_REQUEST
+    | {404: {"description": "No such statement (or it is voided, or not voided)"}},
 )
 async def get_xapi_statements(
     request: Request,
     session: SessionDep,
     statement_id: Annotated[str | None, Query(alias="statementId", pattern=UUID_PATTERN)] = None,
+    voided_statement_id: Annotated[
+        str | None, Query(alias="voidedStatementId", pattern=UUID_PATTERN)
+    ] = None,
     verb: Annotated[str | None, Query(max_length=2048, pattern=PRINTABLE)] = None,
     activity: Annotated[str | None, Query(max_length=2048, pattern=PRINTABLE)] = None,
     limit: Annotated[int, Query(ge=0, le=500, description="0 means the maximum, 500")] = 100,
@@ -168,8 +176,13 @@ async def get_xapi_statements(
     if unsupported := sorted(set(request.query_params) - _QUERY_PARAMETERS):
         raise BadRequest(f"this minimal LRS does not support {unsupported}")
     consistent = {"X-Experience-API-Consistent-Through": datetime.now(UTC).isoformat()}
-    if statement_id is not None:
-        statement = await service.get_statement(session, parse_statement_id(statement_id))
+    if statement_id is not None and voided_statement_id is not None:
+        # Both at once ask for a statement that is voided and not voided: there is none.
+        raise NotFound("no statement is both voided and not voided: give one of the two ids")
+    if (one := statement_id or voided_statement_id) is not None:
+        statement = await service.get_statement(
+            session, parse_statement_id(one), voided=voided_statement_id is not None
+        )
         return _json(statement, headers=consistent)
     statements, next_cursor = await service.list_statements(
         session, verb=verb, activity=activity, limit=limit or 500, cursor=cursor

@@ -35,10 +35,18 @@ class XapiVerb(_Strict):
 
 
 class XapiActivity(_Strict):
-    """An Activity (the default) or a StatementRef: both name an id."""
+    """An Activity (the default objectType)."""
 
-    objectType: Literal["Activity", "StatementRef"] | None = None
+    objectType: Literal["Activity"] | None = None
     id: Iri = Field(examples=["http://lms.example.com/course/onboarding"])
+
+
+class XapiStatementRef(_Strict):
+    """Another statement, by id: what a voiding statement (verb
+    http://adlnet.gov/expapi/verbs/voided) names as the statement it voids."""
+
+    objectType: Literal["StatementRef"]
+    id: uuid.UUID
 
 
 class XapiOtherObject(_Strict):
@@ -67,7 +75,7 @@ class XapiStatement(_Strict):
     id: uuid.UUID | None = None
     actor: dict[str, Any] = Field(examples=[{"mbox": "mailto:ada@example.com", "name": "Ada"}])
     verb: XapiVerb
-    object: XapiActivity | XapiOtherObject
+    object: XapiActivity | XapiStatementRef | XapiOtherObject
     result: XapiResult | None = None
     timestamp: (
         Annotated[

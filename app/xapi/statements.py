@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.core.errors import BadRequest
-from app.core.schemas import check_timestamp_range, in_number_bound
+from app.core.schemas import check_timestamp_range, has_control_characters, in_number_bound
 
 VERSION = "1.0.3"
+# xAPI 1.0.3 §2.2.1: a statement with this verb voids the statement its object refers to.
+VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 SUPPORTED_VERSION = re.compile(r"^1\.0(\.\d+)?$")
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _UUID = re.compile(UUID_PATTERN)
@@ -45,6 +47,7 @@ class Statement:
     activity_id: str | None  # object.id, unless the object is an Agent, Group or SubStatement
     timestamp: datetime  # as sent, else the time it was stored
     received: dict[str, Any]  # exactly as the client sent it
+    voids: uuid.UUID | None = None  # for a voiding statement, the id of the one it voids
 
 
 def check_statement(raw: Any, stored: datetime, where: str = "statement") -> Statement:
@@ -66,13 +69,21 @@ def check_statement(raw: Any, stored: datetime, where: str = "statement") -> Sta
     if not isinstance(target, dict) or target.get("objectType") not in _OBJECT_TYPES:
         raise bad("object must be an Activity, Agent, Group, StatementRef or SubStatement")
     has_id = target.get("objectType") in _OBJECTS_WITH_ID
-    if has_id and not _iri(target.get("id")):
+    if target.get("objectType") == "StatementRef":
+        # A statement's id, not an IRI.
+        parse_statement_id(target.get("id"), f"{where}: object (a StatementRef)")
+    elif has_id and not _iri(target.get("id")):
         raise bad("object.id is required")
     if "version" in raw and not (
         isinstance(raw["version"], str) and SUPPORTED_VERSION.match(raw["version"])
     ):
         raise bad(f"version {raw['version']!r} is not 1.0.x")
     _check_result(raw.get("result"), bad)
+    voids = None
+    if verb["id"] == VOIDED:
+        if target.get("objectType") != "StatementRef":
+            raise bad("a voiding statement's object must be a StatementRef")
+        voids = parse_statement_id(target["id"], f"{where}: object")
     return Statement(
         # v4, not the service's usual v7: LRS clients (TinCanPython) accept versions 1-5 only.
         id=parse_statement_id(raw["id"], where) if "id" in raw else uuid.uuid4(),
@@ -80,6 +91,7 @@ def check_statement(raw: Any, stored: datetime, where: str = "statement") -> Sta
         activity_id=target["id"] if has_id else None,
         timestamp=_timestamp(raw["timestamp"], bad) if "timestamp" in raw else stored,
         received=raw,
+        voids=voids,
     )
 
 
@@ -158,15 +170,79 @@ def _without_assigned(statement: dict[str, Any]) -> dict[str, Any]:
 
 def mapped_value(statement: dict[str, Any], value: str) -> float | None:
     """The reading a mapping takes from a statement: `count` → 1; `score_scaled`/`score_raw` →
-    result.score.scaled/raw; `success` → 1 or 0. None when the statement lacks the field, or
-    when the number is beyond what a reading may hold (the statement is still stored)."""
+    result.score.scaled/raw; `success` → 1 or 0; `duration_seconds` → result.duration in
+    seconds. None when the statement lacks the field (or it does not parse), or when the
+    number is beyond what a reading may hold (the statement is still stored)."""
     result = statement.get("result") or {}
     if value == "count":
         return 1.0
     if value == "success":
         return None if "success" not in result else float(result["success"])
+    if value == "duration_seconds":
+        return duration_seconds(result.get("duration"))
     number = (result.get("score") or {}).get(value.removeprefix("score_"))
     return None if number is None or not in_number_bound(number) else float(number)
+
+
+# A reading's subject holds at most this many characters (migration 0010).
+MAX_SUBJECT = 200
+
+
+def actor_identifier(statement: dict[str, Any]) -> str | None:
+    """The learner a statement is about, as a reading's `subject`: the actor's inverse
+    functional identifier (`mbox`, `mbox_sha1sum`, `openid`, or `account` as `homePage|name`).
+    None for an actor without one (an anonymous Group), and for one that a subject cannot hold
+    (longer than 200 characters, control characters): the reading is then made without one."""
+    actor = statement.get("actor")
+    if not isinstance(actor, dict):
+        return None
+    identifier: Any = None
+    for name in ("mbox", "mbox_sha1sum", "openid"):
+        if isinstance(actor.get(name), str):
+            identifier = actor[name]
+            break
+    else:
+        account = actor.get("account")
+        if isinstance(account, dict):
+            home_page, account_name = account.get("homePage"), account.get("name")
+            if isinstance(home_page, str) and isinstance(account_name, str):
+                identifier = f"{home_page}|{account_name}"
+    if (
+        not isinstance(identifier, str)
+        or not identifier
+        or len(identifier) > MAX_SUBJECT
+        or has_control_characters(identifier)
+    ):
+        return None
+    return identifier
+
+
+# ISO 8601 durations as xAPI statements carry them: PnDTnHnMnS (weeks too), each number possibly
+# with a fraction (xAPI keeps 0.01 s precision). Years and months have no fixed length in
+# seconds, so a duration that uses them makes no reading.
+_DURATION = re.compile(
+    r"^P(?!$)(?:(?P<W>\d+(?:[.,]\d+)?)W)?(?:(?P<D>\d+(?:[.,]\d+)?)D)?"
+    r"(?:T(?=\d)(?:(?P<H>\d+(?:[.,]\d+)?)H)?(?:(?P<M>\d+(?:[.,]\d+)?)M)?"
+    r"(?:(?P<S>\d+(?:[.,]\d+)?)S)?)?$"
+)
+_SECONDS = {"W": 7 * 86400, "D": 86400, "H": 3600, "M": 60, "S": 1}
+_MAX_DURATION_TEXT = 100
+
+
+def duration_seconds(duration: Any) -> float | None:
+    """`result.duration` in seconds (`PT1H30M` → 5400), or None when it is not such a
+    duration, or its number of seconds is beyond what a reading may hold."""
+    if not isinstance(duration, str) or len(duration) > _MAX_DURATION_TEXT:
+        return None
+    match = _DURATION.match(duration)
+    if match is None:
+        return None
+    seconds = sum(
+        float(number.replace(",", ".")) * _SECONDS[unit]
+        for unit, number in match.groupdict().items()
+        if number is not None
+    )
+    return seconds if in_number_bound(seconds) else None
 
 
 def rendered(

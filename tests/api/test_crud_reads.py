@@ -66,7 +66,18 @@ async def world(client):
             {"from": "2026-09-01T00:00:00Z", "baseline": 2, "thresholds": {"green": 95.5}},
         ],
     )
-    plain = await create_measure(client, scorecard["id"], perspective="financial")
+    plain = await create_measure(
+        client,
+        scorecard["id"],
+        perspective="financial",
+        xapi={
+            "verb": [
+                "http://adlnet.gov/expapi/verbs/completed",
+                "https://w3id.org/xapi/adl/verbs/satisfied",
+            ],
+            "value": "duration_seconds",
+        },
+    )
     observed = datetime(2026, 3, 1, 9, 0, 0, 123400, tzinfo=UTC)
     readings = []
     for n in range(5):  # two pairs observed at the same instant: ties broken by id
@@ -79,6 +90,7 @@ async def world(client):
                 "source": "lms",
                 "external_id": f"x-{n}",
                 "note": "n" if n else None,
+                "subject": f"mailto:learner-{n}@example.com" if n % 2 else None,
             },
         )
         assert response.status_code == 201, response.text

@@ -47,7 +47,9 @@ instants = st.one_of(
         lambda seconds: FIRST_DAY + timedelta(seconds=seconds)
     ),
 )
-readings = st.lists(st.tuples(values, instants), max_size=25)
+# Few learners, so that repeats are common; None is a reading about nobody.
+subjects = st.sampled_from([None, "ada", "bob", "cy"])
+readings = st.lists(st.tuples(values, instants, subjects), max_size=25)
 
 
 def windows_of(measure_id: uuid.UUID) -> list[Window]:
@@ -68,6 +70,7 @@ def assert_same(actual: WindowStats, expected: WindowStats) -> None:
     assert (actual.minimum, actual.maximum) == (expected.minimum, expected.maximum)
     assert actual.latest_value == expected.latest_value
     assert actual.latest_observed_at == expected.latest_observed_at
+    assert actual.subjects == expected.subjects
 
 
 @settings(
@@ -76,9 +79,9 @@ def assert_same(actual: WindowStats, expected: WindowStats) -> None:
     # One measure per example, so the function-scoped client and database are safe to share.
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-@given(drawn=readings, aggregation=st.sampled_from(["sum", "latest"]))
+@given(drawn=readings, aggregation=st.sampled_from(["sum", "latest", "distinct_subjects"]))
 async def test_window_statistics_match_the_reference(
-    client: Any, app: Any, drawn: list[tuple[float, datetime]], aggregation: str
+    client: Any, app: Any, drawn: list[tuple[float, datetime, str | None]], aggregation: str
 ) -> None:
     scorecard = await create_scorecard(client, timezone="Asia/Kathmandu")
     measure = await create_measure(client, scorecard["id"], aggregation=aggregation, cadence="day")
@@ -88,15 +91,18 @@ async def test_window_statistics_match_the_reference(
     ids = sorted(new_id() for _ in drawn)
     async with app.state.read_pool.acquire() as connection:
         await connection.executemany(
-            "INSERT INTO readings (id, measure_id, value, observed_at) VALUES ($1, $2, $3, $4)",
-            [(i, measure_id, v, at) for i, (v, at) in zip(ids, drawn, strict=True)],
+            "INSERT INTO readings (id, measure_id, value, observed_at, subject) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            [(i, measure_id, v, at, who) for i, (v, at, who) in zip(ids, drawn, strict=True)],
         )
         definition = await load_definition(connection, Definitions(), uuid.UUID(scorecard["id"]))
         windows = windows_of(measure_id)
         stats = await fetch_window_stats(connection, definition, windows)
         known = await fetch_known_windows(connection, definition, windows)
 
-    reference = [Reading(v, at) for v, at in drawn]
+    # Subjects are only counted for a distinct_subjects measure's windows.
+    counted = aggregation == "distinct_subjects"
+    reference = [Reading(v, at, who if counted else None) for v, at, who in drawn]
     newest = max(w.until for w in windows)
     for window in windows:
         expected = summarize(reference, window)
@@ -113,7 +119,7 @@ async def test_window_statistics_match_the_reference(
 
         # What carrying statistics forward needs: the latest reading's id and the first
         # reading at or after the window's end.
-        before = [(at, i) for i, (_, at) in zip(ids, drawn, strict=True) if at < window.until]
+        before = [(at, i) for i, (_, at, _) in zip(ids, drawn, strict=True) if at < window.until]
         assert known[window].latest_id == (max(before)[1] if before else None)
-        after = [at for _, at in drawn if at >= window.until]
+        after = [at for _, at, _ in drawn if at >= window.until]
         assert known[window].next_after == (min(after) if after else None)

@@ -17,7 +17,10 @@ SCORECARD_COLUMNS = (
     "locked_before, commentary_required_for, version, created_at, updated_at"
 )
 OBJECTIVE_COLUMNS = (
-    "id, scorecard_id, perspective, name, description, weight, version, created_at, updated_at"
+    "id, scorecard_id, perspective, name, description, weight, "
+    "ARRAY(SELECT d.drives_id FROM objective_drives d "
+    "WHERE d.objective_id = objectives.id ORDER BY d.drives_id) AS drives, "
+    "version, created_at, updated_at"
 )
 _SCORECARD = f"SELECT {SCORECARD_COLUMNS} FROM scorecards WHERE id = $1"
 _OBJECTIVE = f"SELECT {OBJECTIVE_COLUMNS} FROM objectives WHERE id = $1"
@@ -70,9 +73,16 @@ async def list_scorecards(
     return [scorecard_out(row) for row in page], next_cursor
 
 
+def objective_out(row: Record) -> dict[str, Any]:
+    """A row as ObjectiveOut serialises it."""
+    objective = dict(row)
+    objective["drives"] = list(objective["drives"])
+    return objective
+
+
 async def get_objective(connection: Connection, objective_id: uuid.UUID) -> dict[str, Any] | None:
     row = await connection.fetchrow(_OBJECTIVE, objective_id)
-    return None if row is None else dict(row)
+    return None if row is None else objective_out(row)
 
 
 async def list_objectives(
@@ -90,4 +100,4 @@ async def list_objectives(
     # Only an empty page needs to ask whether the scorecard exists.
     if not page and not await connection.fetchval(_SCORECARD_EXISTS, scorecard_id):
         return None
-    return [dict(row) for row in page], next_cursor
+    return [objective_out(row) for row in page], next_cursor

@@ -226,3 +226,28 @@ class ScorecardHistoryOut(ResponseBody):
     scorecard_id: uuid.UUID
     cadence: Cadence
     entries: list[ScorecardHistoryEntryOut]
+
+
+class MapNodeOut(ResponseBody):
+    """An objective on the strategy map, with its score at `as_of`."""
+
+    objective_id: uuid.UUID
+    name: str
+    perspective: str = Field(description="The key of its perspective.")
+    score: float | None
+    status: StatusOut
+
+
+class MapEdgeOut(ResponseBody):
+    """An arrow of the map: objective `from` drives objective `to` (cause → effect)."""
+
+    from_: uuid.UUID = Field(alias="from")
+    to: uuid.UUID
+
+
+class StrategyMapOut(ResponseBody):
+    nodes: list[MapNodeOut] = Field(
+        description="Band by band, top to bottom (financial first, learning & growth last); "
+        "within a band, as the score tree lists them."
+    )
+    edges: list[MapEdgeOut] = Field(description="Sorted by `from`, then `to`.")

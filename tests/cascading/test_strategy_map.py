@@ -4,6 +4,7 @@ as an SVG picture, with the scores the score tree gives at `as_of`."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -335,3 +336,30 @@ async def test_map_errors_and_scope(client, scoped_client, academy):
     assert (await reader.get(f"/v1/scorecards/{sid}/map")).status_code == 200
     reader.headers.pop("Authorization")
     assert (await reader.get(f"/v1/scorecards/{sid}/map")).status_code == 401
+
+
+async def test_concurrent_edits_cannot_close_a_cycle_together(client, academy):
+    """Each edit alone is fine; together they would close a cycle: the scorecard's lock lets
+    one in, and the other sees its arrow and is refused."""
+    sid = academy["scorecard"]["id"]
+    cost = await create_objective(client, sid, perspective="financial", name="Margin")
+    skills = await create_objective(client, sid, name="Coaching")
+    for _ in range(3):
+        answers = await asyncio.gather(
+            client.patch(f"/v1/objectives/{cost['id']}", json={"drives": [skills["id"]]}),
+            client.patch(f"/v1/objectives/{skills['id']}", json={"drives": [cost["id"]]}),
+        )
+        assert sorted(a.status_code for a in answers) == [200, 422]
+        cost_drives = (await client.get(f"/v1/objectives/{cost['id']}")).json()["drives"]
+        skills_drives = (await client.get(f"/v1/objectives/{skills['id']}")).json()["drives"]
+        assert not (cost_drives and skills_drives)
+        await client.patch(f"/v1/objectives/{cost['id']}", json={"drives": []})
+        await client.patch(f"/v1/objectives/{skills['id']}", json={"drives": []})
+
+
+async def test_objective_writes_need_scope_write(scoped_client, client, academy):
+    reader = await scoped_client(Scope.read)
+    response = await reader.patch(
+        f"/v1/objectives/{academy['cost']['id']}", json={"drives": [academy["skills"]["id"]]}
+    )
+    assert response.status_code == 403

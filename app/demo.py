@@ -463,7 +463,7 @@ async def _explain_red_periods(
     definitions = Definitions()
     written = 0
     for measure_id in measure_ids:
-        _, entries = await measure_history(
+        _, _, entries = await measure_history(
             connection, definitions, measure_id, now - timedelta(days=365), now, now
         )
         for entry in entries:

@@ -15,7 +15,10 @@ from app.measures.schemas import target_steps_out
 COLUMNS = (
     "id, scorecard_id, key, name, description, unit, owner, perspective, objective_id, weight, "
     "direction, baseline, target, target_min, target_max, tolerance, aggregation, cadence, "
-    "prorate, thresholds, formula, xapi, level, targets, due_after_days, status, version, "
+    "prorate, thresholds, formula, "
+    "CASE WHEN num_nonnulls(source_measure_id, source_scorecard_id) > 0 THEN json_build_object("
+    "'measure_id', source_measure_id, 'scorecard_id', source_scorecard_id)::text END AS source, "
+    "xapi, level, targets, due_after_days, status, version, "
     "created_at, updated_at"
 )
 _ONE = f"SELECT {COLUMNS} FROM measures WHERE id = $1"
@@ -37,6 +40,12 @@ def measure_out(row: Record) -> dict[str, Any]:
             "value": xapi["value"],
         }
     measure["xapi"] = xapi
+    if (source := jsonb(measure["source"])) is not None:
+        source = {
+            name: None if source[name] is None else uuid.UUID(source[name])
+            for name in ("measure_id", "scorecard_id")
+        }
+    measure["source"] = source
     measure["targets"] = target_steps_out(jsonb(measure["targets"]))
     return measure
 

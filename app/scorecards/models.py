@@ -118,6 +118,13 @@ class Measure(Timestamped, Base):
     prorate: Mapped[bool] = mapped_column(Boolean, default=False)
     thresholds: Mapped[dict[str, float] | None] = mapped_column(JSONB)
     formula: Mapped[str | None] = mapped_column(String(1000))
+    # A linked measure's source (migration 0011): at most one of the two.
+    source_measure_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("measures.id"), index=True
+    )
+    source_scorecard_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("scorecards.id"), index=True
+    )
     xapi: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     level: Mapped[str | None] = mapped_column(String(16))
     # Target schedule: [{"from": RFC 3339, "baseline"?, "target"?, "target_min"?,
@@ -128,3 +135,15 @@ class Measure(Timestamped, Base):
     )
     # Last evaluated status; maintained by the write path (crossing detection).
     status: Mapped[str] = mapped_column(String(16), default="no_data")
+
+    @property
+    def source(self) -> dict[str, uuid.UUID | None] | None:
+        """The API's `source`, `{"measure_id", "scorecard_id"}` or None, over the columns."""
+        if self.source_measure_id is None and self.source_scorecard_id is None:
+            return None
+        return {"measure_id": self.source_measure_id, "scorecard_id": self.source_scorecard_id}
+
+    @source.setter
+    def source(self, source: dict[str, uuid.UUID | None] | None) -> None:
+        self.source_measure_id = None if source is None else source.get("measure_id")
+        self.source_scorecard_id = None if source is None else source.get("scorecard_id")

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.log import Action, diff, record, snapshot
@@ -148,6 +148,26 @@ async def delete_scorecard(
 ) -> None:
     scorecard = await get_scorecard(session, scorecard_id, for_update=True)
     check_if_match(if_match, scorecard.version)
+    own = select(Measure.id).where(Measure.scorecard_id == scorecard_id)
+    linking = (
+        await session.execute(
+            select(Measure.id, Measure.key)
+            .where(
+                Measure.scorecard_id != scorecard_id,
+                or_(
+                    Measure.source_scorecard_id == scorecard_id,
+                    Measure.source_measure_id.in_(own),
+                ),
+            )
+            .order_by(Measure.id)
+        )
+    ).all()
+    if linking:
+        names = [f"{row.key!r} ({row.id})" for row in linking]
+        raise Conflict(
+            f"linked measures {names} of other scorecards take their values from this "
+            "scorecard or its measures; unlink them first"
+        )
     if not cascade:
         measures = await session.scalar(
             select(func.count()).where(Measure.scorecard_id == scorecard_id)

@@ -138,11 +138,11 @@ async def get_measure_history(
     start, end = _range(from_, to, now)
     state = request.app.state
     async with state.read_pool.acquire() as connection:
-        cadence, entries = await service.measure_history(
+        cadence, source, entries = await service.measure_history(
             connection, state.definitions, measure_id, start, end, now
         )
     return MeasureHistoryOut.model_validate(
-        {"measure_id": measure_id, "cadence": cadence, "entries": entries}
+        {"measure_id": measure_id, "cadence": cadence, "source": source, "entries": entries}
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import driver_connection
 from app.scores.data import Definitions, load_definition
+from app.scores.links import resolve_window_stats
 from app.scoring import (
     MeasureScore,
     PeriodSelector,
@@ -117,6 +118,11 @@ async def _evaluate(
     windows = set().union(
         *(measure_windows(definition, i, now, current, with_trend=False) for i in ids)
     )
+    # Linked measures' windows hold their sources' values, resolved apart (not carried forward:
+    # a source's writes do not pass through here).
+    by_id = definition.measures_by_id
+    linked = {w for w in windows if (m := by_id.get(w.measure_id)) is not None and m.linked}
+    windows -= linked
     known: dict[Window, KnownWindow] = {}
     windows_written = _caches(session).windows
     if added is not None:
@@ -131,6 +137,9 @@ async def _evaluate(
         if (mine := locked.get(window.measure_id)) is not None:
             windows_written.put(window, mine.data_stamp, value)
     stats = {window: value.stats for window, value in known.items()}
+    if linked:
+        definitions = _caches(session).definitions
+        stats |= await resolve_window_stats(connection, definitions, definition, linked)
     return {i: evaluate_measure(definition, i, now, current, stats, with_trend=False) for i in ids}
 
 
@@ -142,6 +151,7 @@ class LockedMeasure:
     scorecard_id: uuid.UUID
     key: str
     derived: bool
+    linked: bool  # takes its values from a source (no readings either)
     status: str
     definition_stamp: int  # of its scorecard, read with the lock: see `load_definition`
     previous_data_stamp: int  # see `increments`
@@ -170,7 +180,8 @@ WITH seen AS (
 UPDATE measures m SET data_stamp = nextval('data_stamps')
 FROM wanted, seen, scorecards s
 WHERE m.id = wanted.id AND seen.id = wanted.id AND s.id = m.scorecard_id
-RETURNING m.id, m.scorecard_id, m.key, m.formula IS NOT NULL AS derived, m.status,
+RETURNING m.id, m.scorecard_id, m.key, m.formula IS NOT NULL AS derived,
+    num_nonnulls(m.source_measure_id, m.source_scorecard_id) > 0 AS linked, m.status,
     s.definition_stamp, s.locked_before, wanted.data_stamp AS previous_data_stamp, m.data_stamp,
     NOT (seen.version = wanted.version) AS waited
 """
@@ -209,6 +220,7 @@ async def lock_measures(
             scorecard_id=row["scorecard_id"],
             key=row["key"],
             derived=row["derived"],
+            linked=row["linked"],
             status=row["status"],
             definition_stamp=stamps[row["scorecard_id"]][0],
             locked_before=stamps[row["scorecard_id"]][1],

@@ -400,30 +400,40 @@ async def test_what_another_links_cannot_be_deleted(client, department):
     assert gone.status_code == 204
 
 
-async def test_statuses_of_linked_measures(client, app, sessionmaker):
-    """A linked measure's status is evaluated when it is written, and the sweeper catches up
-    when its source moves (a write to another scorecard does not re-evaluate it)."""
+async def test_a_write_to_a_source_records_the_linked_measures_crossings(client, app, sessionmaker):
+    """A reading that moves a team's score re-evaluates, in its own transaction, every linked
+    measure that depends on it: the department's link to the team scorecard, the
+    organisation's link to the department, and the department's derived measure over its
+    link; each crossing is an event. The sweeper then finds nothing left to do."""
     from app.thresholds.sweeper import sweep
 
     now = datetime.now(UTC)
     team = await create_scorecard(client, name="Team")
     m = await create_measure(client, team["id"], key="m")
-    await reading(client, m["id"], 95, at=now.isoformat())
+    await reading(client, m["id"], 95, at=(now - timedelta(seconds=10)).isoformat())
     dept = await create_scorecard(client, name="Dept")
     link = await create_measure(client, dept["id"], key="team", source={"scorecard_id": team["id"]})
-    assert link["status"] == "green"
-    await reading(client, m["id"], 50, at=(now + timedelta(seconds=1)).isoformat())
-    await sweep(sessionmaker, now + timedelta(seconds=2))
-    stored = (await client.get(f"/v1/measures/{link['id']}")).json()
-    assert stored["status"] == "red"
+    half = await create_measure(client, dept["id"], key="half", formula="team / 2")
+    org = await create_scorecard(client, name="Org")
+    top = await create_measure(client, org["id"], key="dept", source={"scorecard_id": dept["id"]})
+    # The department: (95 + 47.5) / 2 = 71.25, amber.
+    assert (link["status"], half["status"], top["status"]) == ("green", "red", "amber")
+    # 95 → 50: the team link turns red; the org sees the department's (50 + 25) / 2 = 37.5.
+    await reading(client, m["id"], 50, at=(now - timedelta(seconds=5)).isoformat())
+
+    async def status(measure: dict[str, Any]) -> str:
+        return (await client.get(f"/v1/measures/{measure['id']}")).json()["status"]  # type: ignore[no-any-return]
+
+    assert (await status(link), await status(half), await status(top)) == ("red", "red", "red")
     events = (await client.get("/v1/events", params={"type": "measure.threshold_crossed"})).json()[
         "items"
     ]
-    mine = [e["data"] for e in events if e["data"]["measure_id"] == link["id"]]
-    assert [(d["previous_status"], d["status"]) for d in mine] == [
-        ("green", "red"),
-        ("no_data", "green"),
-    ] or [(d["previous_status"], d["status"]) for d in mine] == [
-        ("no_data", "green"),
-        ("green", "red"),
-    ]
+
+    def chain(measure: dict[str, Any]) -> list[tuple[str, str]]:
+        mine = [e["data"] for e in events if e["data"]["measure_id"] == measure["id"]]
+        return sorted((d["previous_status"], d["status"]) for d in mine)
+
+    assert chain(link) == [("green", "red"), ("no_data", "green")]
+    assert chain(top) == [("amber", "red"), ("no_data", "amber")]
+    assert chain(half) == [("no_data", "red")]
+    assert await sweep(sessionmaker, datetime.now(UTC)) == 0

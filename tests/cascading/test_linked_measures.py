@@ -437,3 +437,42 @@ async def test_a_write_to_a_source_records_the_linked_measures_crossings(client,
     assert chain(top) == [("amber", "red"), ("no_data", "amber")]
     assert chain(half) == [("no_data", "red")]
     assert await sweep(sessionmaker, datetime.now(UTC)) == 0
+
+
+async def test_a_score_is_a_constant_number_of_queries_per_level(client, app):
+    """Scoring a scorecard costs its definition, one query per level of linking, one for the
+    readings of every level and one for commentary: a chain of three links, six queries, however
+    many measures each level has (two links per level, each to a whole scorecard)."""
+    from app.scores.data import Definitions
+    from app.scores.service import score_scorecard
+    from app.scoring import PeriodSelector
+
+    below = await create_scorecard(client, name="Level 0")
+    for key in ("a", "b", "c"):
+        measure = await create_measure(client, below["id"], key=key)
+        await reading(client, measure["id"], 60)
+    for level in range(1, 4):
+        card = await create_scorecard(client, name=f"Level {level}")
+        for key in ("x", "y"):
+            await create_measure(client, card["id"], key=key, source={"scorecard_id": below["id"]})
+        below = card
+    statements: list[str] = []
+    definitions = Definitions()
+    as_of = datetime(2026, 3, 20, 12, tzinfo=UTC)
+
+    def log(record: Any) -> None:
+        statements.append(record.query)
+
+    async with app.state.read_pool.acquire() as connection:
+        connection.add_query_logger(log)
+        try:
+            # The first call also loads the definitions (and asyncpg learns the types).
+            for _ in range(3):
+                statements.clear()
+                _, tree = await score_scorecard(
+                    connection, definitions, uuid.UUID(below["id"]), as_of, PeriodSelector.current
+                )
+            assert len(statements) == 1 + 3 + 1 + 1, statements
+        finally:
+            connection.remove_query_logger(log)
+    assert tree.score == 60.0

@@ -312,6 +312,14 @@ async def delete_measure(
         raise Conflict("measure has readings; delete them or use ?cascade=true")
     before = snapshot(measure)
     await session.execute(delete(Measure).where(Measure.id == measure_id))
+    # Its scorecard's score moves: the measures linked to that scorecard follow, now.
+    linked = (
+        await session.scalars(
+            select(Measure.id).where(Measure.source_scorecard_id == measure.scorecard_id)
+        )
+    ).all()
+    if linked:
+        await refresh_statuses(session, await lock_measures(session, linked, foresee=False))
     await record(
         session,
         Action.measure_deleted,

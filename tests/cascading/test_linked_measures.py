@@ -5,6 +5,7 @@ links cannot be deleted. Every number below is computed by hand."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -476,3 +477,77 @@ async def test_a_score_is_a_constant_number_of_queries_per_level(client, app):
         finally:
             connection.remove_query_logger(log)
     assert tree.score == 60.0
+
+
+async def test_concurrent_links_cannot_close_a_cycle_together(client):
+    """Each link alone is fine; together they would make a cycle across two scorecards: one
+    gets in, the other sees it and is refused."""
+    one = await create_scorecard(client, name="One")
+    two = await create_scorecard(client, name="Two")
+    for _ in range(3):
+        answers = await asyncio.gather(
+            client.post(
+                f"/v1/scorecards/{one['id']}/measures",
+                json={
+                    "key": "from-two",
+                    "name": "From two",
+                    "perspective": "customer",
+                    "direction": "increase",
+                    "baseline": 0,
+                    "target": 100,
+                    "source": {"scorecard_id": two["id"]},
+                },
+            ),
+            client.post(
+                f"/v1/scorecards/{two['id']}/measures",
+                json={
+                    "key": "from-one",
+                    "name": "From one",
+                    "perspective": "customer",
+                    "direction": "increase",
+                    "baseline": 0,
+                    "target": 100,
+                    "source": {"scorecard_id": one["id"]},
+                },
+            ),
+        )
+        assert sorted(a.status_code for a in answers) == [201, 422]
+        created = next(a.json() for a in answers if a.status_code == 201)
+        assert (await client.delete(f"/v1/measures/{created['id']}")).status_code == 204
+
+
+async def test_a_definition_edit_of_a_source_re_evaluates_its_links(client):
+    team = await create_scorecard(client, name="Team")
+    m = await create_measure(client, team["id"], key="m")
+    await reading(client, m["id"], 80, at=(datetime.now(UTC) - timedelta(seconds=5)).isoformat())
+    dept = await create_scorecard(client, name="Dept")
+    link = await create_measure(client, dept["id"], key="team", source={"measure_id": m["id"]})
+    assert link["status"] == "amber"
+    # The link's own target: 80 of 0 → 200 is 40, red.
+    patched = await client.patch(f"/v1/measures/{link['id']}", json={"target": 200})
+    assert patched.json()["status"] == "red"
+    # The team's target moves the team's score, and so a link to the team scorecard.
+    card_link = await create_measure(
+        client, dept["id"], key="card", source={"scorecard_id": team["id"]}
+    )
+    assert card_link["status"] == "amber"
+    edited = await client.patch(f"/v1/measures/{m['id']}", json={"target": 85})
+    assert edited.status_code == 200
+    # 80 of 0 → 85: 94.12, green, for the team's measure and the link to its scorecard.
+    after = (await client.get(f"/v1/measures/{card_link['id']}")).json()
+    assert after["status"] == "green"
+
+
+async def test_deleting_a_measure_re_evaluates_links_to_its_scorecard(client):
+    team = await create_scorecard(client, name="Team")
+    high = await create_measure(client, team["id"], key="high")
+    low = await create_measure(client, team["id"], key="low")
+    at = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
+    await reading(client, high["id"], 100, at=at)
+    await reading(client, low["id"], 50, at=at)
+    dept = await create_scorecard(client, name="Dept")
+    link = await create_measure(client, dept["id"], key="team", source={"scorecard_id": team["id"]})
+    assert link["status"] == "amber"  # (100 + 50) / 2 = 75
+    deleted = await client.delete(f"/v1/measures/{low['id']}?cascade=true")
+    assert deleted.status_code == 204
+    assert (await client.get(f"/v1/measures/{link['id']}")).json()["status"] == "green"

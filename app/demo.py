@@ -55,11 +55,17 @@ OWNERS = {
     "capability": "Capability lead",
 }
 
+# (perspective, name, weight, the objectives it drives on the strategy map: created before it)
 OBJECTIVES = {
-    "spend": ("financial", "Spend the training budget where it pays back", 1.0),
-    "delight": ("customer", "Delight learners and their managers", 1.0),
-    "deliver": ("internal_process", "Run efficient, current programmes", 1.0),
-    "capability": ("learning_growth", "Build the capabilities the business needs", 2.0),
+    "spend": ("financial", "Spend the training budget where it pays back", 1.0, []),
+    "delight": ("customer", "Delight learners and their managers", 1.0, ["spend"]),
+    "deliver": ("internal_process", "Run efficient, current programmes", 1.0, ["delight"]),
+    "capability": (
+        "learning_growth",
+        "Build the capabilities the business needs",
+        2.0,
+        ["deliver", "delight"],
+    ),
 }
 
 # (objective, definition, series or None for derived measures)
@@ -376,11 +382,16 @@ async def load_demo(session: AsyncSession, now: datetime | None = None) -> tuple
         scorecard_id=DEMO_SCORECARD_ID,
     )
     objectives: dict[str, uuid.UUID] = {}
-    for name, (perspective, title, weight) in OBJECTIVES.items():
+    for name, (perspective, title, weight, drives) in OBJECTIVES.items():
         objective = await create_objective(
             session,
             DEMO_SCORECARD_ID,
-            ObjectiveCreate(perspective=perspective, name=title, weight=weight),
+            ObjectiveCreate(
+                perspective=perspective,
+                name=title,
+                weight=weight,
+                drives=[objectives[effect] for effect in drives],
+            ),
         )
         objectives[name] = objective.id
     rng = random.Random(2026)  # noqa: S311 -- reproducible demo data, not a secret
@@ -464,7 +475,7 @@ async def _explain_red_periods(
     definitions = Definitions()
     written = 0
     for measure_id in measure_ids:
-        _, entries = await measure_history(
+        _, _, entries = await measure_history(
             connection, definitions, measure_id, now - timedelta(days=365), now, now
         )
         for entry in entries:

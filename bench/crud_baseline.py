@@ -27,16 +27,21 @@ SCORECARD = (
     "locked_before, commentary_required_for, version, created_at, updated_at"
 )
 OBJECTIVE = (
-    "id, scorecard_id, perspective, name, description, weight, version, created_at, updated_at"
+    "id, scorecard_id, perspective, name, description, weight, "
+    "ARRAY(SELECT d.drives_id FROM objective_drives d "
+    "WHERE d.objective_id = objectives.id ORDER BY d.drives_id) AS drives, "
+    "version, created_at, updated_at"
 )
 MEASURE = (
     "id, scorecard_id, key, name, description, unit, owner, perspective, objective_id, weight, "
     "direction, baseline, target, target_min, target_max, tolerance, aggregation, cadence, "
-    "prorate, thresholds, formula, xapi, level, targets, due_after_days, status, version, "
-    "created_at, updated_at"
+    "prorate, thresholds, formula, "
+    "CASE WHEN num_nonnulls(source_measure_id, source_scorecard_id) > 0 THEN json_build_object("
+    "'measure_id', source_measure_id, 'scorecard_id', source_scorecard_id)::text END AS source, "
+    "xapi, level, targets, due_after_days, status, version, created_at, updated_at"
 )
 READING = "id, measure_id, value, observed_at, source, external_id, note, subject, created_at"
-JSONB = ("thresholds", "perspectives", "xapi", "targets", "commentary_required_for")
+JSONB = ("thresholds", "perspectives", "xapi", "targets", "commentary_required_for", "source")
 GRANTS = {"read": {"admin", "write", "read"}, "write": {"admin", "write"}}
 GRANTS["ingest"] = {"admin", "write", "ingest"}
 

@@ -22,6 +22,7 @@ from app.dashboard.links import Shared
 from app.readings.due import list_due
 from app.scores.data import Definitions
 from app.scores.service import score_scorecard, scorecard_history_trees
+from app.scores.strategy_map import map_of_score, render_svg
 from app.scoring import (
     MeasureScore,
     Period,
@@ -58,7 +59,7 @@ class Dashboard:
     history: list[tuple[Period, ScorecardScore]]
     due: list[dict[str, Any]]
     due_more: bool
-    # The strategy map's SVG, once a renderer for it exists; the page has its place ready.
+    # The strategy map, as the SVG `GET /v1/scorecards/{id}/map` draws.
     map_svg: Markup | None = None
 
 
@@ -70,7 +71,7 @@ async def load_dashboard(
     )
     # Twelve months up to now: the month holding `now` and the eleven before it.
     history = await scorecard_history_trees(
-        connection, definition, now - timedelta(days=366), now, now
+        connection, definitions, definition, now - timedelta(days=366), now, now
     )
     due, next_cursor = await list_due(
         connection,
@@ -79,6 +80,7 @@ async def load_dashboard(
         limit=DUE_SHOWN,
         cursor=None,
     )
+    strategy = await map_of_score(connection, shared.scorecard_id, shared.name, score)
     return Dashboard(
         name=shared.name,
         definition=definition,
@@ -86,6 +88,8 @@ async def load_dashboard(
         history=history[-HISTORY_MONTHS:],
         due=due,
         due_more=next_cursor is not None,
+        # Built by the renderer from escaped text only.
+        map_svg=Markup(render_svg(strategy)),  # noqa: S704
     )
 
 

@@ -14,6 +14,7 @@ from app.core.reads import (
     bodies,
     boolean,
     integer,
+    json_object,
     nested,
     number,
     object_array,
@@ -48,6 +49,17 @@ MEASURE = representation(
         boolean("prorate"),
         thresholds("thresholds"),
         text("formula"),
+        Field(
+            "source",
+            "CASE WHEN num_nonnulls(source_measure_id, source_scorecard_id) > 0 THEN "
+            + json_object(
+                (
+                    uuid("measure_id", "source_measure_id"),
+                    uuid("scorecard_id", "source_scorecard_id"),
+                )
+            )
+            + " END",
+        ),
         nested(
             "xapi",
             (

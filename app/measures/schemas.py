@@ -172,6 +172,31 @@ _DUE = (
     "the scorecard's time zone); null: no schedule. Not for a derived measure."
 )
 
+_SOURCE = (
+    "Makes a linked measure: its value comes from another measure (of any scorecard, over "
+    "this measure's period) or is another scorecard's score, at the same instant, instead "
+    "of from readings. Exactly one of `measure_id` and `scorecard_id`; null: none."
+)
+
+
+class MeasureSource(RequestBody):
+    """Where a linked measure takes its value from: exactly one of the two."""
+
+    measure_id: uuid.UUID | None = None
+    scorecard_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if (self.measure_id is None) == (self.scorecard_id is None):
+            raise ValueError("give exactly one of measure_id and scorecard_id")
+        return self
+
+
+class MeasureSourceOut(ResponseBody):
+    measure_id: uuid.UUID | None
+    scorecard_id: uuid.UUID | None
+
+
 DEFINITION_FIELDS = (
     "direction",
     "baseline",
@@ -220,6 +245,14 @@ def definition_errors(fields: dict[str, Any]) -> list[dict[str, Any]]:
         bad("xapi", "a derived measure (with a formula) takes no readings, so no xAPI mapping")
     if fields.get("formula") and fields.get("due_after_days") is not None:
         bad("due_after_days", "a derived measure (with a formula) takes no readings to be due")
+    if fields.get("source"):
+        linked = "a linked measure (with a source) takes its values from the source"
+        if fields.get("formula"):
+            bad("formula", f"{linked}, so no formula")
+        if fields.get("xapi"):
+            bad("xapi", f"{linked}, so no xAPI mapping")
+        if fields.get("due_after_days") is not None:
+            bad("due_after_days", f"{linked}, so no readings are due")
     return errors
 
 
@@ -268,6 +301,7 @@ class MeasureCreate(RequestBody):
     prorate: StrictBool = False
     thresholds: Thresholds | None = None
     formula: FormulaText | None = None
+    source: MeasureSource | None = Field(None, description=_SOURCE)
     xapi: XapiMapping | None = None
     level: Level | None = None
     targets: TargetSchedule | None = Field(None, description=_TARGETS)
@@ -306,6 +340,7 @@ class MeasureUpdate(PatchBody):
     prorate: StrictBool | None = None
     thresholds: Thresholds | None = None
     formula: FormulaText | None = None
+    source: MeasureSource | None = Field(None, description=_SOURCE)
     xapi: XapiMapping | None = None
     level: Level | None = None
     targets: TargetSchedule | None = Field(None, description=_TARGETS)
@@ -344,6 +379,7 @@ class MeasureOut(ResponseBody):
     prorate: bool
     thresholds: ThresholdsOut | None
     formula: str | None
+    source: MeasureSourceOut | None = Field(description=_SOURCE)
     xapi: XapiMappingOut | None
     level: Level | None
     targets: list[TargetStepOut] | None

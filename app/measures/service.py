@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -13,6 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.audit.log import Action, diff, record, snapshot
 from app.core.errors import Conflict, ValidationFailed
 from app.core.http import check_if_match
+from app.core.ids import new_id
 from app.measures.schemas import (
     MeasureCreate,
     MeasureUpdate,
@@ -85,6 +86,123 @@ async def _dependents(session: AsyncSession, scorecard_id: uuid.UUID, key: str) 
     return sorted(k for k, f in rows if key in parse_formula(f or "").keys)
 
 
+# Edits that can close a cycle across scorecards (sources, and formulas once anything is
+# linked) take this transaction-level advisory lock: they check the whole graph one at a time.
+_LINKS_LOCK = text("SELECT pg_advisory_xact_lock(0x11A4ED)")
+_ANY_LINKED = text(
+    "SELECT EXISTS (SELECT FROM measures "
+    "WHERE num_nonnulls(source_measure_id, source_scorecard_id) > 0)"
+)
+MAX_LINK_LEVELS = 5
+
+
+async def _check_links(
+    session: AsyncSession,
+    scorecard_id: uuid.UUID,
+    merged: dict[str, Any],
+    measure_id: uuid.UUID,
+    field: str,
+) -> None:
+    """The source exists; no cycle runs through sources and formulas; no chain of links is
+    deeper than MAX_LINK_LEVELS. Else 422 at `field`, naming the cycle or the chain."""
+    await session.execute(_LINKS_LOCK)
+    source = merged.get("source") or {}
+    if (linked_measure := source.get("measure_id")) is not None and not await session.scalar(
+        select(exists().where(Measure.id == linked_measure))
+    ):
+        raise ValidationFailed.at(["body", "source", "measure_id"], "no such measure")
+    if (linked_card := source.get("scorecard_id")) is not None and not await session.scalar(
+        select(exists().where(Scorecard.id == linked_card))
+    ):
+        raise ValidationFailed.at(["body", "source", "scorecard_id"], "no such scorecard")
+    rows = (
+        await session.execute(
+            select(
+                Measure.id,
+                Measure.scorecard_id,
+                Measure.key,
+                Measure.formula,
+                Measure.source_measure_id,
+                Measure.source_scorecard_id,
+            )
+        )
+    ).all()
+    nodes = {row.id: row._asdict() for row in rows}
+    nodes[measure_id] = {
+        "id": measure_id,
+        "scorecard_id": scorecard_id,
+        "key": merged["key"],
+        "formula": merged.get("formula"),
+        "source_measure_id": linked_measure,
+        "source_scorecard_id": linked_card,
+    }
+    members: dict[uuid.UUID, list[uuid.UUID]] = {}
+    by_key: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
+    for node in nodes.values():
+        members.setdefault(node["scorecard_id"], []).append(node["id"])
+        by_key[(node["scorecard_id"], node["key"])] = node["id"]
+    # What each measure's value depends on, with 1 for a link and 0 for a formula input.
+    edges: dict[uuid.UUID, list[tuple[uuid.UUID, int]]] = {}
+    for node in nodes.values():
+        if node["source_measure_id"] is not None:
+            edges[node["id"]] = [(node["source_measure_id"], 1)]
+        elif node["source_scorecard_id"] is not None:
+            edges[node["id"]] = [(m, 1) for m in members.get(node["source_scorecard_id"], ())]
+        elif node["formula"]:
+            keys = parse_formula(node["formula"]).keys
+            edges[node["id"]] = [
+                (by_key[(node["scorecard_id"], k)], 0)
+                for k in sorted(keys)
+                if (node["scorecard_id"], k) in by_key
+            ]
+
+    def name(node_id: uuid.UUID) -> str:
+        return f"{nodes[node_id]['key']!r} ({node_id})"
+
+    # Depth first from the edited measure: a path back to it is a cycle; the longest chain of
+    # links below each measure is its depth (memoised; the graph below is acyclic otherwise).
+    depth: dict[uuid.UUID, tuple[int, list[uuid.UUID]]] = {}
+    on_path: list[uuid.UUID] = []
+
+    def visit(node_id: uuid.UUID) -> tuple[int, list[uuid.UUID]]:
+        if node_id in on_path:
+            cycle = [*on_path[on_path.index(node_id) :], node_id]
+            raise ValidationFailed.at(
+                ["body", field],
+                "sources and formulas would form a cycle: " + " → ".join(map(name, cycle)),
+            )
+        if node_id in depth:
+            return depth[node_id]
+        on_path.append(node_id)
+        best: tuple[int, list[uuid.UUID]] = (0, [node_id])
+        for following, weight in edges.get(node_id, ()):
+            levels, chain = visit(following)
+            if levels + weight > best[0]:
+                best = (levels + weight, [node_id, *chain])
+        on_path.pop()
+        depth[node_id] = best
+        return best
+
+    visit(measure_id)
+    # Measures that depend on this one: their chains grow with it.
+    for node_id in nodes:
+        levels, chain = visit(node_id)
+        if levels > MAX_LINK_LEVELS:
+            raise ValidationFailed.at(
+                ["body", field],
+                f"a chain of links may be at most {MAX_LINK_LEVELS} levels deep; this makes "
+                f"{levels}: " + " → ".join(map(name, chain)),
+            )
+
+
+async def _linking(session: AsyncSession, condition: Any) -> list[str]:
+    """The measures that link to what `condition` selects, named for a 409."""
+    rows = (
+        await session.execute(select(Measure.id, Measure.key).where(condition).order_by(Measure.id))
+    ).all()
+    return [f"{row.key!r} ({row.id})" for row in rows]
+
+
 async def _has_readings(session: AsyncSession, measure_id: uuid.UUID) -> bool:
     return bool(await session.scalar(select(exists().where(Reading.measure_id == measure_id))))
 
@@ -125,7 +243,10 @@ async def create_measure(
     fields["perspective"] = await _placement(session, scorecard, fields)
     if body.formula:
         await _check_formulas(session, scorecard_id, fields, None)
-    measure = Measure(scorecard_id=scorecard_id, **fields)
+    measure = Measure(id=new_id(), scorecard_id=scorecard_id, **fields)
+    if body.source is not None or (body.formula and await session.scalar(_ANY_LINKED)):
+        field = "source" if body.source is not None else "formula"
+        await _check_links(session, scorecard_id, fields, measure.id, field)
     session.add(measure)
     await _flush_unique_key(session, body.key)
     # A derived measure may start with data.
@@ -168,6 +289,16 @@ async def update_measure(
         await _check_formulas(session, scorecard.id, merged, measure_id)
     if merged["cadence"] != measure.cadence:
         await forget_announced(session, measure_id)
+    relinks = "source" in changes and merged["source"] is not None
+    if relinks and measure.source is None and await _has_readings(session, measure_id):
+        raise Conflict(
+            "this measure has readings; a linked measure takes none — delete its readings first"
+        )
+    if relinks or (
+        merged["formula"] and "formula" in changes and await session.scalar(_ANY_LINKED)
+    ):
+        field = "source" if relinks else "formula"
+        await _check_links(session, scorecard.id, merged, measure_id, field)
     for name in MeasureUpdate.model_fields:
         setattr(measure, name, merged[name])
     measure.version += 1
@@ -191,10 +322,20 @@ async def delete_measure(
     check_if_match(if_match, measure.version)
     if users := await _dependents(session, measure.scorecard_id, measure.key):
         raise Conflict(f"derived measures {users} use this measure; update or delete them first")
+    if linking := await _linking(session, Measure.source_measure_id == measure_id):
+        raise Conflict(f"linked measures {linking} take their values from this measure")
     if not cascade and await _has_readings(session, measure_id):
         raise Conflict("measure has readings; delete them or use ?cascade=true")
     before = _audited(measure)
     await session.execute(delete(Measure).where(Measure.id == measure_id))
+    # Its scorecard's score moves: the measures linked to that scorecard follow, now.
+    linked = (
+        await session.scalars(
+            select(Measure.id).where(Measure.source_scorecard_id == measure.scorecard_id)
+        )
+    ).all()
+    if linked:
+        await refresh_statuses(session, await lock_measures(session, linked, foresee=False))
     await record(
         session,
         Action.measure_deleted,

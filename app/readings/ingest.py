@@ -253,12 +253,19 @@ def _gc_paused() -> Iterator[None]:
 # --- resolving and writing --------------------------------------------------------------------
 
 _MEASURES = text("""
-SELECT m.id, m.scorecard_id, m.key, m.formula IS NOT NULL AS derived
+SELECT m.id, m.scorecard_id, m.key, m.formula IS NOT NULL AS derived,
+    num_nonnulls(m.source_measure_id, m.source_scorecard_id) > 0 AS linked
 FROM measures m
 WHERE m.id = ANY(CAST(:ids AS uuid[]))
    OR (m.scorecard_id, m.key) IN (
        SELECT * FROM unnest(CAST(:scorecard_ids AS uuid[]), CAST(:keys AS text[])))
-""").columns(id=Uuid, scorecard_id=Uuid, key=String, derived=Boolean)
+""").columns(id=Uuid, scorecard_id=Uuid, key=String, derived=Boolean, linked=Boolean)
+
+
+class _Linked(str):
+    """What a linked measure's address names: why it takes no readings (409, not 422)."""
+
+    __slots__ = ()
 
 
 async def ingest_json(session: AsyncSession, raw: bytes) -> IngestResult:
@@ -276,9 +283,19 @@ async def ingest_csv(session: AsyncSession, raw: bytes) -> IngestResult:
 async def ingest(session: AsyncSession, batch: Batch) -> IngestResult:
     """Resolve, check and write a parsed batch, then commit. Any problem → 422 (or 409 for an
     external_id already stored with different content) and nothing is stored."""
-    readings = await _resolve(session, batch)
+    linked: list[int] = []
+    readings = await _resolve(session, batch, linked)
     if batch.problems:
         raise _invalid(batch)
+    if linked:
+        raise Conflict(
+            f"{batch.noun} {_indexes(batch, linked)} name linked measures, which take their "
+            "values from their source and no readings; nothing was stored",
+            errors=[
+                {"loc": [*batch.where(i), "measure_id"], "message": "a linked measure"}
+                for i in linked
+            ],
+        )
     result = await record_readings(session, readings)
     if result.locked:
         raise _locked(batch, readings, result.locked)
@@ -302,7 +319,7 @@ async def ingest(session: AsyncSession, batch: Batch) -> IngestResult:
     return IngestResult(created=result.created, duplicates=len(result.duplicates))
 
 
-async def _resolve(session: AsyncSession, batch: Batch) -> list[NewReading]:
+async def _resolve(session: AsyncSession, batch: Batch, linked: list[int]) -> list[NewReading]:
     """Turn valid items into NewReadings, looking every measure up in one query; unknown and
     derived measures and bad addressing become problems of their items."""
     ids = {item.measure_id for item in batch.items if item and item.measure_id}
@@ -323,16 +340,21 @@ async def _resolve(session: AsyncSession, batch: Batch) -> list[NewReading]:
     by_id: dict[uuid.UUID, uuid.UUID | str] = {}
     by_key: dict[tuple[uuid.UUID | None, str | None], uuid.UUID | str] = {}
     for row in rows:
-        target = f"measure {row.key!r} is derived from a formula and takes no readings"
-        by_id[row.id] = by_key[(row.scorecard_id, row.key)] = target if row.derived else row.id
+        target: uuid.UUID | str = row.id
+        if row.derived:
+            target = f"measure {row.key!r} is derived from a formula and takes no readings"
+        elif row.linked:
+            target = _Linked(f"measure {row.key!r} is linked to a source and takes no readings")
+        by_id[row.id] = by_key[(row.scorecard_id, row.key)] = target
     with _gc_paused():
-        return _readings(batch, by_id, by_key)
+        return _readings(batch, by_id, by_key, linked)
 
 
 def _readings(
     batch: Batch,
     by_id: dict[uuid.UUID, uuid.UUID | str],
     by_key: dict[tuple[uuid.UUID | None, str | None], uuid.UUID | str],
+    linked: list[int],
 ) -> list[NewReading]:
     readings = []
     for index, item in enumerate(batch.items):
@@ -343,6 +365,9 @@ def _readings(
         else:
             key = (item.scorecard_id, item.measure_key)
             measure, field_name = by_key.get(key, _UNKNOWN), "measure_key"
+        if isinstance(measure, _Linked):
+            linked.append(index)
+            continue
         if isinstance(measure, str):
             batch.problem(index, field_name, measure)
             continue

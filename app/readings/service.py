@@ -317,3 +317,8 @@ def refuse_derived(measures: Sequence[LockedMeasure]) -> None:
         raise Conflict(
             f"derived measures {derived} are computed from a formula and take no readings"
         )
+    linked = [m.key for m in measures if m.linked]
+    if linked:
+        raise Conflict(
+            f"linked measures {linked} take their values from their source and take no readings"
+        )

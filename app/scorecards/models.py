@@ -10,17 +10,21 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Column,
     DateTime,
     Float,
     ForeignKey,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    func,
+    select,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from app.core.database import Base, Timestamped
 from app.core.ids import new_id
@@ -47,6 +51,18 @@ class Scorecard(Timestamped, Base):
     )
 
 
+# The strategy map's arrows: objective `objective_id` drives (causes) objective `drives_id`, of
+# the same scorecard. Either side's delete takes the arrow with it (migration 0011).
+objective_drives = Table(
+    "objective_drives",
+    Base.metadata,
+    Column("objective_id", ForeignKey("objectives.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "drives_id", ForeignKey("objectives.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
+)
+
+
 class Objective(Timestamped, Base):
     __tablename__ = "objectives"
 
@@ -58,6 +74,21 @@ class Objective(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     weight: Mapped[float] = mapped_column(Float, default=1.0)
+    # The objectives it drives, sorted: read with the row (so in its audit snapshot), written
+    # through `objective_drives` (refresh the attribute after writing links).
+    drives: Mapped[list[uuid.UUID]] = column_property(
+        select(
+            func.coalesce(
+                func.array_agg(
+                    aggregate_order_by(objective_drives.c.drives_id, objective_drives.c.drives_id)
+                ),
+                text("'{}'::uuid[]"),
+            )
+        )
+        .where(objective_drives.c.objective_id == id)
+        .correlate_except(objective_drives)
+        .scalar_subquery()
+    )
 
 
 class Measure(Timestamped, Base):
@@ -87,6 +118,13 @@ class Measure(Timestamped, Base):
     prorate: Mapped[bool] = mapped_column(Boolean, default=False)
     thresholds: Mapped[dict[str, float] | None] = mapped_column(JSONB)
     formula: Mapped[str | None] = mapped_column(String(1000))
+    # A linked measure's source (migration 0011): at most one of the two.
+    source_measure_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("measures.id"), index=True
+    )
+    source_scorecard_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("scorecards.id"), index=True
+    )
     xapi: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     level: Mapped[str | None] = mapped_column(String(16))
     # Target schedule: [{"from": RFC 3339, "baseline"?, "target"?, "target_min"?,
@@ -97,3 +135,15 @@ class Measure(Timestamped, Base):
     )
     # Last evaluated status; maintained by the write path (crossing detection).
     status: Mapped[str] = mapped_column(String(16), default="no_data")
+
+    @property
+    def source(self) -> dict[str, uuid.UUID | None] | None:
+        """The API's `source`, `{"measure_id", "scorecard_id"}` or None, over the columns."""
+        if self.source_measure_id is None and self.source_scorecard_id is None:
+            return None
+        return {"measure_id": self.source_measure_id, "scorecard_id": self.source_scorecard_id}
+
+    @source.setter
+    def source(self, source: dict[str, uuid.UUID | None] | None) -> None:
+        self.source_measure_id = None if source is None else source.get("measure_id")
+        self.source_scorecard_id = None if source is None else source.get("scorecard_id")

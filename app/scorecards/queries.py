@@ -69,6 +69,13 @@ OBJECTIVE = representation(
         text("name"),
         text("description"),
         number("weight"),
+        # The objectives it drives (strategy map arrows), by id.
+        Field(
+            "drives",
+            "(SELECT '[' || coalesce(string_agg('\"' || d.drives_id || '\"', ',' "
+            "ORDER BY d.drives_id), '') || ']' FROM objective_drives d "
+            "WHERE d.objective_id = objectives.id)",
+        ),
         integer("version"),
         timestamp("created_at"),
         timestamp("updated_at"),

@@ -176,11 +176,29 @@ class ScorecardPage(Page[ScorecardOut]):
     """A page of scorecards."""
 
 
+def _unique_ids(ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    if len(set(ids)) != len(ids):
+        raise ValueError("must not name an objective twice")
+    return ids
+
+
+_DRIVES = (
+    "Objectives of the same scorecard this one drives (cause → effect): the arrows of the "
+    "strategy map. No self-reference, no cycle."
+)
+Drives = Annotated[
+    list[uuid.UUID],
+    Field(max_length=100, json_schema_extra={"uniqueItems": True}, description=_DRIVES),
+    AfterValidator(_unique_ids),
+]
+
+
 class ObjectiveCreate(RequestBody):
     perspective: Key
     name: Name
     description: LongText | None = None
     weight: Weight = 1.0
+    drives: Drives = Field(default_factory=list)
 
 
 class ObjectiveUpdate(PatchBody):
@@ -188,8 +206,9 @@ class ObjectiveUpdate(PatchBody):
     name: Name | None = None
     description: LongText | None = None
     weight: Weight | None = None
+    drives: Drives | None = None
 
-    REQUIRED: ClassVar[frozenset[str]] = frozenset({"perspective", "name", "weight"})
+    REQUIRED: ClassVar[frozenset[str]] = frozenset({"perspective", "name", "weight", "drives"})
 
 
 class ObjectiveOut(ResponseBody):
@@ -199,6 +218,7 @@ class ObjectiveOut(ResponseBody):
     name: str
     description: str | None
     weight: float
+    drives: list[uuid.UUID] = Field(description=_DRIVES + " Sorted.")
     version: int
     created_at: datetime
     updated_at: datetime

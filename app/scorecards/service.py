@@ -6,14 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.log import Action, diff, record, snapshot
 from app.core.database import get_or_404
 from app.core.errors import Conflict, Forbidden, ValidationFailed
 from app.core.http import check_if_match
-from app.scorecards.models import Measure, Objective, Scorecard
+from app.core.ids import new_id
+from app.scorecards.models import Measure, Objective, Scorecard, objective_drives
 from app.scorecards.schemas import (
     ObjectiveCreate,
     ObjectiveUpdate,
@@ -147,6 +148,26 @@ async def delete_scorecard(
 ) -> None:
     scorecard = await get_scorecard(session, scorecard_id, for_update=True)
     check_if_match(if_match, scorecard.version)
+    own = select(Measure.id).where(Measure.scorecard_id == scorecard_id)
+    linking = (
+        await session.execute(
+            select(Measure.id, Measure.key)
+            .where(
+                Measure.scorecard_id != scorecard_id,
+                or_(
+                    Measure.source_scorecard_id == scorecard_id,
+                    Measure.source_measure_id.in_(own),
+                ),
+            )
+            .order_by(Measure.id)
+        )
+    ).all()
+    if linking:
+        names = [f"{row.key!r} ({row.id})" for row in linking]
+        raise Conflict(
+            f"linked measures {names} of other scorecards take their values from this "
+            "scorecard or its measures; unlink them first"
+        )
     if not cascade:
         measures = await session.scalar(
             select(func.count()).where(Measure.scorecard_id == scorecard_id)
@@ -183,14 +204,83 @@ async def get_objective(
     )
 
 
+async def _check_drives(
+    session: AsyncSession, scorecard_id: uuid.UUID, objective_id: uuid.UUID, drives: list[uuid.UUID]
+) -> None:
+    """`drives` names other objectives of this scorecard and closes no cycle, else 422.
+    The caller holds the scorecard's lock: no arrow of this scorecard changes meanwhile."""
+    if objective_id in drives:
+        raise ValidationFailed.at(["body", "drives"], "an objective cannot drive itself")
+    named = await session.execute(
+        select(Objective.id, Objective.name).where(Objective.scorecard_id == scorecard_id)
+    )
+    names: dict[uuid.UUID, str] = {row.id: row.name for row in named}
+    if missing := [str(i) for i in drives if i not in names]:
+        raise ValidationFailed.at(
+            ["body", "drives"], f"no such objective in this scorecard: {', '.join(missing)}"
+        )
+    arrows: dict[uuid.UUID, list[uuid.UUID]] = {}
+    rows = await session.execute(
+        select(objective_drives.c.objective_id, objective_drives.c.drives_id)
+        .join(Objective, Objective.id == objective_drives.c.objective_id)
+        .where(Objective.scorecard_id == scorecard_id)
+        .order_by(objective_drives.c.objective_id, objective_drives.c.drives_id)
+    )
+    for cause, effect in rows:
+        arrows.setdefault(cause, []).append(effect)
+    arrows[objective_id] = sorted(drives)
+    if cycle := _cycle_through(objective_id, arrows):
+        path = " → ".join(f"{names.get(i, 'this objective')!r} ({i})" for i in cycle)
+        raise ValidationFailed.at(["body", "drives"], f"drives would close a cycle: {path}")
+
+
+def _cycle_through(
+    start: uuid.UUID, arrows: dict[uuid.UUID, list[uuid.UUID]]
+) -> list[uuid.UUID] | None:
+    """A path start → … → start along `arrows`, or None (depth first, without recursion)."""
+    seen = {start}
+    stack = [(start, iter(arrows.get(start, ())))]
+    while stack:
+        _, successors = stack[-1]
+        following = next(successors, None)
+        if following is None:
+            stack.pop()
+        elif following == start:
+            return [n for n, _ in stack] + [start]
+        elif following not in seen:
+            seen.add(following)
+            stack.append((following, iter(arrows.get(following, ()))))
+    return None
+
+
+async def _replace_drives(
+    session: AsyncSession, objective: Objective, drives: list[uuid.UUID]
+) -> None:
+    await session.execute(
+        delete(objective_drives).where(objective_drives.c.objective_id == objective.id)
+    )
+    if drives:
+        await session.execute(
+            insert(objective_drives),
+            [{"objective_id": objective.id, "drives_id": effect} for effect in drives],
+        )
+
+
 async def create_objective(
     session: AsyncSession, scorecard_id: uuid.UUID, body: ObjectiveCreate
 ) -> Objective:
-    scorecard = await get_scorecard(session, scorecard_id)
+    fields = body.model_dump()
+    drives: list[uuid.UUID] = fields.pop("drives")
+    # Locked while arrows are drawn: the objectives they point at cannot go meanwhile.
+    scorecard = await get_scorecard(session, scorecard_id, for_update=bool(drives))
     _check_perspective(scorecard, body.perspective)
-    objective = Objective(scorecard_id=scorecard_id, **body.model_dump())
+    objective = Objective(id=new_id(), scorecard_id=scorecard_id, **fields)
+    if drives:
+        await _check_drives(session, scorecard_id, objective.id, drives)
     session.add(objective)
     await session.flush()
+    await _replace_drives(session, objective, drives)
+    await session.refresh(objective, ["drives"])
     await record(
         session,
         Action.objective_created,
@@ -217,9 +307,15 @@ async def update_objective(
             .where(Measure.objective_id == objective_id)
             .values(perspective=changes["perspective"], version=Measure.version + 1)
         )
+    if "drives" in changes:
+        drives = changes.pop("drives")
+        await _check_drives(session, scorecard.id, objective_id, drives)
+        await _replace_drives(session, objective, drives)
     for name, value in changes.items():
         setattr(objective, name, value)
     objective.version += 1
+    await session.flush()
+    await session.refresh(objective, ["drives"])
     await record(
         session,
         Action.objective_updated,
@@ -241,6 +337,18 @@ async def delete_objective(
     ):
         raise Conflict("objective still has measures; delete them or use ?cascade=true")
     before = snapshot(objective)
+    # The objectives that drive it lose an arrow (the cascade): a new version each.
+    await session.execute(
+        update(Objective)
+        .where(
+            Objective.id.in_(
+                select(objective_drives.c.objective_id).where(
+                    objective_drives.c.drives_id == objective_id
+                )
+            )
+        )
+        .values(version=Objective.version + 1)
+    )
     await session.execute(delete(Objective).where(Objective.id == objective_id))
     await record(
         session,

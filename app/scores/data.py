@@ -155,7 +155,8 @@ def _thresholds(raw: str | None) -> Thresholds | None:
 _OBJECTIVE_COLUMNS = "o.id, o.name, o.perspective, o.weight"
 _MEASURE_COLUMNS = """m.id, m.key, m.name, m.unit, m.weight, m.perspective, m.objective_id,
     m.direction, m.aggregation, m.cadence, m.baseline, m.target, m.target_min, m.target_max,
-    m.tolerance, m.prorate, m.thresholds::text, m.formula, m.targets::text"""
+    m.tolerance, m.prorate, m.thresholds::text, m.formula, m.targets::text, m.source_measure_id,
+    m.source_scorecard_id"""
 # Initiatives (app/initiatives) are read here by plain SQL, below the package that writes them:
 # their table and link tables are part of the definition (their triggers move the stamp too).
 # The links travel as comma-separated text: asyncpg cannot decode a uuid[] inside an anonymous
@@ -165,22 +166,35 @@ _INITIATIVE_COLUMNS = """i.id, i.name, i.status, i.progress, i.start_date, i.end
      FROM initiative_objectives l WHERE l.initiative_id = i.id),
     (SELECT string_agg(l.measure_id::text, ',' ORDER BY l.measure_id)
      FROM initiative_measures l WHERE l.initiative_id = i.id)"""
-_DEFINITION = f"""
-SELECT s.definition_stamp,
-    (SELECT sum(m.data_stamp) FROM measures m WHERE m.scorecard_id = s.id) AS data_version,
+# `HELD` stands for the stamp of the definition the caller holds (0: none).
+_DEFINITION_COLUMNS = f"""s.definition_stamp,
     s.timezone, s.thresholds::text AS thresholds, s.score_cap,
     s.perspectives::text AS perspectives,
     s.commentary_required_for::text AS commentary_required_for,
-    CASE WHEN s.definition_stamp <> $2 THEN
+    CASE WHEN s.definition_stamp <> HELD THEN
         ARRAY(SELECT ROW({_OBJECTIVE_COLUMNS}) FROM objectives o
               WHERE o.scorecard_id = s.id ORDER BY o.id) END AS objectives,
-    CASE WHEN s.definition_stamp <> $2 THEN
+    CASE WHEN s.definition_stamp <> HELD THEN
         ARRAY(SELECT ROW({_MEASURE_COLUMNS}) FROM measures m
               WHERE m.scorecard_id = s.id ORDER BY m.id) END AS measures,
-    CASE WHEN s.definition_stamp <> $2 THEN
+    CASE WHEN s.definition_stamp <> HELD THEN
         ARRAY(SELECT ROW({_INITIATIVE_COLUMNS}) FROM initiatives i
-              WHERE i.scorecard_id = s.id ORDER BY i.id) END AS initiatives
+              WHERE i.scorecard_id = s.id ORDER BY i.id) END AS initiatives"""  # noqa: S608
+_DEFINITION = f"""
+SELECT (SELECT sum(m.data_stamp) FROM measures m WHERE m.scorecard_id = s.id) AS data_version,
+    {_DEFINITION_COLUMNS.replace("HELD", "$2")}
 FROM scorecards s WHERE s.id = $1
+"""  # noqa: S608 (built from constants)
+# The definitions of the scorecards $1 and of the scorecards of the measures $2, in one
+# statement, for linked measures (`app.scores.links`); $3/$4: the stamps held.
+_DEFINITIONS = f"""
+WITH wanted AS (
+    SELECT id FROM scorecards WHERE id = ANY($1::uuid[])
+    UNION SELECT scorecard_id FROM measures WHERE id = ANY($2::uuid[])
+)
+SELECT s.id, {_DEFINITION_COLUMNS.replace("HELD", "coalesce(h.stamp, 0)")}
+FROM wanted JOIN scorecards s ON s.id = wanted.id
+LEFT JOIN unnest($3::uuid[], $4::bigint[]) AS h(id, stamp) ON h.id = s.id
 """  # noqa: S608 (built from constants)
 
 
@@ -207,6 +221,8 @@ def measure_definition(
         thresholds,
         formula_text,
         targets,
+        source_measure_id,
+        source_scorecard_id,
     ) = row
     return MeasureDefinition(
         id=id_,
@@ -228,6 +244,8 @@ def measure_definition(
         thresholds=_thresholds(thresholds),
         formula=formula(formula_text) if formula_text else None,
         targets=_target_steps(targets),
+        source_measure_id=source_measure_id,
+        source_scorecard_id=source_scorecard_id,
     )
 
 
@@ -332,6 +350,15 @@ class Definitions:
         scorecard_ids = {self._scorecard_of[i] for i in measure_ids if i in self._scorecard_of}
         return [self._held[i][1] for i in scorecard_ids if i in self._held]
 
+    def held_of(
+        self, scorecard_ids: Iterable[uuid.UUID], measure_ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[int, ScorecardDefinition]]:
+        """The definitions held (with their stamps) of these scorecards and these measures'."""
+        wanted = set(scorecard_ids) | {
+            self._scorecard_of[i] for i in measure_ids if i in self._scorecard_of
+        }
+        return {i: self._held[i] for i in wanted if i in self._held}
+
     def formula(self, text: str) -> Formula:
         """Formulas are immutable: each text is parsed once while it is in use."""
         if (parsed := self._formulas.get(text)) is None:
@@ -381,6 +408,33 @@ async def load_scorecard(
         definition = scorecard_definition(scorecard_id, row, definitions.formula)
         definitions.put(scorecard_id, stamp, definition)
     return LoadedScorecard(definition, (stamp, data_version))
+
+
+async def load_definitions(
+    connection: Connection,
+    definitions: Definitions,
+    scorecard_ids: Collection[uuid.UUID],
+    measure_ids: Collection[uuid.UUID],
+) -> list[ScorecardDefinition]:
+    """The definitions of these scorecards and of these measures' scorecards (those that
+    exist), in one query that sends only the definitions held stale or not at all."""
+    held = definitions.held_of(scorecard_ids, measure_ids)
+    rows = await connection.fetch(
+        _DEFINITIONS,
+        list(scorecard_ids),
+        list(measure_ids),
+        list(held),
+        [stamp for stamp, _ in held.values()],
+    )
+    loaded = []
+    for row in rows:
+        scorecard_id, stamp = row["id"], row["definition_stamp"]
+        stamp_held, definition = held.get(scorecard_id, (0, None))
+        if definition is None or stamp != stamp_held:
+            definition = scorecard_definition(scorecard_id, row, definitions.formula)
+            definitions.put(scorecard_id, stamp, definition)
+        loaded.append(definition)
+    return loaded
 
 
 _MEASURE_SCORECARD = "SELECT scorecard_id FROM measures WHERE id = $1"

@@ -13,6 +13,7 @@ from app.auth.dependencies import require
 from app.auth.keys import Scope
 from app.core.errors import ValidationFailed
 from app.core.http import Route
+from app.core.reads import json_response
 from app.core.schemas import Timestamp
 from app.scores import service
 from app.scores.schemas import (
@@ -20,7 +21,9 @@ from app.scores.schemas import (
     MeasureScoreOut,
     ScorecardHistoryOut,
     ScorecardScoreOut,
+    StrategyMapOut,
 )
+from app.scores.strategy_map import load_strategy_map, render_svg
 from app.scoring import Cadence, MeasureScore, PeriodSelector
 
 router = APIRouter(route_class=Route, tags=["scores"], dependencies=[Depends(require(Scope.read))])
@@ -135,9 +138,62 @@ async def get_measure_history(
     start, end = _range(from_, to, now)
     state = request.app.state
     async with state.read_pool.acquire() as connection:
-        cadence, entries = await service.measure_history(
+        cadence, source, entries = await service.measure_history(
             connection, state.definitions, measure_id, start, end, now
         )
     return MeasureHistoryOut.model_validate(
-        {"measure_id": measure_id, "cadence": cadence, "entries": entries}
+        {"measure_id": measure_id, "cadence": cadence, "source": source, "entries": entries}
     )
+
+
+SVG = "image/svg+xml"
+
+
+def _prefers_svg(accept: str | None) -> bool:
+    """Whether the Accept header ranks SVG above JSON (JSON on a tie, and by default)."""
+    best = {"svg": 0.0, "json": 0.0}
+    for entry in (accept or "").split(","):
+        media, *params = (part.strip() for part in entry.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        if media in (SVG, "image/*"):
+            best["svg"] = max(best["svg"], quality)
+        if media in ("application/json", "application/*", "*/*"):
+            best["json"] = max(best["json"], quality)
+    return best["svg"] > best["json"]
+
+
+@router.get(
+    "/v1/scorecards/{scorecard_id}/map",
+    summary="The scorecard's strategy map",
+    description="Its objectives with their scores at `as_of`, and the arrows of their "
+    "`drives` (cause → effect). With `Accept: image/svg+xml`, the same map as a picture: one "
+    "band per perspective, each objective a box coloured by its status.",
+    response_model=StrategyMapOut,
+    responses={
+        200: {
+            "content": {
+                SVG: {"schema": {"type": "string", "description": "The map as an SVG picture."}}
+            }
+        }
+    },
+)
+async def get_strategy_map(
+    scorecard_id: uuid.UUID, request: Request, as_of: AsOf = None
+) -> Response:
+    instant = as_of or datetime.now(UTC)
+    state = request.app.state
+    async with state.read_pool.acquire() as connection:
+        strategy = await load_strategy_map(connection, state.definitions, scorecard_id, instant)
+    if _prefers_svg(request.headers.get("accept")):
+        return Response(render_svg(strategy), media_type=SVG, headers={"Vary": "Accept"})
+    response = json_response(strategy.as_json())
+    response.headers["Vary"] = "Accept"
+    return response

@@ -26,6 +26,16 @@ class CommentaryNoteOut(ResponseBody):
     actions: str | None
 
 
+class SourceOut(ResponseBody):
+    """Where a linked measure's value comes from: one of the two is set."""
+
+    measure_id: uuid.UUID | None
+    scorecard_id: uuid.UUID | None
+
+
+_SOURCE = "A linked measure's source; null for any other."
+
+
 class TrendOut(ResponseBody):
     previous_score: float | None
     delta: float | None
@@ -58,6 +68,7 @@ _MEASURE_EXAMPLE: dict[str, Any] = {
     "last_observed_at": "2026-11-02T08:00:00Z",
     "readings_in_period": 3,
     "needs_initiative": False,
+    "source": None,
     "commentary": {"analysis": "Two cohorts slipped to December.", "actions": None},
     "commentary_missing": False,
 }
@@ -91,6 +102,7 @@ class MeasureScoreOut(ResponseBody):
         description="Red, and no initiative active at as_of is linked to the measure or to "
         "its objective."
     )
+    source: SourceOut | None = Field(description=_SOURCE)
     commentary: CommentaryNoteOut | None = Field(
         description="The commentary written for this period, if any."
     )
@@ -212,6 +224,7 @@ class MeasureHistoryEntryOut(ResponseBody):
 class MeasureHistoryOut(ResponseBody):
     measure_id: uuid.UUID
     cadence: Cadence
+    source: SourceOut | None = Field(description=_SOURCE)
     entries: list[MeasureHistoryEntryOut]
 
 
@@ -226,3 +239,28 @@ class ScorecardHistoryOut(ResponseBody):
     scorecard_id: uuid.UUID
     cadence: Cadence
     entries: list[ScorecardHistoryEntryOut]
+
+
+class MapNodeOut(ResponseBody):
+    """An objective on the strategy map, with its score at `as_of`."""
+
+    objective_id: uuid.UUID
+    name: str
+    perspective: str = Field(description="The key of its perspective.")
+    score: float | None
+    status: StatusOut
+
+
+class MapEdgeOut(ResponseBody):
+    """An arrow of the map: objective `from` drives objective `to` (cause → effect)."""
+
+    from_: uuid.UUID = Field(alias="from")
+    to: uuid.UUID
+
+
+class StrategyMapOut(ResponseBody):
+    nodes: list[MapNodeOut] = Field(
+        description="Band by band, top to bottom (financial first, learning & growth last); "
+        "within a band, as the score tree lists them."
+    )
+    edges: list[MapEdgeOut] = Field(description="Sorted by `from`, then `to`.")

@@ -14,11 +14,11 @@ from app.scores.cache import ScoreCache
 from app.scores.data import (
     Definitions,
     fetch_commentary,
-    fetch_window_stats,
     load_definition,
     load_scorecard,
     scorecard_of_measure,
 )
+from app.scores.links import has_links, resolve_window_stats
 from app.scoring import (
     Cadence,
     MeasureHistoryEntry,
@@ -28,6 +28,7 @@ from app.scoring import (
     ScorecardDefinition,
     ScorecardHistoryEntry,
     ScorecardScore,
+    Source,
     commentary_keys,
     evaluate_measure,
     evaluate_measure_history,
@@ -42,6 +43,7 @@ from app.scoring import (
     scorecard_history_points,
     scorecard_history_windows,
     scorecard_windows,
+    source_of,
     with_commentary,
 )
 
@@ -63,14 +65,18 @@ async def score_scorecard_json(
     (see `app.scores.cache`)."""
     # The version is read before the readings: a score is never older than its cache key.
     loaded = await load_scorecard(connection, definitions, scorecard_id)
+    # A linked measure's value moves with other scorecards' data, which the version does not
+    # follow: such a scorecard is computed afresh every time.
+    cacheable = not has_links(loaded.definition)
     key = (scorecard_id, selector, as_of, None if as_of is None else as_of.utcoffset())
-    if (body := cache.get(key, loaded.version)) is not None:
+    if cacheable and (body := cache.get(key, loaded.version)) is not None:
         return body
     instant = as_of or datetime.now(UTC)
-    score = await _evaluate_scorecard(connection, loaded.definition, instant, selector)
+    score = await _evaluate_scorecard(connection, definitions, loaded.definition, instant, selector)
     # The result dataclasses carry exactly the API's field names: serialized in one pass.
     body = _SCORECARD_SCORE.dump_json(score)
-    cache.put(key, loaded.version, body)
+    if cacheable:
+        cache.put(key, loaded.version, body)
     return body
 
 
@@ -83,17 +89,20 @@ async def score_scorecard(
 ) -> tuple[ScorecardDefinition, ScorecardScore]:
     """The scorecard's score tree at `as_of`, with the definition it was computed from."""
     definition = (await load_scorecard(connection, definitions, scorecard_id)).definition
-    return definition, await _evaluate_scorecard(connection, definition, as_of, selector)
+    return definition, await _evaluate_scorecard(
+        connection, definitions, definition, as_of, selector
+    )
 
 
 async def _evaluate_scorecard(
     connection: Connection,
+    definitions: Definitions,
     definition: ScorecardDefinition,
     instant: datetime,
     selector: PeriodSelector,
 ) -> ScorecardScore:
-    stats = await fetch_window_stats(
-        connection, definition, scorecard_windows(definition, instant, selector)
+    stats = await resolve_window_stats(
+        connection, definitions, definition, scorecard_windows(definition, instant, selector)
     )
     score = evaluate_scorecard(definition, instant, selector, stats)
     # Commentary is part of the cached body: writing some moves the measure's data stamp.
@@ -110,7 +119,7 @@ async def score_measure(
 ) -> MeasureScore:
     definition = await _definition_of_measure(connection, definitions, measure_id)
     windows = measure_windows(definition, measure_id, as_of, selector)
-    stats = await fetch_window_stats(connection, definition, windows)
+    stats = await resolve_window_stats(connection, definitions, definition, windows)
     score = evaluate_measure(definition, measure_id, as_of, selector, stats)
     notes = await fetch_commentary(connection, [(measure_id, score.period)])
     return measure_with_commentary(score, notes, definition.commentary_required_for)
@@ -147,8 +156,8 @@ async def scorecard_history(
     definition = await load_definition(connection, definitions, scorecard_id)
     points = scorecard_history_points(definition, start, end, now, cadence)
     _check_history_size(list(points))
-    stats = await fetch_window_stats(
-        connection, definition, scorecard_history_windows(definition, points)
+    stats = await resolve_window_stats(
+        connection, definitions, definition, scorecard_history_windows(definition, points)
     )
     return evaluate_scorecard_history(definition, points, stats)
 
@@ -160,20 +169,22 @@ async def measure_history(
     start: datetime,
     end: datetime,
     now: datetime,
-) -> tuple[Cadence, list[MeasureHistoryEntry]]:
+) -> tuple[Cadence, Source | None, list[MeasureHistoryEntry]]:
     definition = await _definition_of_measure(connection, definitions, measure_id)
     points = measure_history_points(definition, measure_id, start, end, now)
     _check_history_size(list(points))
     windows = measure_history_windows(definition, measure_id, points)
-    stats = await fetch_window_stats(connection, definition, windows)
+    stats = await resolve_window_stats(connection, definitions, definition, windows)
     cadence = next(m.cadence for m in definition.measures if m.id == measure_id)
     entries = evaluate_measure_history(definition, measure_id, points, stats)
     notes = await fetch_commentary(connection, [(measure_id, e.period) for e in entries])
-    return cadence, history_with_commentary(measure_id, entries, notes)
+    source = source_of(definition.measures_by_id[measure_id])
+    return cadence, source, history_with_commentary(measure_id, entries, notes)
 
 
 async def scorecard_history_trees(
     connection: Connection,
+    definitions: Definitions,
     definition: ScorecardDefinition,
     start: datetime,
     end: datetime,
@@ -183,7 +194,7 @@ async def scorecard_history_trees(
     caller's)."""
     points = scorecard_history_points(definition, start, end, now, Cadence.month)
     _check_history_size(list(points))
-    stats = await fetch_window_stats(
-        connection, definition, scorecard_history_windows(definition, points)
+    stats = await resolve_window_stats(
+        connection, definitions, definition, scorecard_history_windows(definition, points)
     )
     return evaluate_scorecard_history_trees(definition, points, stats)

@@ -18,7 +18,7 @@ from app.scoring.engine import (
     measure_windows,
     scorecard_windows,
 )
-from app.scoring.evaluation import EvaluationPoint, thresholds_in_effect
+from app.scoring.evaluation import EvaluationPoint, source_of, thresholds_in_effect
 from app.scoring.formula import Formula, FormulaError, evaluation_order, parse_formula
 from app.scoring.history import (
     evaluate_measure_history,
@@ -29,6 +29,7 @@ from app.scoring.history import (
     scorecard_history_points,
     scorecard_history_windows,
 )
+from app.scoring.links import source_value, source_windows
 from app.scoring.model import (
     CLOSED_INITIATIVE_STATUSES,
     Aggregation,
@@ -59,6 +60,7 @@ from app.scoring.results import (
     PerspectiveScore,
     ScorecardHistoryEntry,
     ScorecardScore,
+    Source,
     Trend,
 )
 from app.scoring.windows import Reading, Window, WindowStats, summarize
@@ -90,6 +92,7 @@ __all__ = [
     "ScorecardDefinition",
     "ScorecardHistoryEntry",
     "ScorecardScore",
+    "Source",
     "Status",
     "TargetStep",
     "Thresholds",
@@ -115,6 +118,9 @@ __all__ = [
     "scorecard_history_points",
     "scorecard_history_windows",
     "scorecard_windows",
+    "source_of",
+    "source_value",
+    "source_windows",
     "summarize",
     "thresholds_in_effect",
     "with_commentary",

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from app.scoring.model import Aggregation, MeasureDefinition, ScorecardDefinition, Thresholds
 from app.scoring.periods import MICROSECOND, Cadence, Period, period_containing, previous_period
-from app.scoring.results import MeasureScore
+from app.scoring.results import MeasureScore, Source
 from app.scoring.rules import (
     aggregate,
     clamp_score,
@@ -109,7 +109,12 @@ def value_at(
 ) -> float | None:
     values: dict[str, float | None] = {}
     for m in graph.closure(measure):
-        if m.formula is None:
+        if m.linked:
+            # The caller resolved the source's value into the measure's own window
+            # (`app.scores.links`): the value itself, not readings to aggregate.
+            linked = stats.get(window_of(m, point), NO_READINGS).latest_value
+            values[m.key] = None if linked is None else rounded(linked)
+        elif m.formula is None:
             values[m.key] = aggregate(m.aggregation, stats.get(window_of(m, point), NO_READINGS))
         else:
             derived = m.formula.evaluate(values)
@@ -147,8 +152,12 @@ def measure_score(
     if with_trend:
         _, _, previous_score = score_at(graph, measure, graph.previous_point(measure, point), stats)
         trend = trend_of(score, previous_score)
-    # A derived measure has no readings of its own: no freshness facts to report.
-    own = NO_READINGS if measure.formula else stats.get(window_of(measure, point), NO_READINGS)
+    # A derived or linked measure has no readings of its own: no freshness facts to report.
+    own = (
+        NO_READINGS
+        if measure.formula or measure.linked
+        else stats.get(window_of(measure, point), NO_READINGS)
+    )
     last_observed_at = own.latest_observed_at
     # Only a `latest` value can come from before the period; other aggregations use the period.
     stale = (
@@ -180,7 +189,14 @@ def measure_score(
         coverage=0.0 if score is None else 1.0,
         needs_initiative=initiatives_at is not None
         and graph.scorecard.needs_initiative(measure, status, initiatives_at),
+        source=source_of(measure),
     )
+
+
+def source_of(measure: MeasureDefinition) -> Source | None:
+    if not measure.linked:
+        return None
+    return Source(measure.source_measure_id, measure.source_scorecard_id)
 
 
 def thresholds_in_effect(

@@ -101,8 +101,20 @@ class MeasureDefinition:
     thresholds: Thresholds | None = None
     formula: Formula | None = None  # set for a derived measure
     targets: tuple[TargetStep, ...] = ()  # the target schedule, by start, strictly ascending
+    # Set for a linked measure (at most one): its value is that measure's over this measure's
+    # period, or that scorecard's score, at the same instant (docs/scoring.md, linked measures).
+    source_measure_id: UUID | None = None
+    source_scorecard_id: UUID | None = None
+
+    @property
+    def linked(self) -> bool:
+        return self.source_measure_id is not None or self.source_scorecard_id is not None
 
     def __post_init__(self) -> None:
+        if self.source_measure_id is not None and self.source_scorecard_id is not None:
+            raise ValueError(f"measure {self.key!r}: one source at most")
+        if self.linked and self.formula is not None:
+            raise ValueError(f"measure {self.key!r}: a linked measure has no formula")
         self._check_own_values()
         for earlier, later in itertools.pairwise(self.targets):
             if not earlier.starts < later.starts:

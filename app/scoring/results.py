@@ -24,6 +24,14 @@ class Trend:
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where a linked measure's value comes from: one of the two is set."""
+
+    measure_id: UUID | None
+    scorecard_id: UUID | None
+
+
+@dataclass(frozen=True)
 class MeasureScore:
     measure_id: UUID
     key: str
@@ -46,6 +54,7 @@ class MeasureScore:
     readings_in_period: int
     coverage: float
     needs_initiative: bool  # red, and no active initiative covers it (False in history)
+    source: Source | None = None  # a linked measure's
     # Attached after evaluation (app/scoring/commentary.py): notes are data, not arithmetic.
     commentary: Commentary | None = None
     commentary_missing: bool = False

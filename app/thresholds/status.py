@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import driver_connection
 from app.scores.data import Definitions, load_definition
+from app.scores.links import resolve_window_stats
 from app.scoring import (
     MeasureScore,
     PeriodSelector,
@@ -123,6 +124,11 @@ async def _evaluate(
     windows = set().union(
         *(measure_windows(definition, i, now, current, with_trend=False) for i in ids)
     )
+    # Linked measures' windows hold their sources' values, resolved apart (not carried forward:
+    # a source's writes do not pass through here).
+    by_id = definition.measures_by_id
+    linked = {w for w in windows if (m := by_id.get(w.measure_id)) is not None and m.linked}
+    windows -= linked
     known: dict[Window, KnownWindow] = {}
     windows_written = _caches(session).windows
     if added is not None:
@@ -139,6 +145,9 @@ async def _evaluate(
         if (mine := locked.get(window.measure_id)) is not None:
             windows_written.put(window, mine.data_stamp, value)
     stats = {window: value.stats for window, value in known.items()}
+    if linked:
+        definitions = _caches(session).definitions
+        stats |= await resolve_window_stats(connection, definitions, definition, linked)
     return {i: evaluate_measure(definition, i, now, current, stats, with_trend=False) for i in ids}
 
 
@@ -150,6 +159,7 @@ class LockedMeasure:
     scorecard_id: uuid.UUID
     key: str
     derived: bool
+    linked: bool  # takes its values from a source (no readings either)
     status: str
     definition_stamp: int  # of its scorecard, read with the lock: see `load_definition`
     previous_data_stamp: int  # see `increments`
@@ -165,22 +175,38 @@ class LockedMeasure:
 # in id order (rows are locked as the sort returns them). Locking for a write also moves the
 # measure's data stamp (migration 0004), which tells cached scores that they may be stale.
 #
+# The same statement takes the linked measures that depend on them, in every scorecard
+# (`reach`): measures linked to one of them or to its scorecard, transitively, with the derived
+# measures of the scorecards so reached (a formula over a linked measure); they sort into the
+# same order, so writers that reach one linked measure from different sources cannot deadlock.
+#
 # Under READ COMMITTED a statement that waited for a lock sees the locked rows as committed
 # meanwhile, but every other row as of its start: `seen` (the row versions, xmin, as they were)
 # tells whether a measure changed while we waited, and then the definition stamps are read again.
 _LOCK = """
-WITH seen AS (
-    SELECT id, xmin AS version FROM measures WHERE id = ANY($1::uuid[])
+WITH RECURSIVE reach(id, scorecard_id, reached) AS (
+    SELECT id, scorecard_id, false FROM measures WHERE id = ANY($1::uuid[])
+  UNION
+    SELECT m.id, m.scorecard_id, true
+    FROM reach r JOIN measures m
+      ON m.source_measure_id = r.id OR m.source_scorecard_id = r.scorecard_id
+      OR (r.reached AND m.formula IS NOT NULL AND m.scorecard_id = r.scorecard_id)
+), reached AS (
+    SELECT id, bool_and(reached) AS reached FROM reach GROUP BY id
+), seen AS (
+    SELECT id, xmin AS version FROM measures WHERE id IN (SELECT id FROM reached)
 ), wanted AS (
-    SELECT id, xmin AS version, data_stamp FROM measures WHERE id = ANY($1::uuid[])
+    SELECT id, xmin AS version, data_stamp FROM measures WHERE id IN (SELECT id FROM reached)
     ORDER BY formula IS NOT NULL, id FOR NO KEY UPDATE
 )
 UPDATE measures m SET data_stamp = nextval('data_stamps')
-FROM wanted, seen, scorecards s
-WHERE m.id = wanted.id AND seen.id = wanted.id AND s.id = m.scorecard_id
-RETURNING m.id, m.scorecard_id, m.key, m.formula IS NOT NULL AS derived, m.status,
+FROM wanted, seen, reached, scorecards s
+WHERE m.id = wanted.id AND seen.id = wanted.id AND reached.id = wanted.id
+    AND s.id = m.scorecard_id
+RETURNING m.id, m.scorecard_id, m.key, m.formula IS NOT NULL AS derived,
+    num_nonnulls(m.source_measure_id, m.source_scorecard_id) > 0 AS linked, m.status,
     s.definition_stamp, s.locked_before, wanted.data_stamp AS previous_data_stamp, m.data_stamp,
-    NOT (seen.version = wanted.version) AS waited
+    NOT (seen.version = wanted.version) AS waited, reached.reached
 """
 _SCORECARD_STAMPS = (
     "SELECT id, definition_stamp, locked_before FROM scorecards WHERE id = ANY($1::uuid[])"
@@ -193,9 +219,10 @@ _SET_STATUS = "UPDATE measures SET status = $2 WHERE id = $1"
 async def lock_measures(
     session: AsyncSession, measure_ids: Collection[uuid.UUID], *, foresee: bool = True
 ) -> list[LockedMeasure]:
-    """Lock these measures, the derived measures that use them and their other inputs (all in
-    one order, so concurrent writers cannot deadlock) for a write: writers of one measure
-    serialise, which keeps its status and event chain consistent. Unknown ids are left out.
+    """Lock these measures, the derived measures that use them and their other inputs, and the
+    linked measures that depend on them in any scorecard (all in one order, so concurrent
+    writers cannot deadlock) for a write: writers of one measure serialise, which keeps its
+    status and event chain consistent. Unknown ids are left out.
 
     The others come from this process's cached definitions (`foresee`), to save a round trip;
     if a definition changed meanwhile, `refresh_statuses` locks the dependents the guess
@@ -217,12 +244,14 @@ async def lock_measures(
             scorecard_id=row["scorecard_id"],
             key=row["key"],
             derived=row["derived"],
+            linked=row["linked"],
             status=row["status"],
             definition_stamp=stamps[row["scorecard_id"]][0],
             locked_before=stamps[row["scorecard_id"]][1],
             previous_data_stamp=row["previous_data_stamp"],
             data_stamp=row["data_stamp"],
-            requested=row["id"] in requested,
+            # A linked measure reached from them is re-evaluated as if asked for.
+            requested=row["id"] in requested or row["reached"],
         )
         for row in rows
     ]

@@ -334,6 +334,7 @@ async def test_a_body_in_a_media_type_the_endpoint_does_not_take_is_415(
 
 QUERY_TIMESTAMPS = [
     ("/v1/scorecards/{scorecard}/score", "as_of"),
+    ("/v1/scorecards/{scorecard}/map", "as_of"),
     ("/v1/measures/{measure}/score", "as_of"),
     ("/v1/scorecards/{scorecard}/history", "from"),
     ("/v1/scorecards/{scorecard}/history", "to"),

@@ -137,8 +137,10 @@ async def test_the_page_shows_the_tree_with_words_values_and_history(client, pub
     assert len(months) == 12 and months[0].endswith("no data")
     now = datetime.now(UTC)
     assert months[-2:] == [f"{last_month:%b %y}: 40 red", f"{now:%b %y}: 82 amber"]
-    # Twelve months of charts: the scorecard's, one per perspective, one per measure.
-    assert page.count("<svg") == 1 + 4 + 1
+    # Twelve months of charts: the scorecard's, one per perspective, one per measure; and the
+    # strategy map.
+    assert page.count("<svg") == 1 + 4 + 1 + 1
+    assert '<h2 id="h-map">Strategy map</h2>' in page
     assert page.count("score by month") >= 6
     assert "<script" not in page and "http://" not in page.replace(
         'xmlns="http://www.w3.org/2000/svg"', ""

@@ -26,6 +26,16 @@ async def test_demo_loads_once_and_scores(client, sessionmaker):
     assert len(measures) == len(MEASURES) == 16
     assert card["coverage"] == 1
     assert 0 < card["score"] <= 100
+    # Its strategy map: capability → delivery → delight → spend, and capability → delight.
+    strategy = (await client.get(f"/v1/scorecards/{DEMO_SCORECARD_ID}/map")).json()
+    assert [n["perspective"] for n in strategy["nodes"]] == [
+        "financial",
+        "customer",
+        "internal_process",
+        "learning_growth",
+    ]
+    assert all(n["status"] != "no_data" for n in strategy["nodes"])
+    assert len(strategy["edges"]) == 4
     levels = (
         await client.get(f"/v1/scorecards/{DEMO_SCORECARD_ID}/measures", params={"level": "roi"})
     ).json()["items"]

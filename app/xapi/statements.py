@@ -78,7 +78,8 @@ def check_statement(raw: Any, stored: datetime, where: str = "statement") -> Sta
         isinstance(raw["version"], str) and SUPPORTED_VERSION.match(raw["version"])
     ):
         raise bad(f"version {raw['version']!r} is not 1.0.x")
-    _check_result(raw.get("result"), bad)
+    if "result" in raw:  # may be left out, never null
+        _check_result(raw["result"], bad)
     voids = None
     if verb["id"] == VOIDED:
         if target.get("objectType") != "StatementRef":
@@ -132,8 +133,6 @@ def _instant(value: str) -> datetime:
 
 
 def _check_result(result: Any, bad: Any) -> None:
-    if result is None:
-        return
     if not isinstance(result, dict):
         raise bad("result must be an object")
     if "success" in result and not isinstance(result["success"], bool):

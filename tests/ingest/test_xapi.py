@@ -177,6 +177,8 @@ async def test_put_stores_under_the_given_id(lrs):
         statement(result={"score": {"scaled": 1.5}}),
         statement(result={"score": {"raw": "ten"}}),
         statement(result={"success": "yes"}),
+        {**statement(), "result": None},  # may be left out, never null
+        {**statement(), "timestamp": None},
         statement(version="2.0.0"),
         {**statement(), "mood": "happy"},
         statement(verb="http://adlnet.gov/expapi/verbs/\u0000completed"),

@@ -41,7 +41,9 @@ MEASURE = (
     "xapi, level, targets, due_after_days, status, version, created_at, updated_at"
 )
 READING = "id, measure_id, value, observed_at, source, external_id, note, subject, created_at"
-JSONB = ("thresholds", "perspectives", "xapi", "targets", "commentary_required_for", "source")
+# The jsonb (and json) columns of each, parsed as the service does.
+SCORECARD_JSONB = ("thresholds", "perspectives", "commentary_required_for")
+MEASURE_JSONB = ("thresholds", "xapi", "targets", "source")
 GRANTS = {"read": {"admin", "write", "read"}, "write": {"admin", "write"}}
 GRANTS["ingest"] = {"admin", "write", "ingest"}
 
@@ -60,9 +62,9 @@ def _json(content: Any, status: int = 200) -> Response:
     return Response(body, status_code=status, media_type="application/json")
 
 
-def _row(record: asyncpg.Record) -> dict[str, Any]:
+def _row(record: asyncpg.Record, jsonb: tuple[str, ...] = ()) -> dict[str, Any]:
     row = dict(record)
-    for name in JSONB:
+    for name in jsonb:
         if name in row and row[name] is not None:
             row[name] = orjson.loads(row[name])
     return row
@@ -78,21 +80,25 @@ async def _check_key(request: Request, connection: asyncpg.Connection, needs: st
         raise HTTPException(401 if scope is None else 403)
 
 
-async def _one(request: Request, sql: str, row_id: uuid.UUID) -> Response:
+async def _one(
+    request: Request, sql: str, row_id: uuid.UUID, jsonb: tuple[str, ...] = ()
+) -> Response:
     async with request.app.state.pool.acquire() as connection:
         await _check_key(request, connection, "read")
         record = await connection.fetchrow(sql, row_id)
     if record is None:
         raise HTTPException(404)
-    row = _row(record)
+    row = _row(record, jsonb)
     response = _json(row)
     if "version" in row:
         response.headers["ETag"] = f'"{row["version"]}"'
     return response
 
 
-def _page(records: list[asyncpg.Record], limit: int, keys: tuple[str, ...]) -> Response:
-    rows = [_row(r) for r in records[:limit]]
+def _page(
+    records: list[asyncpg.Record], limit: int, keys: tuple[str, ...], jsonb: tuple[str, ...] = ()
+) -> Response:
+    rows = [_row(r, jsonb) for r in records[:limit]]
     cursor = None
     if len(records) > limit:
         raw = orjson.dumps([str(rows[-1][k]) for k in keys])
@@ -113,7 +119,9 @@ async def healthz() -> Response:
 
 @app.get("/v1/scorecards/{row_id}")
 async def scorecard(row_id: uuid.UUID, request: Request) -> Response:
-    return await _one(request, f"SELECT {SCORECARD} FROM scorecards WHERE id = $1", row_id)
+    return await _one(
+        request, f"SELECT {SCORECARD} FROM scorecards WHERE id = $1", row_id, SCORECARD_JSONB
+    )
 
 
 @app.get("/v1/objectives/{row_id}")
@@ -123,7 +131,9 @@ async def objective(row_id: uuid.UUID, request: Request) -> Response:
 
 @app.get("/v1/measures/{row_id}")
 async def measure(row_id: uuid.UUID, request: Request) -> Response:
-    return await _one(request, f"SELECT {MEASURE} FROM measures WHERE id = $1", row_id)
+    return await _one(
+        request, f"SELECT {MEASURE} FROM measures WHERE id = $1", row_id, MEASURE_JSONB
+    )
 
 
 @app.get("/v1/readings/{row_id}")
@@ -134,7 +144,7 @@ async def reading(row_id: uuid.UUID, request: Request) -> Response:
 @app.get("/v1/scorecards")
 async def scorecards(request: Request, limit: int = 50) -> Response:
     sql = f"SELECT {SCORECARD} FROM scorecards ORDER BY id LIMIT $1"
-    return _page(await _list(request, sql, limit + 1), limit, ("id",))
+    return _page(await _list(request, sql, limit + 1), limit, ("id",), SCORECARD_JSONB)
 
 
 @app.get("/v1/scorecards/{row_id}/objectives")
@@ -146,7 +156,7 @@ async def objectives(row_id: uuid.UUID, request: Request, limit: int = 50) -> Re
 @app.get("/v1/scorecards/{row_id}/measures")
 async def measures(row_id: uuid.UUID, request: Request, limit: int = 50) -> Response:
     sql = f"SELECT {MEASURE} FROM measures WHERE scorecard_id = $1 ORDER BY id LIMIT $2"
-    return _page(await _list(request, sql, row_id, limit + 1), limit, ("id",))
+    return _page(await _list(request, sql, row_id, limit + 1), limit, ("id",), MEASURE_JSONB)
 
 
 @app.get("/v1/measures/{row_id}/readings")
@@ -179,7 +189,7 @@ async def insert_measure(row_id: uuid.UUID, request: Request) -> Response:
             float(body["target"]),
             orjson.dumps(body.get("thresholds")).decode(),
         )
-    return _json(_row(record), 201)
+    return _json(_row(record, MEASURE_JSONB), 201)
 
 
 @app.post("/v1/measures/{row_id}/readings")

@@ -201,6 +201,8 @@ def render_svg(strategy: StrategyMap) -> str:
     as_of = strategy.as_of.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     columns = max((len(band.nodes) for band in strategy.bands), default=0)
     width = 2 * MARGIN + LABEL_WIDTH + max(columns, 1) * (BOX_WIDTH + GAP) + GAP
+    # Wide enough for the title line too (about 10 px a character at 18 px bold, 7 at 13 px).
+    width = max(width, 2 * MARGIN + 10 * len(title) + 7 * len(f" (as of {as_of})"))
     height = 2 * MARGIN + 30 + len(strategy.bands) * BAND_HEIGHT
     centres: dict[uuid.UUID, tuple[float, float]] = {}
     parts = [

@@ -178,3 +178,32 @@ async def test_an_unknown_token_gets_a_404_page(public):
     assert response.headers["content-type"].startswith("text/html")
     assert "Not found" in response.text
     assert response.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_initiatives_and_red_measures_without_one_show_on_the_page(client, public):
+    scorecard, measure, link = await _scorecard_at(client, "Academy", 10)  # red
+    objective = (
+        await client.post(
+            f"/v1/scorecards/{scorecard['id']}/objectives",
+            json={"perspective": "financial", "name": "Spend well"},
+        )
+    ).json()
+    page = (await public.get(link["url"])).text
+    assert "red, and no initiative is working on it" in page
+    today = datetime.now(UTC).date()
+    created = await client.post(
+        f"/v1/scorecards/{scorecard['id']}/initiatives",
+        json={
+            "name": "Coaching <pilot>",
+            "objective_ids": [objective["id"]],
+            "measure_ids": [measure["id"]],
+            "start_date": today.isoformat(),
+            "end_date": today.isoformat(),
+            "status": "at_risk",
+            "progress": 40,
+        },
+    )
+    assert created.status_code == 201, created.text
+    page = (await public.get(link["url"])).text
+    assert "Coaching &lt;pilot&gt; <span class=\"muted\">(at risk, 40 % done)</span>" in page
+    assert "red, and no initiative is working on it" not in page

@@ -205,5 +205,5 @@ async def test_initiatives_and_red_measures_without_one_show_on_the_page(client,
     )
     assert created.status_code == 201, created.text
     page = (await public.get(link["url"])).text
-    assert "Coaching &lt;pilot&gt; <span class=\"muted\">(at risk, 40 % done)</span>" in page
+    assert 'Coaching &lt;pilot&gt; <span class="muted">(at risk, 40 % done)</span>' in page
     assert "red, and no initiative is working on it" not in page

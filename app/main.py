@@ -25,13 +25,16 @@ from app.dashboard.router import router as share_links_router
 from app.dashboard.router import shared as shared_router
 from app.initiatives.router import router as initiatives_router
 from app.initiatives.schemas import CURRENCY_SCHEMA
+from app.measures.router import reads as measure_reads
 from app.measures.router import router as measures_router
 from app.ops.metrics import observe_request
 from app.ops.router import router as ops_router
 from app.readings.batch_router import CsvUpload
 from app.readings.batch_router import router as batch_readings_router
 from app.readings.ingest import ReadingBatch
+from app.readings.router import reads as reading_reads
 from app.readings.router import router as readings_router
+from app.scorecards.router import reads as scorecard_reads
 from app.scorecards.router import router as scorecards_router
 from app.scorecards.schemas import TIME_ZONE_SCHEMA
 from app.scores.cache import ScoreCache
@@ -117,6 +120,9 @@ def create_app(
     app.state.readiness_figures = {"webhooks": backlog}  # shown by /readyz
     # Routes are matched in this order, one by one: the most requested first.
     for router in (
+        scorecard_reads,
+        measure_reads,
+        reading_reads,
         scorecards_router,
         measures_router,
         commentary_router,

@@ -103,13 +103,9 @@ async def make_read_pool(engine: AsyncEngine, *, max_size: int = 5) -> asyncpg.P
         min_size=1,
         max_size=max_size,
         reset=_end_transaction,
-        # The hot reads write numbers and instants from PostgreSQL's text forms
-        # (app.core.reads): shortest round-trip digits and ISO dates, whatever the defaults.
-        server_settings={
-            "application_name": "scorecard",
-            "extra_float_digits": "1",
-            "DateStyle": "ISO",
-        },
+        # The hot reads write numbers from PostgreSQL's text form (app.core.reads): the
+        # shortest round-trip digits, whatever the server's default.
+        server_settings={"application_name": "scorecard", "extra_float_digits": "1"},
     )
 
 

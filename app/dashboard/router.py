@@ -18,7 +18,7 @@ from app.dashboard import links
 from app.dashboard.badges import badge_svg
 from app.dashboard.view import dashboard_html, load_dashboard, measures_of, not_found_html
 from app.scores.service import score_scorecard
-from app.scoring import PeriodSelector
+from app.scoring import PeriodSelector, ScorecardScore
 
 router = APIRouter(route_class=Route, tags=["share-links"])
 
@@ -120,13 +120,13 @@ async def get_dashboard(token: str, request: Request) -> Response:
     return Response(dashboard_html(dashboard), media_type="text/html", headers=PAGE_HEADERS)
 
 
-@shared.get("/s/{token}/badge.svg")
-async def get_scorecard_badge(token: str, request: Request) -> Response:
+async def _shared_score(request: Request, token: str) -> tuple[str, ScorecardScore] | None:
+    """The shared scorecard's name and its score now, or None for an unknown token."""
     state = request.app.state
     async with state.read_pool.acquire() as connection:
         found = await links.find_shared(connection, token)
         if found is None:
-            return _not_found_badge()
+            return None
         _, score = await score_scorecard(
             connection,
             state.definitions,
@@ -134,24 +134,23 @@ async def get_scorecard_badge(token: str, request: Request) -> Response:
             datetime.now(UTC),
             PeriodSelector.current,
         )
-    svg = badge_svg(found.name, score.score, score.status)
+    return found.name, score
+
+
+@shared.get("/s/{token}/badge.svg")
+async def get_scorecard_badge(token: str, request: Request) -> Response:
+    if (shared_score := await _shared_score(request, token)) is None:
+        return _not_found_badge()
+    name, score = shared_score
+    svg = badge_svg(name, score.score, score.status)
     return Response(svg, media_type="image/svg+xml", headers=BADGE_HEADERS)
 
 
 @shared.get("/s/{token}/measures/{key}/badge.svg")
 async def get_measure_badge(token: str, key: str, request: Request) -> Response:
-    state = request.app.state
-    async with state.read_pool.acquire() as connection:
-        found = await links.find_shared(connection, token)
-        if found is None:
-            return _not_found_badge()
-        _, score = await score_scorecard(
-            connection,
-            state.definitions,
-            found.scorecard_id,
-            datetime.now(UTC),
-            PeriodSelector.current,
-        )
+    if (shared_score := await _shared_score(request, token)) is None:
+        return _not_found_badge()
+    _, score = shared_score
     measure = next((m for m in measures_of(score) if m.key == key), None)
     if measure is None:
         return _not_found_badge()

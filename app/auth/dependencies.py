@@ -39,17 +39,22 @@ def _presented_key(request: Request, *, allow_basic: bool) -> str | None:
     return None
 
 
+def _admitted(caller: Caller | None, permission: Scope) -> Caller:
+    """The caller, if its key is known and its scope grants `permission` (else 401 / 403)."""
+    if caller is None:
+        raise Unauthorized("unknown or revoked API key")
+    if permission not in GRANTS[caller.scope]:
+        raise Forbidden(f"this key has scope '{caller.scope}'; this needs '{permission}'")
+    return caller
+
+
 async def _authorize(
     request: Request, db: asyncpg.Pool | asyncpg.Connection, permission: Scope, allow_basic: bool
 ) -> Caller:
     key = _presented_key(request, allow_basic=allow_basic)
     if key is None:
         raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
-    caller = await find_caller(db, key)
-    if caller is None:
-        raise Unauthorized("unknown or revoked API key")
-    if permission not in GRANTS[caller.scope]:
-        raise Forbidden(f"this key has scope '{caller.scope}'; this needs '{permission}'")
+    caller = _admitted(await find_caller(db, key), permission)
     request.state.actor = Actor(caller.key_id, caller.name)  # for the audit log
     return caller
 
@@ -92,13 +97,11 @@ class ReadAccess:
             return await self._connection.fetch(sql, *args)  # type: ignore[no-any-return]
         statement = _WITH_CALLER.format(sql=sql, key=len(args) + 1)
         rows = await self._connection.fetch(statement, *args, self._key_hash)
-        if not rows:
-            raise Unauthorized("unknown or revoked API key")
-        first = rows[0]
-        caller = Caller(first["caller_id"], first["caller_name"], Scope(first["caller_scope"]))
-        if Scope.read not in GRANTS[caller.scope]:
-            raise Forbidden(f"this key has scope '{caller.scope}'; this needs '{Scope.read}'")
-        self.caller = caller
+        caller = None
+        if rows:
+            first = rows[0]
+            caller = Caller(first["caller_id"], first["caller_name"], Scope(first["caller_scope"]))
+        self.caller = _admitted(caller, Scope.read)
         return [row for row in rows if row["found"]]
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:

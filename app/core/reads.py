@@ -43,7 +43,8 @@ class Field:
     sql: str
 
 
-def uuid(name: str, sql: str | None = None) -> Field:
+def identifier(name: str, sql: str | None = None) -> Field:
+    """A UUID, as a JSON string."""
     return Field(name, f"'\"' || {sql or name}::text || '\"'")
 
 

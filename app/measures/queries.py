@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid as uuid_
+import uuid
 from typing import Any
 
 from asyncpg import Record
@@ -13,6 +13,7 @@ from app.core.reads import (
     Reader,
     bodies,
     boolean,
+    identifier,
     integer,
     json_object,
     nested,
@@ -21,22 +22,21 @@ from app.core.reads import (
     representation,
     text,
     timestamp,
-    uuid,
 )
 from app.scorecards.queries import thresholds
 
 # MeasureOut, field by field.
 MEASURE = representation(
     (
-        uuid("id"),
-        uuid("scorecard_id"),
+        identifier("id"),
+        identifier("scorecard_id"),
         text("key"),
         text("name"),
         text("description"),
         text("unit"),
         text("owner"),
         text("perspective"),
-        uuid("objective_id"),
+        identifier("objective_id"),
         number("weight"),
         text("direction"),
         number("baseline"),
@@ -54,8 +54,8 @@ MEASURE = representation(
             "CASE WHEN num_nonnulls(source_measure_id, source_scorecard_id) > 0 THEN "
             + json_object(
                 (
-                    uuid("measure_id", "source_measure_id"),
-                    uuid("scorecard_id", "source_scorecard_id"),
+                    identifier("measure_id", "source_measure_id"),
+                    identifier("scorecard_id", "source_scorecard_id"),
                 )
             )
             + " END",
@@ -95,18 +95,18 @@ MEASURE = representation(
 )
 _ONE = f"SELECT version, {MEASURE} FROM measures WHERE id = $1"
 _SCORECARD_EXISTS = "SELECT EXISTS (SELECT FROM scorecards WHERE id = $1)"
-KEYSET = Keyset(("id",), (uuid_.UUID,))
+KEYSET = Keyset(("id",), (uuid.UUID,))
 FILTERS = ("perspective", "objective_id", "level")
 
 
-async def get_measure(connection: Reader, measure_id: uuid_.UUID) -> Record | None:
+async def get_measure(connection: Reader, measure_id: uuid.UUID) -> Record | None:
     """(version, body) of the measure, or None."""
     return await connection.fetchrow(_ONE, measure_id)
 
 
 async def list_measures(
     connection: Reader,
-    scorecard_id: uuid_.UUID,
+    scorecard_id: uuid.UUID,
     *,
     filters: dict[str, Any],
     limit: int,

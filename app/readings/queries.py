@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import uuid as uuid_
+import uuid
 from datetime import datetime
 from typing import Any
 
 from app.core.pagination import Keyset
-from app.core.reads import Reader, bodies, number, representation, text, timestamp, uuid
+from app.core.reads import Reader, bodies, identifier, number, representation, text, timestamp
 
 # The stored columns, in ReadingOut's field order: read back by the write path, in the
 # writer's transaction (`service.create_reading`).
@@ -18,8 +18,8 @@ ONE_READING = (
 # ReadingOut, field by field.
 READING = representation(
     (
-        uuid("id"),
-        uuid("measure_id"),
+        identifier("id"),
+        identifier("measure_id"),
         number("value"),
         timestamp("observed_at"),
         text("source"),
@@ -32,17 +32,17 @@ READING = representation(
 _ONE = f"SELECT {READING} FROM readings WHERE id = $1"
 _MEASURE_EXISTS = "SELECT EXISTS (SELECT FROM measures WHERE id = $1)"
 # Newest first; the id breaks ties between readings observed at the same instant.
-KEYSET = Keyset(("observed_at", "id"), (datetime, uuid_.UUID), descending=True)
+KEYSET = Keyset(("observed_at", "id"), (datetime, uuid.UUID), descending=True)
 
 
-async def get_reading(connection: Reader, reading_id: uuid_.UUID) -> str | None:
+async def get_reading(connection: Reader, reading_id: uuid.UUID) -> str | None:
     """The reading's body, or None."""
     return await connection.fetchval(_ONE, reading_id)  # type: ignore[no-any-return]
 
 
 async def list_readings(
     connection: Reader,
-    measure_id: uuid_.UUID,
+    measure_id: uuid.UUID,
     *,
     start: datetime | None,
     end: datetime | None,

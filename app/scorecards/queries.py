@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import uuid as uuid_
+import uuid
 from typing import Any
 
 from asyncpg import Record
@@ -14,6 +14,7 @@ from app.core.reads import (
     Reader,
     bodies,
     enum_array,
+    identifier,
     integer,
     nested,
     number,
@@ -21,7 +22,6 @@ from app.core.reads import (
     representation,
     text,
     timestamp,
-    uuid,
 )
 
 # Each perspective of the stored list, in order.
@@ -45,7 +45,7 @@ def thresholds(jsonb: str) -> Field:
 # ScorecardOut, field by field.
 SCORECARD = representation(
     (
-        uuid("id"),
+        identifier("id"),
         text("name"),
         text("description"),
         text("owner"),
@@ -63,8 +63,8 @@ SCORECARD = representation(
 # ObjectiveOut, field by field.
 OBJECTIVE = representation(
     (
-        uuid("id"),
-        uuid("scorecard_id"),
+        identifier("id"),
+        identifier("scorecard_id"),
         text("perspective"),
         text("name"),
         text("description"),
@@ -84,10 +84,10 @@ OBJECTIVE = representation(
 _SCORECARD = f"SELECT version, {SCORECARD} FROM scorecards WHERE id = $1"
 _OBJECTIVE = f"SELECT version, {OBJECTIVE} FROM objectives WHERE id = $1"
 _SCORECARD_EXISTS = "SELECT EXISTS (SELECT FROM scorecards WHERE id = $1)"
-KEYSET = Keyset(("id",), (uuid_.UUID,))
+KEYSET = Keyset(("id",), (uuid.UUID,))
 
 
-async def get_scorecard(connection: Reader, scorecard_id: uuid_.UUID) -> Record | None:
+async def get_scorecard(connection: Reader, scorecard_id: uuid.UUID) -> Record | None:
     """(version, body) of the scorecard, or None."""
     return await connection.fetchrow(_SCORECARD, scorecard_id)
 
@@ -116,13 +116,13 @@ async def list_scorecards(
     return bodies(page), next_cursor
 
 
-async def get_objective(connection: Reader, objective_id: uuid_.UUID) -> Record | None:
+async def get_objective(connection: Reader, objective_id: uuid.UUID) -> Record | None:
     """(version, body) of the objective, or None."""
     return await connection.fetchrow(_OBJECTIVE, objective_id)
 
 
 async def list_objectives(
-    connection: Reader, scorecard_id: uuid_.UUID, *, limit: int, cursor: str | None
+    connection: Reader, scorecard_id: uuid.UUID, *, limit: int, cursor: str | None
 ) -> tuple[list[str], str | None] | None:
     """One page of a scorecard's objectives by id, or None when there is no such scorecard."""
     page, next_cursor = await KEYSET.fetch_page(

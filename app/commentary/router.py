@@ -14,6 +14,7 @@ from app.commentary.models import Commentary
 from app.commentary.schemas import CommentaryOut, CommentaryPage, CommentaryWrite
 from app.core.database import SessionDep
 from app.core.http import IfMatch, Route, etag
+from app.core.jsonutil import rfc3339
 from app.core.pagination import Cursor, Limit
 from app.core.schemas import Timestamp
 
@@ -47,7 +48,7 @@ def _out(commentary: Commentary) -> CommentaryOut:
 
 
 def _location(commentary: Commentary) -> str:
-    start = commentary.period_start.isoformat().replace("+00:00", "Z")
+    start = rfc3339(commentary.period_start)
     return f"/v1/measures/{commentary.measure_id}/commentary/{start}"
 
 

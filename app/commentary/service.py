@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.log import Action, diff, record
@@ -53,13 +53,9 @@ async def _measure_period(
         raise ValidationFailed.at(
             ["path", "period_start"],
             f"not the start of one of this measure's {cadence} periods in {zone.key}; "
-            f"the period containing it starts at {_rfc3339(period.start)}",
+            f"the period containing it starts at {rfc3339(period.start)}",
         )
     return row.scorecard_id, period
-
-
-def _rfc3339(instant: datetime) -> str:
-    return instant.isoformat().replace("+00:00", "Z")
 
 
 async def _stored(
@@ -119,7 +115,6 @@ async def put_commentary(
             )
         check_if_match(if_match, commentary.version)
         before = _fields(commentary)
-        commentary.period_end = period.end
         commentary.analysis, commentary.actions = body.analysis, body.actions
         commentary.author = author
         commentary.version += 1
@@ -154,11 +149,7 @@ async def delete_commentary(
         raise NotFound(f"no commentary for measure {measure_id} in the period starting then")
     check_if_match(if_match, commentary.version)
     before = _fields(commentary)
-    await session.execute(
-        delete(Commentary).where(
-            Commentary.measure_id == measure_id, Commentary.period_start == period.start
-        )
-    )
+    await session.delete(commentary)
     await record(
         session,
         Action.commentary_deleted,

@@ -199,19 +199,8 @@ async def announce_overdue(session: AsyncSession, now: datetime) -> int:
     and was not announced before; returns how many. Commits."""
     rows = (await session.execute(_ANNOUNCE, {"now": now})).mappings().all()
     for row in rows:
-        reading = due_reading(row)
-        await emit_event(
-            session,
-            READING_OVERDUE,
-            {
-                "scorecard_id": reading["scorecard_id"],
-                "measure_id": reading["measure_id"],
-                "measure_key": reading["measure_key"],
-                "owner": reading["owner"],
-                "period": reading["period"],
-                "due_at": reading["due_at"],
-            },
-            scorecard_id=reading["scorecard_id"],
-        )
+        # The due reading as the list shows it, without its `state` (overdue, by now).
+        data = {k: v for k, v in due_reading(row).items() if k != "state"}
+        await emit_event(session, READING_OVERDUE, data, scorecard_id=data["scorecard_id"])
     await session.commit()
     return len(rows)

@@ -16,6 +16,7 @@ from app.core.schemas import (
     ShortText,
     Timestamp,
 )
+from app.scores.schemas import PeriodOut
 
 Value = Annotated[Number, Field(description="A finite JSON number, |value| ≤ 10^15.")]
 ExternalId = Annotated[
@@ -60,11 +61,6 @@ class ReadingPage(Page[ReadingOut]):
     """A page of readings, newest first."""
 
 
-class DuePeriodOut(ResponseBody):
-    start: datetime
-    end: datetime = Field(description="Exclusive.")
-
-
 class DueReadingOut(ResponseBody):
     """A scheduled measure whose last ended period has no reading yet."""
 
@@ -72,7 +68,7 @@ class DueReadingOut(ResponseBody):
     measure_key: str
     scorecard_id: uuid.UUID
     owner: str | None
-    period: DuePeriodOut = Field(description="The measure's last period that has ended.")
+    period: PeriodOut = Field(description="The measure's last period that has ended.")
     due_at: datetime = Field(
         description="Local midnight in the scorecard's zone, due_after_days after the end."
     )

@@ -259,7 +259,7 @@ async def delete_reading(session: AsyncSession, reading_id: uuid.UUID) -> None:
         session,
         Action.reading_deleted,
         resource_id=reading_id,
-        scorecard_id=next(m.scorecard_id for m in measures if m.id == reading.measure_id),
+        scorecard_id=mine.scorecard_id,
         changes=diff(_fields(reading), {}),
     )
     await session.commit()

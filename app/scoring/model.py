@@ -121,18 +121,23 @@ class MeasureDefinition:
                 raise ValueError(
                     f"measure {self.key!r}: target steps must be in strictly ascending order"
                 )
-        for step in self.targets:
-            self._with(step)  # each combination in effect must be a valid definition too
+        # Each combination in effect must be a valid definition too: built, and so checked, now.
+        _ = self._stepped
+
+    @cached_property
+    def _stepped(self) -> tuple["MeasureDefinition", ...]:
+        """The definition in effect from each target step on, built once."""
+        return tuple(self._with(step) for step in self.targets)
 
     def in_effect(self, period: Period) -> "MeasureDefinition":
         """The definition that scores `period`: the measure's own values, replaced by those of
         the last target step that starts at or before the period's start."""
-        step = None
-        for candidate in self.targets:
-            if candidate.starts > period.start:
+        in_effect = self
+        for step, stepped in zip(self.targets, self._stepped, strict=True):
+            if step.starts > period.start:
                 break
-            step = candidate
-        return self if step is None else self._with(step)
+            in_effect = stepped
+        return in_effect
 
     def _with(self, step: TargetStep) -> "MeasureDefinition":
         try:

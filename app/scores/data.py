@@ -82,7 +82,7 @@ def _needs_aggregates(definition: ScorecardDefinition, windows: Sequence[Window]
     """A `latest` measure's value and trend come from the latest reading alone; only its own
     newest window reports `readings_in_period`. Skipping the range scan on its other windows
     (previous periods, history) keeps the cost of `latest` scorecards flat as history grows."""
-    latest = {m.id for m in definition.measures if m.aggregation is Aggregation.latest}
+    latest = definition.ids_by_aggregation[Aggregation.latest]
     newest: dict[uuid.UUID, datetime] = {}
     for w in windows:
         if w.measure_id in latest and w.until > newest.get(w.measure_id, w.start):
@@ -92,9 +92,7 @@ def _needs_aggregates(definition: ScorecardDefinition, windows: Sequence[Window]
 
 def _counts_subjects(definition: ScorecardDefinition, windows: Sequence[Window]) -> list[bool]:
     """Only `distinct_subjects` measures need their subjects counted."""
-    by_subject = {
-        m.id for m in definition.measures if m.aggregation is Aggregation.distinct_subjects
-    }
+    by_subject = definition.ids_by_aggregation[Aggregation.distinct_subjects]
     return [w.measure_id in by_subject for w in windows]
 
 

@@ -29,10 +29,6 @@ MAX_LEVELS = 5
 Request = tuple[Window, MeasureDefinition]  # a linked measure's window
 
 
-def has_links(definition: ScorecardDefinition) -> bool:
-    return any(m.linked for m in definition.measures)
-
-
 async def resolve_window_stats(
     connection: Connection,
     definitions: Definitions,
@@ -41,7 +37,7 @@ async def resolve_window_stats(
 ) -> dict[Window, WindowStats]:
     """Statistics of `windows` (of `definition`'s measures): from readings, or for a linked
     measure the source's value as `latest_value`. Without links, exactly `fetch_window_stats`."""
-    if not has_links(definition):
+    if not definition.linked:
         return await fetch_window_stats(connection, definition, windows)
     measures: dict[uuid.UUID, MeasureDefinition] = dict(definition.measures_by_id)
     home: dict[uuid.UUID, ScorecardDefinition] = {m: definition for m in measures}

@@ -18,7 +18,7 @@ from app.scores.data import (
     load_scorecard,
     scorecard_of_measure,
 )
-from app.scores.links import has_links, resolve_window_stats
+from app.scores.links import resolve_window_stats
 from app.scoring import (
     Cadence,
     MeasureHistoryEntry,
@@ -67,7 +67,7 @@ async def score_scorecard_json(
     loaded = await load_scorecard(connection, definitions, scorecard_id)
     # A linked measure's value moves with other scorecards' data, which the version does not
     # follow: such a scorecard is computed afresh every time.
-    cacheable = not has_links(loaded.definition)
+    cacheable = not loaded.definition.linked
     key = (scorecard_id, selector, as_of, None if as_of is None else as_of.utcoffset())
     if cacheable and (body := cache.get(key, loaded.version)) is not None:
         return body

@@ -282,6 +282,18 @@ class ScorecardDefinition:
         return evaluation_order({m.key: m.formula for m in self.measures})
 
     @cached_property
+    def linked(self) -> bool:
+        """Some measure takes its values from another measure or scorecard."""
+        return any(m.linked for m in self.measures)
+
+    @cached_property
+    def ids_by_aggregation(self) -> dict[Aggregation, frozenset[UUID]]:
+        return {
+            aggregation: frozenset(m.id for m in self.measures if m.aggregation is aggregation)
+            for aggregation in Aggregation
+        }
+
+    @cached_property
     def measures_by_id(self) -> dict[UUID, MeasureDefinition]:
         return {m.id: m for m in self.measures}
 

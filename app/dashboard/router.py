@@ -16,7 +16,7 @@ from app.core.pagination import Cursor, Limit
 from app.core.schemas import Page, ResponseBody
 from app.dashboard import links
 from app.dashboard.badges import badge_svg
-from app.dashboard.view import dashboard_html, load_dashboard, measures_of, not_found_html
+from app.dashboard.view import dashboard_html, load_dashboard, not_found_html
 from app.scores.service import score_scorecard
 from app.scoring import PeriodSelector, ScorecardScore
 
@@ -151,7 +151,7 @@ async def get_measure_badge(token: str, key: str, request: Request) -> Response:
     if (shared_score := await _shared_score(request, token)) is None:
         return _not_found_badge()
     _, score = shared_score
-    measure = next((m for m in measures_of(score) if m.key == key), None)
+    measure = next((m for m in score.measures() if m.key == key), None)
     if measure is None:
         return _not_found_badge()
     svg = badge_svg(measure.name, measure.score, measure.status)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -43,14 +42,6 @@ _TEMPLATES = Environment(
 )
 
 
-def measures_of(score: ScorecardScore) -> Iterator[MeasureScore]:
-    """Every measure of the tree, in display order."""
-    for perspective in score.perspectives:
-        for objective in perspective.objectives:
-            yield from objective.measures
-        yield from perspective.measures
-
-
 @dataclass(frozen=True)
 class Dashboard:
     name: str
@@ -60,7 +51,7 @@ class Dashboard:
     due: list[dict[str, Any]]
     due_more: bool
     # The strategy map, as the SVG `GET /v1/scorecards/{id}/map` draws.
-    map_svg: Markup | None = None
+    map_svg: Markup
 
 
 async def load_dashboard(
@@ -165,8 +156,8 @@ def dashboard_html(dashboard: Dashboard) -> str:
         ]
         perspective_charts[perspective.key] = chart(f"{perspective.name}: score by month", series)
     measure_charts: dict[uuid.UUID, Markup] = {}
-    by_tree = [{m.measure_id: m for m in measures_of(t)} for t in trees]
-    for measure in measures_of(dashboard.score):
+    by_tree = [{m.measure_id: m for m in t.measures()} for t in trees]
+    for measure in dashboard.score.measures():
         series = [
             (found.score, found.status)
             if (found := tree.get(measure.measure_id))
@@ -186,7 +177,7 @@ def dashboard_html(dashboard: Dashboard) -> str:
         }
         for row in dashboard.due
     ]
-    commented = [m for m in measures_of(dashboard.score) if m.commentary or m.commentary_missing]
+    commented = [m for m in dashboard.score.measures() if m.commentary or m.commentary_missing]
     return _TEMPLATES.get_template("dashboard.html").render(
         d=dashboard,
         score=dashboard.score,

@@ -54,7 +54,6 @@ Currency = Annotated[
 # Dates are calendar days ("2026-03-01"), strings only, in the years timestamps may have.
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(2200, 1, 1)  # exclusive
-_DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
 
 def _date_string(value: Any) -> Any:

@@ -249,13 +249,7 @@ async def initiative_summary(
     definition, tree = await score_scorecard(
         connection, definitions, scorecard_id, as_of, PeriodSelector.current
     )
-    flagged = {
-        measure.measure_id
-        for perspective in tree.perspectives
-        for measures in (*(o.measures for o in perspective.objectives), perspective.measures)
-        for measure in measures
-        if measure.needs_initiative
-    }
+    flagged = {m.measure_id for m in tree.measures() if m.needs_initiative}
     by_status, budget = await initiative_totals(connection, scorecard_id)
     return {
         "by_status": by_status,

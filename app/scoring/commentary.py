@@ -3,7 +3,7 @@ wrote for its period, and a node whose status the scorecard lists in `commentary
 but has none shows `commentary_missing`. The notes come in as plain values, keyed by measure
 and period (the caller fetches them in one query for all the keys `commentary_keys` names)."""
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from uuid import UUID
 
@@ -22,16 +22,9 @@ CommentaryKey = tuple[UUID, Period]
 Notes = Mapping[CommentaryKey, Commentary]
 
 
-def _measures(score: ScorecardScore) -> Iterable[MeasureScore]:
-    for perspective in score.perspectives:
-        for objective in perspective.objectives:
-            yield from objective.measures
-        yield from perspective.measures
-
-
 def commentary_keys(score: ScorecardScore) -> list[CommentaryKey]:
     """The (measure, period) of every measure node of `score`."""
-    return [(m.measure_id, m.period) for m in _measures(score)]
+    return [(m.measure_id, m.period) for m in score.measures()]
 
 
 def measure_with_commentary(

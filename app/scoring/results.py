@@ -1,5 +1,6 @@
 """What the engine answers. Field names are the JSON API's; values are floats as computed."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -102,6 +103,13 @@ class ScorecardScore:
     status: Status
     coverage: float
     perspectives: list[PerspectiveScore]
+
+    def measures(self) -> Iterator[MeasureScore]:
+        """Every measure of the tree, in display order."""
+        for perspective in self.perspectives:
+            for objective in perspective.objectives:
+                yield from objective.measures
+            yield from perspective.measures
 
 
 @dataclass(frozen=True)

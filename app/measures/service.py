@@ -23,7 +23,7 @@ from app.measures.schemas import (
 from app.readings.due import forget_announced
 from app.readings.models import Reading
 from app.scorecards.models import Measure, Objective, Scorecard
-from app.scorecards.service import get_scorecard, lock_in_scorecard
+from app.scorecards.service import get_scorecard, linking_measures, lock_in_scorecard
 from app.scoring import FormulaError, evaluation_order, parse_formula
 from app.thresholds.status import lock_measures, refresh_statuses
 
@@ -195,14 +195,6 @@ async def _check_links(
             )
 
 
-async def _linking(session: AsyncSession, condition: Any) -> list[str]:
-    """The measures that link to what `condition` selects, named for a 409."""
-    rows = (
-        await session.execute(select(Measure.id, Measure.key).where(condition).order_by(Measure.id))
-    ).all()
-    return [f"{row.key!r} ({row.id})" for row in rows]
-
-
 async def _has_readings(session: AsyncSession, measure_id: uuid.UUID) -> bool:
     return bool(await session.scalar(select(exists().where(Reading.measure_id == measure_id))))
 
@@ -322,7 +314,7 @@ async def delete_measure(
     check_if_match(if_match, measure.version)
     if users := await _dependents(session, measure.scorecard_id, measure.key):
         raise Conflict(f"derived measures {users} use this measure; update or delete them first")
-    if linking := await _linking(session, Measure.source_measure_id == measure_id):
+    if linking := await linking_measures(session, Measure.source_measure_id == measure_id):
         raise Conflict(f"linked measures {linking} take their values from this measure")
     if not cascade and await _has_readings(session, measure_id):
         raise Conflict("measure has readings; delete them or use ?cascade=true")

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.log import Action, diff, record, snapshot
@@ -47,6 +47,14 @@ async def lock_in_scorecard(
     row = await get_or_404(session, model, row_id, what=what)
     scorecard = await get_scorecard(session, row.scorecard_id, for_update=True)
     return await get_or_404(session, model, row_id, what=what, for_update=True), scorecard
+
+
+async def linking_measures(session: AsyncSession, condition: Any) -> list[str]:
+    """The measures that `condition` selects (those linking to something), named for a 409."""
+    rows = (
+        await session.execute(select(Measure.id, Measure.key).where(condition).order_by(Measure.id))
+    ).all()
+    return [f"{row.key!r} ({row.id})" for row in rows]
 
 
 async def create_scorecard(
@@ -149,21 +157,14 @@ async def delete_scorecard(
     scorecard = await get_scorecard(session, scorecard_id, for_update=True)
     check_if_match(if_match, scorecard.version)
     own = select(Measure.id).where(Measure.scorecard_id == scorecard_id)
-    linking = (
-        await session.execute(
-            select(Measure.id, Measure.key)
-            .where(
-                Measure.scorecard_id != scorecard_id,
-                or_(
-                    Measure.source_scorecard_id == scorecard_id,
-                    Measure.source_measure_id.in_(own),
-                ),
-            )
-            .order_by(Measure.id)
-        )
-    ).all()
-    if linking:
-        names = [f"{row.key!r} ({row.id})" for row in linking]
+    names = await linking_measures(
+        session,
+        and_(
+            Measure.scorecard_id != scorecard_id,
+            or_(Measure.source_scorecard_id == scorecard_id, Measure.source_measure_id.in_(own)),
+        ),
+    )
+    if names:
         raise Conflict(
             f"linked measures {names} of other scorecards take their values from this "
             "scorecard or its measures; unlink them first"

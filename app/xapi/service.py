@@ -197,12 +197,7 @@ async def store_statements(
                 statements=len(new),
                 created=result.created,
                 duplicates=len(result.duplicates),
-                voided=len(targets),
-                deleted=deleted,
-            )
-            if targets
-            else counts(
-                statements=len(new), created=result.created, duplicates=len(result.duplicates)
+                **({"voided": len(targets), "deleted": deleted} if targets else {}),
             ),
         )
     await session.commit()

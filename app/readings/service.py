@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from asyncpg.exceptions import UniqueViolationError
+from asyncpg.exceptions import CheckViolationError, UniqueViolationError
 from asyncpg.pgproto.pgproto import UUID as AsyncpgUUID
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +20,7 @@ from app.core.database import driver_connection
 from app.core.errors import Conflict, NotFound
 from app.core.jsonutil import rfc3339
 from app.ops.metrics import READINGS_INGESTED
+from app.readings import partitions
 from app.readings.models import Reading
 from app.readings.queries import ONE_READING
 from app.thresholds.increments import Added
@@ -69,11 +70,14 @@ _COPY_COLUMNS = (
     "subject",
 )
 
+# Through the key table (migration 0014): its primary key finds the reading, and the reading's
+# observed_at lets the lookup go straight to its partition.
 _EXISTING = text("""
 SELECT k.ord, r.id, r.value, r.observed_at, r.source, r.note, r.subject
 FROM unnest(CAST(:measure_ids AS uuid[]), CAST(:external_ids AS text[]))
      WITH ORDINALITY AS k(measure_id, external_id, ord)
-JOIN readings r ON r.measure_id = k.measure_id AND r.external_id = k.external_id
+JOIN reading_keys rk ON rk.measure_id = k.measure_id AND rk.external_id = k.external_id
+JOIN readings r ON r.id = rk.reading_id AND r.observed_at = rk.observed_at
 """)
 
 
@@ -128,7 +132,19 @@ async def write_readings(session: AsyncSession, readings: Sequence[NewReading]) 
     earlier item of the same call) as duplicates or conflicts. No ON CONFLICT needed: every
     writer holds the measures' locks (`lock_measures`), so nobody else inserts those keys
     meanwhile. Optimistic: the common all-new call skips looking for stored repeats; when the
-    unique constraint says there are some, the savepoint undoes the COPY and we look first."""
+    key table's primary key says there are some (its trigger runs within the COPY), the
+    savepoint undoes the COPY and we look first. A reading in a month that has no partition
+    yet fails the COPY too: its partition is created, and the call tried again."""
+    try:
+        return await _write_once(session, readings)
+    except CheckViolationError as exc:
+        if not partitions.is_missing_partition(exc):
+            raise
+    await partitions.create_for_readings(session, (r.observed_at for r in readings))
+    return await _write_once(session, readings)
+
+
+async def _write_once(session: AsyncSession, readings: Sequence[NewReading]) -> WriteResult:
     try:
         async with session.begin_nested():
             return await _classify_and_copy(session, readings, stored={})

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 # How many months from the current one the worker keeps created (this one included).
@@ -59,24 +60,61 @@ def is_missing_partition(exc: Exception) -> bool:
     )
 
 
-async def create_partitions(connection: AsyncConnection, months: Iterable[datetime]) -> list[str]:
+Bounds = list[tuple[datetime | None, datetime | None]]  # (lower, upper); None: unbounded
+
+
+def _covered(bounds: Bounds, month: datetime) -> bool:
+    return any(
+        (lower is None or lower <= month) and (upper is None or month < upper)
+        for lower, upper in bounds
+    )
+
+
+class KnownPartitions:
+    """The partitions' bounds as this process last read them, so that the write path can tell
+    without a query that the months it writes to have partitions. Partitions are only ever
+    added, so what is known stays true; a partition removed by hand is noticed by the first
+    write that misses it. One per app (its lifespan) or worker, handed to sessions through
+    their sessionmaker's `info`."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.bounds: Bounds = []
+
+    def covers(self, months: Iterable[datetime]) -> bool:
+        return all(_covered(self.bounds, month) for month in months)
+
+    def session_info(self) -> dict[str, object]:
+        return {_KNOWN: self}
+
+
+_KNOWN = "scorecard.known_partitions"
+
+
+def _known(session: AsyncSession) -> KnownPartitions:
+    known = session.info.get(_KNOWN)
+    if known is None:
+        known = session.info[_KNOWN] = KnownPartitions()
+    return known
+
+
+async def create_partitions(
+    connection: AsyncConnection, months: Iterable[datetime], known: KnownPartitions | None = None
+) -> list[str]:
     """Create the partitions of these months (UTC month starts) that no partition covers, in
     the connection's transaction, under an advisory lock so that concurrent creators (workers,
-    writers) do not race; the names created."""
+    writers) do not race; the names created. `known` learns the bounds."""
     await connection.execute(_LOCK)
-    covered = [(row.lower, row.upper) for row in await connection.execute(_BOUNDS)]
+    covered: Bounds = [(row.lower, row.upper) for row in await connection.execute(_BOUNDS)]
     created = []
     for month in sorted(set(months)):
-        if any(
-            (lower is None or lower <= month) and (upper is None or month < upper)
-            for lower, upper in covered
-        ):
+        if _covered(covered, month):
             continue
         name, until = partition_name(month), next_month(month)
         await connection.execute(
-            text(
-                f"CREATE TABLE {name} (LIKE readings INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
-            )
+            text(f"CREATE TABLE {name} (LIKE readings INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
         )
         await connection.execute(
             text(
@@ -88,13 +126,41 @@ async def create_partitions(connection: AsyncConnection, months: Iterable[dateti
         created.append(name)
     if created:
         log.info("reading_partitions_created", partitions=created)
+    if known is not None:
+        known.bounds = covered
     return created
 
 
-async def create_for_readings(session: AsyncSession, observed: Iterable[datetime]) -> list[str]:
-    """On demand, in the writer's transaction: the partitions these instants need."""
+async def ensure_for_readings(session: AsyncSession, observed: Iterable[datetime]) -> None:
+    """Before a writer locks its measures: the partitions these instants need, created and
+    committed in a transaction of their own. Attaching a partition takes SHARE ROW EXCLUSIVE
+    on `measures` (the partition gets the foreign key), which waits for every writer that
+    updated a measure; done under the writer's own measure locks it deadlocked with them.
+    Usually no query at all: the months are known to be covered."""
+    known = _known(session)
+    months = {month_of(instant) for instant in observed}
+    if known.covers(months):
+        return
+    engine = session.bind
+    assert isinstance(engine, AsyncEngine)
+    try:
+        async with engine.begin() as connection:
+            # Should this session already hold a lock the creation waits for (a caller that
+            # wrote before), give up rather than wait for ourselves: `create_in_transaction`.
+            await connection.execute(text("SET LOCAL lock_timeout = '2s'"))
+            await create_partitions(connection, months, known)
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        await create_in_transaction(session, months)
+
+
+async def create_in_transaction(session: AsyncSession, observed: Iterable[datetime]) -> None:
+    """The fallback: the partitions these instants need, in the writer's own transaction."""
     connection = await session.connection()
-    return await create_partitions(connection, {month_of(instant) for instant in observed})
+    await create_partitions(
+        connection, {month_of(instant) for instant in observed}, _known(session)
+    )
 
 
 async def create_ahead(

@@ -91,6 +91,7 @@ async def record_readings(
     commit: the caller owns the transaction and decides, from `conflicts` and `locked`, to
     commit or roll back."""
     measure_ids = {r.measure_id for r in readings}
+    await partitions.ensure_for_readings(session, (r.observed_at for r in readings))
     measures = await lock_measures(session, measure_ids)
     if missing := measure_ids - {m.id for m in measures}:
         raise NotFound(f"measure(s) {sorted(map(str, missing))} not found")
@@ -140,7 +141,8 @@ async def write_readings(session: AsyncSession, readings: Sequence[NewReading]) 
     except CheckViolationError as exc:
         if not partitions.is_missing_partition(exc):
             raise
-    await partitions.create_for_readings(session, (r.observed_at for r in readings))
+    # Only when a partition was removed behind this process's back (see `KnownPartitions`).
+    await partitions.create_in_transaction(session, (r.observed_at for r in readings))
     return await _write_once(session, readings)
 
 

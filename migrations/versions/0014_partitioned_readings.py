@@ -92,13 +92,19 @@ def _partition_name(month: datetime) -> str:
 
 def upgrade() -> None:
     bind = op.get_bind()
-    # Renaming and attaching need it anyway; taken first, no reading slips past the max below.
+    # Renaming and attaching need it anyway: taken first, so no writer slips in between.
     op.execute("LOCK TABLE readings IN ACCESS EXCLUSIVE MODE")
-    newest = bind.execute(text("SELECT max(observed_at) FROM readings")).scalar_one()
-    now = datetime.now(UTC)
-    split = _month_after(max(now, newest) if newest is not None else now)
-
+    split = _month_after(datetime.now(UTC))
     op.execute("ALTER TABLE readings RENAME TO readings_history")
+    # Readings observed after the split (rare: planned values) go to their months' partitions,
+    # so a single far-future reading does not stretch the history over the years before it.
+    op.execute("CREATE TEMPORARY TABLE readings_later (LIKE readings_history) ON COMMIT DROP")
+    op.execute(f"""
+        WITH moved AS (
+            DELETE FROM readings_history WHERE observed_at >= '{split.isoformat()}' RETURNING *
+        )
+        INSERT INTO readings_later SELECT * FROM moved
+    """)
     for old, new in (
         ("ix_readings_measure_observed", "readings_history_measure_observed"),
         ("ix_readings_xapi_external_id", "readings_history_xapi_external_id"),
@@ -150,17 +156,21 @@ def upgrade() -> None:
         "CREATE TABLE readings_beyond PARTITION OF readings"
         " FOR VALUES FROM ('2200-01-01T00:00:00Z') TO (MAXVALUE)"
     )
-    # The month of the split and the next two; the worker keeps creating ahead from there.
-    month = split
-    for _ in range(3):
-        following = _month_after(month)
+    # The month of the split and the next two (the worker keeps creating ahead from there),
+    # and those of the readings observed later.
+    months = {split, _month_after(split), _month_after(_month_after(split))}
+    later = bind.execute(
+        text("SELECT DISTINCT date_trunc('month', observed_at, 'UTC') FROM readings_later")
+    ).scalars()
+    months.update(month.astimezone(UTC) for month in later)
+    for month in sorted(months):
         op.execute(
             f"CREATE TABLE {_partition_name(month)} PARTITION OF readings"
-            f" FOR VALUES FROM ('{month.isoformat()}') TO ('{following.isoformat()}')"
+            f" FOR VALUES FROM ('{month.isoformat()}') TO ('{_month_after(month).isoformat()}')"
         )
-        month = following
     for statement in KEY_TRIGGERS:
         op.execute(statement)
+    op.execute("INSERT INTO readings SELECT * FROM readings_later")  # their keys by the trigger
 
 
 def downgrade() -> None:

@@ -1,0 +1,188 @@
+"""Converting `readings` to the partitioned table: `python -m bench.partition [--sizes 1e6,1e7]`.
+
+For each size, an embedded PostgreSQL at the schema before partitioning (revision 0012) gets
+`size` readings over 1,000 measures, spread over the 24 months ending now, half of them with an
+external_id (what the key table must index), with the table's indexes built after the load.
+Then, on the same rows, in the same run:
+
+- baseline: `CREATE TABLE … AS SELECT * FROM readings`, a plain copy of the rows (no index);
+- attach: the migration itself (`alembic upgrade 0014`): the table becomes the history
+  partition, with the primary key (id, observed_at) and the key table built beside it;
+- copy: what a full copy into monthly partitions costs instead: a partitioned table with one
+  partition per month, `INSERT … SELECT` of every row, then the same indexes and key table.
+
+Every figure is seconds per 10^7 readings and a ratio to the baseline. The migration holds an
+exclusive lock on the readings throughout (reads and writes wait): its time is the outage.
+Writes bench/results/partition.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from bench.baseline_app import asyncpg_dsn
+from bench.common import machine, save_results, scratch_database_at
+from bench.scores import ReadingsIndexes
+
+MEASURES = 1_000
+
+_SCORECARD = """
+INSERT INTO scorecards (id, name, timezone, thresholds, score_cap, perspectives)
+VALUES ('00000000-0000-7000-8000-000000000001', 'Bench', 'UTC', '{"green": 90, "amber": 70}',
+        100, '[{"key": "customer", "name": "Customer", "weight": 1}]')
+"""
+_MEASURES = """
+INSERT INTO measures (id, scorecard_id, key, name, perspective, weight, direction, baseline,
+                      target, aggregation, cadence, prorate)
+SELECT gen_random_uuid(), '00000000-0000-7000-8000-000000000001', 'm-' || g, 'M ' || g,
+       'customer', 1, 'increase', 0, 100, 'sum', 'month', false
+FROM generate_series(1, $1::int) g
+"""
+# Half the readings carry an external_id, as an LMS's pushes do.
+_FILL = """
+INSERT INTO readings (id, measure_id, value, observed_at, source, external_id)
+SELECT gen_random_uuid(), m.id, (g % 100)::float8,
+       $1::timestamptz - make_interval(secs => 63072000.0 * random()),
+       'lms', CASE WHEN g % 2 = 0 THEN 'e-' || g END
+FROM (SELECT id FROM measures) m
+CROSS JOIN generate_series(1, $2::int) g
+"""
+
+
+def parse_sizes(text: str) -> list[int]:
+    sizes = []
+    for part in text.split(","):
+        value = float(part)
+        if not 1e4 <= value <= 1e8:
+            raise argparse.ArgumentTypeError(f"size {part!r} must be between 1e4 and 1e8")
+        sizes.append(int(value))
+    return sorted(set(sizes))
+
+
+async def _timed(conn: asyncpg.Connection, *statements: str) -> float:
+    started = time.perf_counter()
+    for statement in statements:
+        await conn.execute(statement)
+    return time.perf_counter() - started
+
+
+async def load(url: str, size: int) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await conn.execute(_SCORECARD)
+        await conn.execute(_MEASURES, MEASURES)
+        await conn.execute("SET maintenance_work_mem = '512MB'")
+        indexes = await ReadingsIndexes.capture(conn)
+        await indexes.drop(conn)
+        await conn.execute(_FILL, datetime.now(UTC), max(1, size // MEASURES))
+        await indexes.create(conn)
+        await conn.execute("VACUUM (ANALYZE) readings")
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+
+
+async def baseline(url: str) -> float:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        seconds = await _timed(conn, "CREATE TABLE readings_ctas AS SELECT * FROM readings")
+        await conn.execute("DROP TABLE readings_ctas")
+        await conn.execute("CHECKPOINT")
+        return seconds
+    finally:
+        await conn.close()
+
+
+async def full_copy(url: str) -> float:
+    """A partitioned copy with a partition per month (then dropped: the migration runs next)."""
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await conn.execute("SET maintenance_work_mem = '512MB'")
+        started = time.perf_counter()
+        await conn.execute(
+            "CREATE TABLE readings_copy (LIKE readings INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+            " PARTITION BY RANGE (observed_at)"
+        )
+        first, last = await conn.fetchrow(
+            "SELECT date_trunc('month', min(observed_at), 'UTC'),"
+            " date_trunc('month', max(observed_at), 'UTC') FROM readings"
+        )
+        month, n = first, 0
+        while month <= last:
+            following = await conn.fetchval("SELECT $1::timestamptz + interval '1 month'", month)
+            await conn.execute(
+                f"CREATE TABLE readings_copy_{n} PARTITION OF readings_copy"
+                f" FOR VALUES FROM ('{month.isoformat()}') TO ('{following.isoformat()}')"
+            )
+            month, n = following, n + 1
+        await conn.execute("INSERT INTO readings_copy SELECT * FROM readings")
+        await conn.execute("ALTER TABLE readings_copy ADD PRIMARY KEY (id, observed_at)")
+        await conn.execute(
+            "CREATE INDEX ON readings_copy (measure_id, observed_at DESC) INCLUDE (value)"
+        )
+        await conn.execute("CREATE INDEX ON readings_copy (external_id) WHERE source = 'xapi'")
+        await conn.execute(
+            "CREATE TABLE reading_keys_copy AS SELECT measure_id, external_id, id AS reading_id,"
+            " observed_at FROM readings_copy WHERE external_id IS NOT NULL"
+        )
+        await conn.execute(
+            "ALTER TABLE reading_keys_copy ADD PRIMARY KEY (measure_id, external_id)"
+        )
+        seconds = time.perf_counter() - started
+        await conn.execute("DROP TABLE readings_copy, reading_keys_copy")
+        await conn.execute("CHECKPOINT")
+        return seconds
+    finally:
+        await conn.close()
+
+
+def attach(url: str) -> float:
+    from app.core.migrate import upgrade
+
+    started = time.perf_counter()
+    upgrade(url, "0014")
+    return time.perf_counter() - started
+
+
+def run_size(size: int) -> dict[str, Any]:
+    with scratch_database_at("scorecard-bench-partition-", "0012") as (url, _):
+        print(f"\n== {size:,} readings: loading …", flush=True)
+        asyncio.run(load(url, size))
+        stored = size // MEASURES * MEASURES
+        per = 1e7 / stored
+        base = asyncio.run(baseline(url))
+        copy = asyncio.run(full_copy(url))
+        attached = attach(url)
+    result = {
+        "readings": stored,
+        "baseline_ctas_s_per_1e7": round(base * per, 1),
+        "copy_s_per_1e7": round(copy * per, 1),
+        "attach_migration_s_per_1e7": round(attached * per, 1),
+        "copy_vs_baseline": round(copy / base, 2),
+        "attach_vs_baseline": round(attached / base, 2),
+    }
+    for name, value in result.items():
+        print(f"   {name:<28} {value}", flush=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.partition", description=__doc__)
+    parser.add_argument("--sizes", type=parse_sizes, default=[1_000_000])
+    parser.add_argument("--quick", action="store_true", help="one small size (1e5)")
+    args = parser.parse_args(argv)
+    sizes = [100_000] if args.quick else args.sizes
+    results = [run_size(size) for size in sizes]
+    out = save_results("partition", {"machine": machine(), "results": results}, quick=args.quick)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -11,8 +11,10 @@ Then, on the same rows, in the same run:
 - copy: what a full copy into monthly partitions costs instead: a partitioned table with one
   partition per month, `INSERT … SELECT` of every row, then the same indexes and key table.
 
-Every figure is seconds per 10^7 readings and a ratio to the baseline. The migration holds an
-exclusive lock on the readings throughout (reads and writes wait): its time is the outage.
+Every figure is seconds per 10^7 readings and a ratio to the baseline. Also, on the monthly
+copy: what a lookup by id alone costs (one probe per partition) against the plain table's.
+The migration holds an exclusive lock on the readings throughout (reads and writes wait): its
+time is the outage.
 Writes bench/results/partition.json.
 """
 
@@ -99,7 +101,7 @@ async def baseline(url: str) -> float:
         await conn.close()
 
 
-async def full_copy(url: str) -> float:
+async def full_copy(url: str) -> tuple[float, dict[str, Any]]:
     """A partitioned copy with a partition per month (then dropped: the migration runs next)."""
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
@@ -135,11 +137,37 @@ async def full_copy(url: str) -> float:
             "ALTER TABLE reading_keys_copy ADD PRIMARY KEY (measure_id, external_id)"
         )
         seconds = time.perf_counter() - started
+        await conn.execute("VACUUM (ANALYZE) readings_copy")
+        lookups = await lookup_by_id(conn, n)
         await conn.execute("DROP TABLE readings_copy, reading_keys_copy")
         await conn.execute("CHECKPOINT")
-        return seconds
+        return seconds, lookups
     finally:
         await conn.close()
+
+
+async def lookup_by_id(conn: asyncpg.Connection, partitions: int) -> dict[str, Any]:
+    """What `GET /v1/readings/{id}` costs in the database: a reading by id alone, in the plain
+    table (one primary key index) and in the monthly copy (one probe per partition), the same
+    ids in the same order, interleaved, best of 3 rounds; µs per lookup."""
+    ids = [
+        r["id"] for r in await conn.fetch("SELECT id FROM readings ORDER BY random() LIMIT 2000")
+    ]
+    plain = await conn.prepare("SELECT value FROM readings WHERE id = $1")
+    monthly = await conn.prepare("SELECT value FROM readings_copy WHERE id = $1")
+    best = {"plain": float("inf"), "monthly": float("inf")}
+    for _ in range(3):
+        for name, statement in (("plain", plain), ("monthly", monthly)):
+            started = time.perf_counter()
+            for reading_id in ids:
+                await statement.fetchval(reading_id)
+            best[name] = min(best[name], (time.perf_counter() - started) / len(ids) * 1e6)
+    return {
+        "partitions": partitions,
+        "plain_us": round(best["plain"], 1),
+        "monthly_us": round(best["monthly"], 1),
+        "monthly_vs_plain": round(best["monthly"] / best["plain"], 2),
+    }
 
 
 def attach(url: str) -> float:
@@ -157,7 +185,7 @@ def run_size(size: int) -> dict[str, Any]:
         stored = size // MEASURES * MEASURES
         per = 1e7 / stored
         base = asyncio.run(baseline(url))
-        copy = asyncio.run(full_copy(url))
+        copy, lookups = asyncio.run(full_copy(url))
         attached = attach(url)
     result = {
         "readings": stored,
@@ -166,6 +194,7 @@ def run_size(size: int) -> dict[str, Any]:
         "attach_migration_s_per_1e7": round(attached * per, 1),
         "copy_vs_baseline": round(copy / base, 2),
         "attach_vs_baseline": round(attached / base, 2),
+        "lookup_by_id": lookups,
     }
     for name, value in result.items():
         print(f"   {name:<28} {value}", flush=True)

@@ -249,3 +249,21 @@ async def test_a_window_reads_only_its_own_months_partitions(client, measure, ap
     # tie-break on id peeks at the next older partition that has rows (January) to see the
     # instant change. March's, the history and every other month are never read.
     assert scanned == {"readings_y2031m02", "readings_y2031m01"}
+
+
+async def test_a_partition_dropped_behind_the_services_back_is_created_again(
+    client, measure, sessionmaker
+):
+    url = f"/v1/measures/{measure['id']}/readings"
+    first = await client.post(url, json={"value": 1, "observed_at": "2045-03-03T00:00:00Z"})
+    assert first.status_code == 201
+    async with sessionmaker() as session:
+        await session.execute(
+            text("DELETE FROM readings WHERE id = :id"), {"id": first.json()["id"]}
+        )
+        await session.execute(text("DROP TABLE readings_y2045m03"))
+        await session.commit()
+    # The service still believes March 2045 has its partition: the COPY finds out.
+    again = await client.post(url, json={"value": 2, "observed_at": "2045-03-04T00:00:00Z"})
+    assert again.status_code == 201, again.text
+    assert await partition_of(sessionmaker, again.json()["id"]) == "readings_y2045m03"

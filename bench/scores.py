@@ -73,6 +73,7 @@ class Plan:
     quiet_budget_s: float = 180.0  # waiting for other work on the machine to settle, in all
     explain: bool = False
     quick: bool = False
+    latest_only: bool = False  # only the latest-only score against the baseline, c1
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -101,6 +102,11 @@ def parse_args(argv: list[str] | None) -> Plan:
         "--quick", action="store_true", help="smoke run: small sizes, few requests, 2 x 2 s of wrk"
     )
     parser.add_argument(
+        "--latest-only",
+        action="store_true",
+        help="only the latest-only score and the baseline at concurrency 1 (for 1e8: hours less)",
+    )
+    parser.add_argument(
         "--explain",
         action="store_true",
         help="also write EXPLAIN (ANALYZE, BUFFERS) of the window queries to bench/results/",
@@ -119,8 +125,13 @@ def parse_args(argv: list[str] | None) -> Plan:
             quiet_budget_s=30.0,
             explain=args.explain,
             quick=True,
+            latest_only=args.latest_only,
         )
-    return Plan(sizes=args.sizes or [100_000, 1_000_000, 10_000_000], explain=args.explain)
+    return Plan(
+        sizes=args.sizes or [100_000, 1_000_000, 10_000_000],
+        explain=args.explain,
+        latest_only=args.latest_only,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -795,7 +806,10 @@ def measure(
     the machine's speed hits every size alike; wrk runs one endpoint at a time."""
     now = datetime.now(UTC)
     history_from = months_ago(now, 24)
+    endpoints = ("baseline", "latest_score") if plan.latest_only else ENDPOINTS
     for ds in datasets:
+        if plan.latest_only:
+            break
         explain_to = RESULTS / f"scores-explain-{ds.size}.txt" if plan.explain else None
         ds.inprocess_ms = asyncio.run(
             inprocess_timings(ds.url, ds.fx, history_from, now, plan, explain_to)
@@ -865,7 +879,7 @@ def measure(
             )
 
         by_size = {ds.size: ds for ds in datasets}
-        for name in ENDPOINTS:
+        for name in endpoints:
             history = name == "mixed_history"
             cpu.wait_for_quiet()
             reference = cpu_reference_ms()
@@ -884,7 +898,7 @@ def measure(
                     "cpu_ref_ms_c1": reference,
                 }
             print(f"   c1 {name}: done", flush=True)
-        for ds in datasets:
+        for ds in datasets if not plan.latest_only else ():
             # Both mixed twins on the server that computes every request, one request to each
             # in turn: a drift in the machine's speed hits both alike.
             client, _, mixed_path, _ = targets["mixed_score"][ds.size]
@@ -905,7 +919,7 @@ def measure(
                 "others_cores_c1": cpu.others_cores(start),
             }
         print("   c1 mixed score with and without initiatives: done", flush=True)
-        if has_wrk:
+        if has_wrk and not plan.latest_only:
             # Two rounds of half the duration over the four endpoints (ABCDABCD), averaged, so
             # that a drift in the machine's speed does not land on one endpoint only (the
             # throughput target is a ratio of two of them).
@@ -928,9 +942,9 @@ def measure(
                     )
                 print(f"   wrk {ds.size:.0e}: done", flush=True)
     for ds in datasets:
-        for name in ENDPOINTS:
+        for name in endpoints:
             computed = "mixed_score" if name == "mixed_served" else name
-            ds.http[name]["sql_ms"] = ds.inprocess_ms[computed]["query"]
+            ds.http[name]["sql_ms"] = ds.inprocess_ms.get(computed, {}).get("query", math.nan)
 
 
 def latency_interleaved(
@@ -998,7 +1012,7 @@ def print_size(ds: Dataset) -> None:
         f"  {'endpoint':<31}{'p50 ms':>8}{'p99 ms':>8}{'req/s':>7}{'SQL ms':>8}{'KB':>6}"
         f"{'others':>8}{'ref ms':>8}"
     )
-    for name in ENDPOINTS:
+    for name in (name for name in ENDPOINTS if name in ds.http):
         row = ds.http[name]
         rps = str(row.get("rps", "-"))
         others = max(row.get("others_cores_c1", 0), row.get("others_cores_wrk", 0))
@@ -1007,6 +1021,8 @@ def print_size(ds: Dataset) -> None:
             f"{row['sql_ms']:>8.2f}{row['bytes'] / 1024:>6.1f}{others:>8.2f}"
             f"{row['cpu_ref_ms_c1']:>8.0f}"
         )
+    if not ds.initiatives:  # --latest-only
+        return
     pair = ds.initiatives
     with_ = pair[f"with_{INITIATIVES}"]
     print(
@@ -1035,6 +1051,8 @@ def targets(datasets: list[Dataset], has_wrk: bool) -> list[dict[str, Any]]:
         checks.append({"target": name, "measured": measured, "limit": limit, "result": verdict})
 
     m6 = by_size.get(1_000_000)
+    if m6 is not None and "mixed_score" not in m6:  # --latest-only
+        m6 = None
     check(
         "mixed score p50 at 1e6 (ms)",
         m6 and m6["mixed_score"]["p50_ms"],
@@ -1071,6 +1089,8 @@ def targets(datasets: list[Dataset], has_wrk: bool) -> list[dict[str, Any]]:
         ("latest_score", "latest-only", 1.5),
         ("mixed_score", "mixed", None),
     ):
+        if any(name not in http for http in by_size.values()):  # --latest-only
+            continue
         if lo and hi:
             growth = hi[name]["p50_ms"] / lo[name]["p50_ms"]
             check(
@@ -1093,7 +1113,7 @@ def targets(datasets: list[Dataset], has_wrk: bool) -> list[dict[str, Any]]:
         "<= 60",
         None if not m6 else m6["mixed_history"]["p50_ms"] <= 60,
     )
-    for ds in datasets:
+    for ds in (ds for ds in datasets if ds.initiatives):
         ratio = (
             ds.initiatives[f"with_{INITIATIVES}"]["p50_ms"] / ds.initiatives["without"]["p50_ms"]
         )

@@ -86,6 +86,20 @@ class KnownPartitions:
     def covers(self, months: Iterable[datetime]) -> bool:
         return all(_covered(self.bounds, month) for month in months)
 
+    def covers_span(self, first: datetime, last: datetime) -> bool:
+        """Whether partitions known cover every instant from `first` to `last`, without gaps."""
+        at = first
+        while True:
+            upper = next(
+                (u for lo, u in self.bounds if (lo is None or lo <= at) and (u is None or at < u)),
+                at,
+            )
+            if upper is None or upper > last:
+                return True
+            if upper == at:  # no partition holds `at`
+                return False
+            at = upper
+
     def session_info(self) -> dict[str, object]:
         return {_KNOWN: self}
 
@@ -138,7 +152,11 @@ async def ensure_for_readings(session: AsyncSession, observed: Iterable[datetime
     updated a measure; done under the writer's own measure locks it deadlocked with them.
     Usually no query at all: the months are known to be covered."""
     known = _known(session)
-    months = {month_of(instant) for instant in observed}
+    instants = list(observed)
+    # Two comparisons per reading, not a month per reading: a batch of 10,000 every time.
+    if not instants or known.covers_span(min(instants), max(instants)):
+        return
+    months = {month_of(instant) for instant in instants}
     if known.covers(months):
         return
     engine = session.bind

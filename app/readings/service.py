@@ -271,7 +271,10 @@ async def delete_reading(session: AsyncSession, reading_id: uuid.UUID) -> None:
         raise NotFound(f"reading {reading_id} not found")
     if mine.locked_before is not None and reading.observed_at < mine.locked_before:
         raise locked_period(reading.observed_at, mine.locked_before)
-    await session.execute(delete(Reading).where(Reading.id == reading_id))
+    # With its observed_at, the DELETE reaches only the reading's partition.
+    await session.execute(
+        delete(Reading).where(Reading.id == reading_id, Reading.observed_at == reading.observed_at)
+    )
     await refresh_statuses(session, measures)
     await record(
         session,

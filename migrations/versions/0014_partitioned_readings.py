@@ -15,8 +15,9 @@ a repeat fails the COPY as the old unique constraint did; deleted readings take 
 a deleted measure takes its keys by foreign key (its readings go by cascades that run on the
 partitions, where the parent's statement triggers do not fire).
 
-The migration holds an exclusive lock on the readings for its duration (about 5 s per 10^7
-readings on the reference machine, `python -m bench.partition`); a full copy takes ~3x longer.
+Reads and writes of readings wait for the whole migration (it holds ACCESS EXCLUSIVE on the
+table): `python -m bench.partition` measures its time per 10^7 readings against a plain copy and
+a full copy into monthly partitions (docs/data-access.md, Partitioning).
 
 Revision ID: 0014
 Revises: 0012

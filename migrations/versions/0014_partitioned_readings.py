@@ -1,8 +1,8 @@
 """`readings` partitioned by month of `observed_at` (PostgreSQL's declarative partitioning).
 
 The existing table is not copied: it becomes the partition `readings_history`, covering every
-instant before the first month that starts after the migration (and after its newest reading),
-and each later month gets a partition of its own (`readings_y2027m01`, …), created ahead of
+instant before the first month that starts after the migration (its readings observed later,
+if any, move to their months' partitions), and each later month gets a partition of its own (`readings_y2027m01`, …), created ahead of
 time by the worker, or on demand by the write path for a reading no partition covers. Attaching
 costs a scan and an index build, not a rewrite: the new primary key `(id, observed_at)` (a
 partitioned table's unique keys must hold its partition key) and the key table below.

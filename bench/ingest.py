@@ -303,8 +303,8 @@ def create_measures(http: httpx.Client, count: int, **fields: Any) -> list[uuid.
     return ids
 
 
-# `reading_rows`, generated in the database: 10^8 rows are not sent from here. A million per
-# statement (the key table's trigger holds a statement's rows until it ends).
+# `reading_rows`, generated in the database: 10^8 rows are not sent from here; a million per
+# statement.
 _PREFILL = """
 INSERT INTO readings (id, measure_id, value, observed_at, source, external_id)
 SELECT gen_random_uuid(), ($1::uuid[])[1 + g % cardinality($1::uuid[])], (g % 100)::float8,
@@ -320,6 +320,12 @@ async def prefill(dsn: str, measure_ids: list[uuid.UUID], rows: int) -> None:
     for first in range(0, rows, _PREFILL_CHUNK):
         last = min(rows, first + _PREFILL_CHUNK) - 1
         await conn.execute(_PREFILL, measure_ids, start, rows, first, last)
+    if await conn.fetchval("SELECT to_regclass('reading_keys') IS NOT NULL"):
+        # The service writes a reading's key beside it (migration 0014); so does the prefill.
+        await conn.execute(
+            "INSERT INTO reading_keys SELECT measure_id, external_id, id, observed_at"
+            " FROM readings WHERE external_id LIKE 'pre-%'"
+        )
     await conn.execute("VACUUM (ANALYZE) readings")
     await conn.close()
 

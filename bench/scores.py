@@ -450,8 +450,6 @@ async def fill_readings(url: str, size: int, raw_measures: int, now: datetime) -
             await monthly_partitions(conn, now)
             indexes = await ReadingsIndexes.capture(conn)
             await indexes.drop(conn)
-            # No external_id here: the key table's trigger would only spool every row.
-            await conn.execute("ALTER TABLE readings DISABLE TRIGGER tr_readings_keys_add")
         timings["truncate_s"] = time.perf_counter() - started
 
         mark = time.perf_counter()
@@ -463,7 +461,6 @@ async def fill_readings(url: str, size: int, raw_measures: int, now: datetime) -
         await conn.execute(FILL_READINGS, now, float(span), per_measure)
         timings["insert_s"] = time.perf_counter() - mark
 
-        await conn.execute("ALTER TABLE readings ENABLE TRIGGER tr_readings_keys_add")
         mark = time.perf_counter()
         await indexes.create(conn)
         timings["indexes_s"] = time.perf_counter() - mark

@@ -2,18 +2,19 @@
 
 The existing table is not copied: it becomes the partition `readings_history`, covering every
 instant before the first month that starts after the migration (its readings observed later,
-if any, move to their months' partitions), and each later month gets a partition of its own (`readings_y2027m01`, …), created ahead of
-time by the worker, or on demand by the write path for a reading no partition covers. Attaching
+if any, move to their months' partitions), and each later month gets a partition of its own
+(`readings_y2027m01`, …), created ahead of time by the worker, or on demand by the write path
+for a reading no partition covers. Attaching
 costs a scan and an index build, not a rewrite: the new primary key `(id, observed_at)` (a
 partitioned table's unique keys must hold its partition key) and the key table below.
 
 Idempotency by `(measure_id, external_id)` cannot be a unique index of a partitioned table
 (it lacks `observed_at`), so it moves to the plain table `reading_keys`: one row per reading
-that has an external_id, its primary key the pair. Statement-level triggers on `readings` keep
-it: the rows a statement inserts (transition table) add their keys in the same statement, so
-a repeat fails the COPY as the old unique constraint did; deleted readings take theirs along;
-a deleted measure takes its keys by foreign key (its readings go by cascades that run on the
-partitions, where the parent's statement triggers do not fire).
+that has an external_id, its primary key the pair. The write path copies the keys of the
+readings it copies in, in the same transaction (`app.readings.service.write_readings`), so a
+repeat fails as the old unique constraint did; a statement-level trigger takes the keys of
+deleted readings along; a deleted measure takes its keys by foreign key (its readings go by
+cascades that run on the partitions, where the parent's statement triggers do not fire).
 
 Reads and writes of readings wait for the whole migration (it holds ACCESS EXCLUSIVE on the
 table): `python -m bench.partition` measures its time per 10^7 readings against a plain copy and
@@ -58,14 +59,8 @@ INDEXES = (
     "CREATE INDEX {prefix}_xapi_external_id ON {table} (external_id) WHERE source = 'xapi'",
 )
 
-KEY_TRIGGERS = (
-    """
-CREATE FUNCTION reading_keys_add() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO reading_keys (measure_id, external_id, reading_id, observed_at)
-    SELECT measure_id, external_id, id, observed_at FROM added WHERE external_id IS NOT NULL;
-    RETURN NULL;
-END $$""",
+# Deleted readings take their keys along: once per statement, over the set of rows deleted.
+KEY_TRIGGER = (
     """
 CREATE FUNCTION reading_keys_remove() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -74,9 +69,6 @@ BEGIN
       AND k.measure_id = r.measure_id AND k.external_id = r.external_id AND k.reading_id = r.id;
     RETURN NULL;
 END $$""",
-    """
-CREATE TRIGGER tr_readings_keys_add AFTER INSERT ON readings
-    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION reading_keys_add()""",
     """
 CREATE TRIGGER tr_readings_keys_remove AFTER DELETE ON readings
     REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION reading_keys_remove()""",
@@ -122,6 +114,9 @@ def upgrade() -> None:
     op.execute("""
         INSERT INTO reading_keys
         SELECT measure_id, external_id, id, observed_at FROM readings_history
+        WHERE external_id IS NOT NULL
+        UNION ALL
+        SELECT measure_id, external_id, id, observed_at FROM readings_later
         WHERE external_id IS NOT NULL
     """)
     op.execute("""
@@ -169,9 +164,9 @@ def upgrade() -> None:
             f"CREATE TABLE {_partition_name(month)} PARTITION OF readings"
             f" FOR VALUES FROM ('{month.isoformat()}') TO ('{_month_after(month).isoformat()}')"
         )
-    for statement in KEY_TRIGGERS:
+    for statement in KEY_TRIGGER:
         op.execute(statement)
-    op.execute("INSERT INTO readings SELECT * FROM readings_later")  # their keys by the trigger
+    op.execute("INSERT INTO readings SELECT * FROM readings_later")
 
 
 def downgrade() -> None:
@@ -181,7 +176,7 @@ def downgrade() -> None:
     op.execute("INSERT INTO readings_plain SELECT * FROM readings")
     op.execute("DROP TABLE readings CASCADE")
     op.execute("DROP TABLE reading_keys")
-    op.execute("DROP FUNCTION reading_keys_add(), reading_keys_remove()")
+    op.execute("DROP FUNCTION reading_keys_remove()")
     op.execute("ALTER TABLE readings_plain RENAME TO readings")
     op.execute(f"""
         ALTER TABLE readings

@@ -267,3 +267,15 @@ async def test_a_partition_dropped_behind_the_services_back_is_created_again(
     again = await client.post(url, json={"value": 2, "observed_at": "2045-03-04T00:00:00Z"})
     assert again.status_code == 201, again.text
     assert await partition_of(sessionmaker, again.json()["id"]) == "readings_y2045m03"
+
+
+async def test_a_deleted_scorecard_takes_its_readings_keys_along(
+    client, scorecard, measure, sessionmaker
+):
+    url = f"/v1/measures/{measure['id']}/readings"
+    await client.post(url, json={"value": 1, "observed_at": LATER, "external_id": "k"})
+    response = await client.delete(f"/v1/scorecards/{scorecard['id']}", params={"cascade": "true"})
+    assert response.status_code == 204
+    async with sessionmaker() as session:
+        left = await session.scalar(text("SELECT count(*) FROM reading_keys"))
+    assert left == 0

@@ -417,7 +417,7 @@ def run(url: str, postgres_pid: int, plan: Plan) -> dict[str, Any]:
 def report(result: dict[str, Any]) -> None:
     raw = result["raw_rows_per_s"]
     print(
-        f"\nreadings table pre-filled with {result['rows']:,} rows; "
+        f"\nreadings table pre-filled with {result['held']:,} rows; "
         f"{result['clients']} clients; batches of {result['batch']:,}"
     )
     print(f"(a) raw COPY, one call            {raw['one_call']:>10,} rows/s")

@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 # How many months from the current one the worker keeps created (this one included).
 MONTHS_AHEAD = 3
 PARTITION_INTERVAL_SECONDS = 3600.0
-_LOCK = text("SELECT pg_advisory_xact_lock(0x5C0E9A27)")  # one creator at a time
+# One creator at a time. A bound parameter: hex literals in SQL are PostgreSQL 16 and later.
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=0x5C0E9A27)
 # Each partition's bounds; NULL for MINVALUE. The bound literals carry their offset, so they
 # cast back exactly whatever the session's TimeZone.
 _BOUNDS = text(r"""

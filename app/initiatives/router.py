@@ -79,10 +79,12 @@ async def list_initiatives(
         "status": None if status is None else status.value,
         "owner": owner,
     }
-    async with request.app.state.read_pool.acquire() as connection:
-        page = await queries.list_initiatives(
+    page = await request.app.state.reads.run(
+        request,
+        lambda connection: queries.list_initiatives(
             connection, scorecard_id, filters=filters, limit=limit, cursor=cursor
-        )
+        ),
+    )
     if page is None:
         raise NotFound(f"scorecard {scorecard_id} not found")
     return page_response(*page)
@@ -105,10 +107,12 @@ async def get_initiative_summary(
     ] = None,
 ) -> Response:
     state = request.app.state
-    async with state.read_pool.acquire() as connection:
-        summary = await service.initiative_summary(
+    summary = await state.reads.run(
+        request,
+        lambda connection: service.initiative_summary(
             connection, state.definitions, scorecard_id, as_of or datetime.now(UTC)
-        )
+        ),
+    )
     return json_response(summary)
 
 
@@ -119,8 +123,9 @@ async def get_initiative_summary(
     response_model=InitiativeOut,
 )
 async def get_initiative(initiative_id: uuid.UUID, request: Request) -> Response:
-    async with request.app.state.read_pool.acquire() as connection:
-        initiative = await queries.get_initiative(connection, initiative_id)
+    initiative = await request.app.state.reads.run(
+        request, lambda connection: queries.get_initiative(connection, initiative_id)
+    )
     if initiative is None:
         raise NotFound(f"initiative {initiative_id} not found")
     return json_response(initiative, version=initiative["version"])

@@ -95,14 +95,16 @@ async def list_due_readings(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:
-    async with request.app.state.read_pool.acquire() as connection:
-        page = await due.list_due(
+    page = await request.app.state.reads.run(
+        request,
+        lambda connection: due.list_due(
             connection,
             as_of or datetime.now(UTC),
             filters={"scorecard_id": scorecard_id, "owner": owner, "state": state},
             limit=limit,
             cursor=cursor,
-        )
+        ),
+    )
     return page_response(*page)
 
 

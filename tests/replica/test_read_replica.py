@@ -4,14 +4,17 @@ that committed before its read, whether the replica is caught up, paused or unre
 from __future__ import annotations
 
 import re
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
+from app.auth.keys import Scope
 from app.core.settings import Settings
 from app.main import create_app
+from tests.conftest import make_key
 from tests.factories import create_measure, create_scorecard
 from tests.replica.conftest import free_port
 
@@ -162,35 +165,67 @@ async def test_readiness_reports_the_replica(replica_client, replica):
 
 
 @pytest.fixture
-async def unreachable_replica_client(database_url, sessionmaker, clean_db):
-    """A client of an app whose replica is not there (nothing listens on its port)."""
-    from app.auth.keys import Scope
-    from tests.conftest import make_key
+async def client_reading_from(database_url, sessionmaker, clean_db):
+    """`await client_reading_from(url)`: a client of an app whose read replica is `url`."""
+    async with AsyncExitStack() as stack:
 
-    settings = Settings(
-        database_url=None,
-        log_level="WARNING",
-        scorecard_read_database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/postgres",
-    )
-    application = create_app(settings, database_url=database_url)
-    key = await make_key(sessionmaker, Scope.admin)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://test", headers={"Authorization": f"Bearer {key}"}
-        ) as client:
-            yield client
+        async def make(url: str) -> httpx.AsyncClient:
+            settings = Settings(
+                database_url=None, log_level="WARNING", scorecard_read_database_url=url
+            )
+            application = create_app(settings, database_url=database_url)
+            await stack.enter_async_context(application.router.lifespan_context(application))
+            key = await make_key(sessionmaker, Scope.admin)
+            transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+            return await stack.enter_async_context(
+                httpx.AsyncClient(
+                    transport=transport,
+                    base_url="http://test",
+                    headers={"Authorization": f"Bearer {key}"},
+                )
+            )
+
+        yield make
 
 
-async def test_an_unreachable_replica_costs_no_read(unreachable_replica_client):
-    client = unreachable_replica_client
+async def test_an_unreachable_replica_costs_no_read(client_reading_from):
+    # Nothing listens on that port.
+    client = await client_reading_from(f"postgresql://postgres@127.0.0.1:{free_port()}/postgres")
     made = await scorecard_with_reading(client, 40)
     before = await counters(client)
     seen = await reads_of(client, made)
     assert seen["score"] == pytest.approx(40) and seen["readings"] == [40]
-    fallbacks = delta(await counters(client), before)
     # The first read found it down; the next ones leave it alone for a while.
-    assert fallbacks == {"primary": 5, "error": 1, "down": 4}
+    assert delta(await counters(client), before) == {"primary": 5, "error": 1, "down": 4}
     ready = await client.get("/readyz")
     assert ready.status_code == 200, ready.text  # reads still work: the app stays in rotation
     assert ready.json()["checks"]["read_replica"]["status"] == "fail"
+
+
+async def test_a_server_that_is_not_a_standby_is_never_read(client_reading_from, database_url):
+    # E.g. a promoted replica, or the primary itself: it cannot say how far it has replayed.
+    client = await client_reading_from(database_url)
+    made = await scorecard_with_reading(client, 40)
+    before = await counters(client)
+    seen = await reads_of(client, made)
+    assert seen["score"] == pytest.approx(40) and seen["readings"] == [40]
+    assert delta(await counters(client), before) == {"primary": 5, "lag": 5}
+    check = (await client.get("/readyz")).json()["checks"]["read_replica"]
+    assert check["status"] == "fail" and "not a standby" in check["error"]
+
+
+async def test_dropped_replica_connections_cost_no_read(replica_client, replica):
+    """Runs last: the app may leave the replica alone for a few seconds afterwards."""
+    made = await scorecard_with_reading(replica_client, 40)
+    await replica.catch_up()
+    await reads_of(replica_client, made)  # the app now holds connections to the replica
+    dropped = await replica.fetchval(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE application_name = 'scorecard'"
+    )
+    assert dropped >= 1
+    before = await counters(replica_client)
+    seen = await reads_of(replica_client, made)
+    assert seen["score"] == pytest.approx(40) and seen["readings"] == [40]
+    served = delta(await counters(replica_client), before)
+    assert served.get("replica", 0) + served.get("primary", 0) == 5

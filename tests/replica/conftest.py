@@ -130,12 +130,14 @@ def replica_url(database_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 async def replica_app(database_url: str, replica_url: str) -> AsyncIterator[Any]:
-    """The app, configured to read from the replica."""
+    """The app, configured to read from the replica; scores of "now" are never reused, so
+    that every score read is a read of the database."""
     settings = Settings(
         database_url=None,
         log_level="WARNING",
         log_format="console",
         scorecard_read_database_url=replica_url,
+        scorecard_score_cache_seconds=0,
     )
     application = create_app(settings, database_url=database_url)
     async with application.router.lifespan_context(application):

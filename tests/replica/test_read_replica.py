@@ -136,6 +136,18 @@ async def test_a_write_is_seen_at_once_while_the_replica_is_paused(replica_clien
     assert score.json()["score"] == pytest.approx(90)
 
 
+async def test_a_cached_score_needs_no_replica(client_reading_from, replica_url, replica):
+    client = await client_reading_from(replica_url)
+    made = await scorecard_with_reading(client, 40)
+    path = f"/v1/scorecards/{made['scorecard']['id']}/score?as_of={NOW.replace('+', '%2B')}"
+    first = await client.get(path)
+    before = await counters(client)
+    again = await client.get(path)
+    # The version, read on the primary, is unchanged: the score is the one computed before.
+    assert again.json() == first.json() and again.json()["score"] == pytest.approx(40)
+    assert delta(await counters(client), before) == {}
+
+
 async def test_a_revoked_key_is_refused_at_once_while_the_replica_is_paused(
     replica_client, replica
 ):

@@ -150,7 +150,9 @@ class ReadRouter:
         if time.monotonic() < self._down_until:
             _FALLBACK["down"].inc()
             return None
-        connection = await self.replica.acquire(timeout=self.timeout)
+        # No wait limit for a free connection: a busy replica queues reads as the primary
+        # would. Connecting is bounded by the pool's connect timeout, the check below by ours.
+        connection = await self.replica.acquire()
         try:
             caught_up = await connection.fetchval(_CAUGHT_UP, position, timeout=self.timeout)
         except BaseException:
@@ -175,17 +177,15 @@ class ReadRouter:
         try:
             async with self.replica.acquire(timeout=self.timeout) as connection:
                 state = await connection.fetchrow(_REPLAY_STATE, timeout=self.timeout)
-            lag = await self.primary.fetchval(_LAG_BYTES, state["replayed"])
         except _REPLICA_FAILURES as exc:
-            self._failed(exc)
             return {"status": "fail", "error": type(exc).__name__}
         if not state["standby"]:
             return {"status": "fail", "error": "not a standby: reads use the primary"}
-        return {
-            "status": "pass",
-            "replay_lag_bytes": int(lag),
-            "replay_paused": state["paused"],
-        }
+        try:  # the primary's own check reports it when it does not answer
+            lag: int | None = int(await self.primary.fetchval(_LAG_BYTES, state["replayed"]))
+        except _REPLICA_FAILURES:
+            lag = None
+        return {"status": "pass", "replay_lag_bytes": lag, "replay_paused": state["paused"]}
 
 
 class _Statements:

@@ -64,13 +64,19 @@ FALLBACKS = Counter(
 _BY_REPLICA, _BY_PRIMARY = READS.labels("replica"), READS.labels("primary")
 _FALLBACK = {reason: FALLBACKS.labels(reason) for reason in ("lag", "error", "down")}
 
-# The replica cannot be used now: connection trouble, a server shutting down or starting up.
+# The replica cannot be used now: connection trouble, no answer in time, a server shutting
+# down, starting up or full, a login it refuses.
 _UNREACHABLE = (
     OSError,
     TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InvalidAuthorizationSpecificationError,
+    asyncpg.exceptions.InvalidCatalogNameError,
 )
 # Anything else the replica's server raises (a query cancelled by a recovery conflict, ...)
 # is retried on the primary, which raises it again if it was the statement's own fault.

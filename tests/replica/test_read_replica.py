@@ -16,7 +16,7 @@ from app.core.settings import Settings
 from app.main import create_app
 from tests.conftest import make_key
 from tests.factories import create_measure, create_scorecard
-from tests.replica.conftest import free_port
+from tests.replica_server import free_port
 
 NOW = datetime.now(UTC).isoformat()
 

@@ -102,8 +102,8 @@ async def test_a_write_is_seen_at_once_while_the_replica_is_paused(replica_clien
         f"/v1/scorecards/{made['scorecard']['id']}", json={"name": "Renamed while paused"}
     )
     assert changed.status_code == 200, changed.text
-    deleted = await replica_client.get(f"/v1/measures/{measure_id}/readings")
-    reading_id = deleted.json()["items"][0]["id"]
+    listed = await replica_client.get(f"/v1/measures/{measure_id}/readings")
+    reading_id = listed.json()["items"][0]["id"]
     assert (await replica_client.delete(f"/v1/readings/{reading_id}")).status_code == 204
     posted = await replica_client.post(
         f"/v1/measures/{measure_id}/readings", json={"value": 90, "observed_at": NOW}

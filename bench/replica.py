@@ -123,9 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             row["answered_by_replica"] = round(sum(shares[label]) / len(shares[label]), 2)
             results.append(row)
 
-    print(
-        f"\n{'endpoint':<38}{'replica req/s':>14}{'primary req/s':>15}{'ratio':>8}{'on replica':>12}"
-    )
+    header = f"{'replica req/s':>14}{'primary req/s':>15}{'ratio':>8}{'on replica':>12}"
+    print(f"\n{'endpoint':<38}{header}")
     for row in results:
         print(
             f"{row['endpoint']:<38}{row['replica']:>14,}{row['primary']:>15,}"

@@ -121,26 +121,33 @@ class ReadAccess:
         return None if row is None else row[_OWN_COLUMNS]
 
 
-async def _read_access(
-    request: Request,
-    _: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
-) -> AsyncIterator[ReadAccess]:
-    key = _presented_key(request, allow_basic=False)
-    if key is None:
-        raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
-    reads = request.app.state.reads
-    if reads.replica is not None:  # the key on the primary, the statements where caught up
-        caller = await _authorize(request, reads.primary, Scope.read, allow_basic=False)
-        async with reads.statements(request.state.primary_position) as statements:
-            yield ReadAccess(statements, key, caller)
-        return
-    async with request.app.state.read_pool.acquire() as connection:
-        access = ReadAccess(connection, key)
-        yield access
-        if access.caller is None:  # fail closed: nothing may be answered unchecked
-            raise RuntimeError("a read endpoint answered without running a statement")
+def _read_access(*, routed: bool) -> Callable[..., AsyncIterator[ReadAccess]]:
+    async def read_access(
+        request: Request,
+        _: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
+    ) -> AsyncIterator[ReadAccess]:
+        key = _presented_key(request, allow_basic=False)
+        if key is None:
+            raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
+        reads = request.app.state.reads if routed else None
+        if reads is not None and reads.replica is not None:
+            # The key on the primary, the statements where caught up (app/core/replica.py).
+            caller = await _authorize(request, reads.primary, Scope.read, allow_basic=False)
+            async with reads.statements(request.state.primary_position) as statements:
+                yield ReadAccess(statements, key, caller)
+            return
+        async with request.app.state.read_pool.acquire() as connection:
+            access = ReadAccess(connection, key)
+            yield access
+            if access.caller is None:  # fail closed: nothing may be answered unchecked
+                raise RuntimeError("a read endpoint answered without running a statement")
+
+    return read_access
 
 
 # For endpoints that read with scope read from the read pool; released as soon as the
-# endpoint returns.
-ReadConnection = Annotated[ReadAccess, Depends(_read_access, scope="function")]
+# endpoint returns. One resource: always on the primary, key check and row in one statement.
+ReadConnection = Annotated[ReadAccess, Depends(_read_access(routed=False), scope="function")]
+# Lists: on a read replica when one is configured and caught up (the key still checked on the
+# primary), else as ReadConnection.
+ListConnection = Annotated[ReadAccess, Depends(_read_access(routed=True), scope="function")]

@@ -123,9 +123,8 @@ async def get_initiative_summary(
     response_model=InitiativeOut,
 )
 async def get_initiative(initiative_id: uuid.UUID, request: Request) -> Response:
-    initiative = await request.app.state.reads.run(
-        request, lambda connection: queries.get_initiative(connection, initiative_id)
-    )
+    async with request.app.state.read_pool.acquire() as connection:
+        initiative = await queries.get_initiative(connection, initiative_id)
     if initiative is None:
         raise NotFound(f"initiative {initiative_id} not found")
     return json_response(initiative, version=initiative["version"])

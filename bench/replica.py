@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             ("GET scorecard score (100 measures)", f"/v1/scorecards/{fx.scorecard_id}/score"),
             ("GET measure history (12 months)", f"/v1/measures/{measure}/history"),
             ("GET readings list (50)", f"/v1/measures/{measure}/readings"),
-            ("GET /v1/scorecards/{id}", f"/v1/scorecards/{fx.scorecard_id}"),
+            ("GET scorecards list (50)", "/v1/scorecards"),
         ]
         auth = {"Authorization": f"Bearer {fx.api_key}"}
         ours = stack.enter_context(httpx.Client(base_url=ours_url, headers=auth, timeout=30))

@@ -20,6 +20,7 @@ from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.middleware import BodyLimitMiddleware, LargeBodyGate, RequestContextMiddleware
 from app.core.openapi import install_openapi
+from app.core.replica import open_read_router
 from app.core.settings import Settings, get_settings
 from app.dashboard.router import router as share_links_router
 from app.dashboard.router import shared as shared_router
@@ -91,6 +92,10 @@ def create_app(
             app.state.read_pool = await make_read_pool(engine, max_size=pool_size)
             async with AsyncExitStack() as background:
                 background.push_async_callback(app.state.read_pool.close)
+                app.state.reads = await open_read_router(
+                    app.state.read_pool, engine, settings, pool_size=pool_size
+                )
+                background.push_async_callback(app.state.reads.close)
                 if run_worker:
                     # Stopped after the last request: in-flight deliveries finish first.
                     await background.enter_async_context(

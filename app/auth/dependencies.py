@@ -13,8 +13,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBearer
 
 from app.audit.log import Actor
-from app.auth.keys import GRANTS, Caller, Scope, find_caller, hash_key
+from app.auth.keys import GRANTS, Caller, Scope, find_caller, find_caller_at, hash_key
 from app.core.errors import Forbidden, Unauthorized
+from app.core.reads import Reader
 
 # Declared for the OpenAPI document only; parsing is ours, so errors are problem+json.
 bearer_scheme = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer <key>`")
@@ -54,7 +55,11 @@ async def _authorize(
     key = _presented_key(request, allow_basic=allow_basic)
     if key is None:
         raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
-    caller = _admitted(await find_caller(db, key), permission)
+    if request.app.state.reads.replica is None:
+        caller = _admitted(await find_caller(db, key), permission)
+    else:  # the position a replica must have replayed for this request's reads
+        found, request.state.primary_position = await find_caller_at(db, key)
+        caller = _admitted(found, permission)
     request.state.actor = Actor(caller.key_id, caller.name)  # for the audit log
     return caller
 
@@ -84,17 +89,18 @@ _OWN_COLUMNS = 4  # caller_id, caller_name, caller_scope, found
 class ReadAccess:
     """A read-pool connection for an endpoint that needs scope read. Its first statement also
     looks up the caller's key (401/403 before any row is used), so a read costs one round
-    trip to the database, not two; later statements run as they are."""
+    trip to the database, not two; later statements run as they are. With a read replica, the
+    key is checked on the primary first and the statements run where `ReadRouter` says."""
 
     __slots__ = ("_connection", "_key_hash", "caller")
 
-    def __init__(self, connection: asyncpg.Connection, key: str) -> None:
+    def __init__(self, connection: Reader, key: str, caller: Caller | None = None) -> None:
         self._connection, self._key_hash = connection, hash_key(key)
-        self.caller: Caller | None = None
+        self.caller = caller  # already checked (on the primary, when reads use a replica)
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         if self.caller is not None:
-            return await self._connection.fetch(sql, *args)  # type: ignore[no-any-return]
+            return await self._connection.fetch(sql, *args)
         statement = _WITH_CALLER.format(sql=sql, key=len(args) + 1)
         rows = await self._connection.fetch(statement, *args, self._key_hash)
         caller = None
@@ -115,20 +121,33 @@ class ReadAccess:
         return None if row is None else row[_OWN_COLUMNS]
 
 
-async def _read_access(
-    request: Request,
-    _: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
-) -> AsyncIterator[ReadAccess]:
-    key = _presented_key(request, allow_basic=False)
-    if key is None:
-        raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
-    async with request.app.state.read_pool.acquire() as connection:
-        access = ReadAccess(connection, key)
-        yield access
-        if access.caller is None:  # fail closed: nothing may be answered unchecked
-            raise RuntimeError("a read endpoint answered without running a statement")
+def _read_access(*, routed: bool) -> Callable[..., AsyncIterator[ReadAccess]]:
+    async def read_access(
+        request: Request,
+        _: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
+    ) -> AsyncIterator[ReadAccess]:
+        key = _presented_key(request, allow_basic=False)
+        if key is None:
+            raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
+        reads = request.app.state.reads if routed else None
+        if reads is not None and reads.replica is not None:
+            # The key on the primary, the statements where caught up (app/core/replica.py).
+            caller = await _authorize(request, reads.primary, Scope.read, allow_basic=False)
+            async with reads.statements(request.state.primary_position) as statements:
+                yield ReadAccess(statements, key, caller)
+            return
+        async with request.app.state.read_pool.acquire() as connection:
+            access = ReadAccess(connection, key)
+            yield access
+            if access.caller is None:  # fail closed: nothing may be answered unchecked
+                raise RuntimeError("a read endpoint answered without running a statement")
+
+    return read_access
 
 
 # For endpoints that read with scope read from the read pool; released as soon as the
-# endpoint returns.
-ReadConnection = Annotated[ReadAccess, Depends(_read_access, scope="function")]
+# endpoint returns. One resource: always on the primary, key check and row in one statement.
+ReadConnection = Annotated[ReadAccess, Depends(_read_access(routed=False), scope="function")]
+# Lists: on a read replica when one is configured and caught up (the key still checked on the
+# primary), else as ReadConnection.
+ListConnection = Annotated[ReadAccess, Depends(_read_access(routed=True), scope="function")]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from app.auth.dependencies import ReadConnection, require
+from app.auth.dependencies import ListConnection, ReadConnection, require
 from app.auth.keys import Scope
 from app.core.database import SessionDep
 from app.core.errors import NotFound
@@ -54,7 +54,7 @@ async def create_measure(
 )
 async def list_measures(
     scorecard_id: uuid.UUID,
-    connection: ReadConnection,
+    connection: ListConnection,
     perspective: Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)] = None,
     objective_id: uuid.UUID | None = None,
     level: Level | None = None,

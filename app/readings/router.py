@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from app.auth.dependencies import ReadConnection, require
+from app.auth.dependencies import ListConnection, ReadConnection, require
 from app.auth.keys import Scope
 from app.core.database import SessionDep
 from app.core.errors import NotFound
@@ -61,7 +61,7 @@ async def create_reading(
 )
 async def list_readings(
     measure_id: uuid.UUID,
-    connection: ReadConnection,
+    connection: ListConnection,
     from_: Annotated[
         Timestamp | None, Query(alias="from", description="observed_at ≥ from")
     ] = None,
@@ -95,14 +95,16 @@ async def list_due_readings(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:
-    async with request.app.state.read_pool.acquire() as connection:
-        page = await due.list_due(
+    page = await request.app.state.reads.run(
+        request,
+        lambda connection: due.list_due(
             connection,
             as_of or datetime.now(UTC),
             filters={"scorecard_id": scorecard_id, "owner": owner, "state": state},
             limit=limit,
             cursor=cursor,
-        )
+        ),
+    )
     return page_response(*page)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from app.auth.dependencies import ReadConnection, require
+from app.auth.dependencies import ListConnection, ReadConnection, require
 from app.auth.keys import GRANTS, Caller, Scope
 from app.core.database import SessionDep
 from app.core.errors import NotFound
@@ -65,7 +65,7 @@ async def create_scorecard(
     response_model=ScorecardPage,
 )
 async def list_scorecards(
-    connection: ReadConnection,
+    connection: ListConnection,
     q: Annotated[
         str | None, Query(max_length=200, pattern=PRINTABLE, description="Filter by name.")
     ] = None,
@@ -144,7 +144,7 @@ async def create_objective(
     response_model=ObjectivePage,
 )
 async def list_objectives(
-    scorecard_id: uuid.UUID, connection: ReadConnection, limit: Limit = 50, cursor: Cursor = None
+    scorecard_id: uuid.UUID, connection: ListConnection, limit: Limit = 50, cursor: Cursor = None
 ) -> Response:
     page = await queries.list_objectives(connection, scorecard_id, limit=limit, cursor=cursor)
     if page is None:

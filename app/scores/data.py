@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from asyncpg import Connection
+from asyncpg import Connection, Pool
 
 from app.core.errors import NotFound
 from app.scoring import (
@@ -393,7 +393,7 @@ class LoadedScorecard:
 
 
 async def load_scorecard(
-    connection: Connection, definitions: Definitions, scorecard_id: uuid.UUID
+    connection: Connection | Pool, definitions: Definitions, scorecard_id: uuid.UUID
 ) -> LoadedScorecard:
     """The definition (held across requests in `definitions`) and the version of the
     scorecard's data, in one query that sends the definition only when the held one is stale."""

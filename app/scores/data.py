@@ -2,11 +2,13 @@
 Plain statements on an asyncpg connection (a pooled one, or a session's `driver_connection`).
 
 Window statistics for any number of measures and periods come from ONE statement: the windows
-are passed as arrays, and two LATERAL subqueries per window run on the
-`(measure_id, observed_at DESC) INCLUDE (value)` index — an index-only range scan for the
-aggregates and a one-row descent for the latest reading — so the cost follows the readings in
-the requested periods, not the length of history. Only the windows of `distinct_subjects`
-measures run a third, which reads the rows themselves (the subject is not in the index).
+are passed as arrays. Per window, the aggregates add up the window's whole days from the
+rollups (`reading_rollups`, one row per measure and UTC day) and the readings of the partial
+days at its two edges (index-only range scans on the `(measure_id, observed_at DESC) INCLUDE
+(value)` index), and the latest reading is a one-row descent of that index: so the cost
+follows the days in the requested periods, not the readings in them nor the length of history.
+Only the windows of `distinct_subjects` measures run one more subquery, which reads the rows
+themselves (a count of distinct subjects does not add up across days).
 """
 
 from __future__ import annotations
@@ -46,19 +48,59 @@ from app.scoring import (
 )
 from app.scoring.windows import NO_READINGS
 
+# Readings are rolled up per measure and UTC day (`reading_rollups`, kept by
+# app/readings/rollups.py): a fixed interval, so the periods of every timezone (+05:30 and
+# +05:45 included) are served exactly. A window takes its whole days from the rollups and only
+# the partial days at its two edges from `readings`: [start, lo) and [hi, until), where lo is
+# `start` rounded up to a day (at most `until`) and hi is `until` rounded down (at least lo). A
+# window inside one day has lo = hi and reads only readings.
+ROLLUP_BUCKET = "interval '1 day'"
+ROLLUP_ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
+
+
+def rollup_bucket_of(at: str) -> str:
+    """SQL: the start of the rollup bucket (UTC day) of the timestamptz expression `at`."""
+    return f"date_bin({ROLLUP_BUCKET}, {at}, {ROLLUP_ORIGIN})"
+
+
 # Columns are read by name (`window_stats`); `extra` columns and `join`s are added by crossing
 # detection (app/thresholds/increments.py), which carries the statistics forward.
-WINDOW_STATS_TEMPLATE = """
+WINDOW_STATS_TEMPLATE = (
+    """
 SELECT w.ord, agg.n, agg.total, agg.minimum, agg.maximum,
     latest.value AS latest_value, latest.observed_at AS latest_observed_at,
     subjects.n AS subjects{extra}
 FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::bool[], $5::bool[])
      WITH ORDINALITY AS w(measure_id, start, until, aggregate, by_subject, ord)
 CROSS JOIN LATERAL (
-    SELECT count(*) AS n, sum(r.value) AS total, min(r.value) AS minimum, max(r.value) AS maximum
-    FROM readings r
-    WHERE w.aggregate
-      AND r.measure_id = w.measure_id AND r.observed_at >= w.start AND r.observed_at < w.until
+    SELECT CASE WHEN DAY_OF(w.start) = w.start THEN w.start
+                ELSE DAY_OF(w.start) + ROLLUP_BUCKET END AS start_up,
+           DAY_OF(w.until) AS until_down
+) d0
+CROSS JOIN LATERAL (
+    SELECT least(d0.start_up, w.until) AS lo,
+           greatest(d0.until_down, least(d0.start_up, w.until)) AS hi
+) d
+CROSS JOIN LATERAL (
+    SELECT sum(p.n)::bigint AS n, sum(p.total) AS total, min(p.minimum) AS minimum,
+           max(p.maximum) AS maximum
+    FROM (
+        SELECT count(*) AS n, sum(r.value) AS total, min(r.value) AS minimum,
+               max(r.value) AS maximum
+        FROM readings r
+        WHERE w.aggregate
+          AND r.measure_id = w.measure_id AND r.observed_at >= w.start AND r.observed_at < d.lo
+        UNION ALL
+        SELECT sum(u.n), sum(u.total), min(u.minimum), max(u.maximum)
+        FROM reading_rollups u
+        WHERE w.aggregate
+          AND u.measure_id = w.measure_id AND u.bucket_start >= d.lo AND u.bucket_start < d.hi
+        UNION ALL
+        SELECT count(*), sum(r.value), min(r.value), max(r.value)
+        FROM readings r
+        WHERE w.aggregate
+          AND r.measure_id = w.measure_id AND r.observed_at >= d.hi AND r.observed_at < w.until
+    ) p
 ) agg
 CROSS JOIN LATERAL (
     SELECT count(DISTINCT r.subject) AS n
@@ -75,6 +117,11 @@ LEFT JOIN LATERAL (
     LIMIT 1
 ) latest ON true{join}
 """
+    # Filled in here, not by format(): `extra` and `join` are left for the callers.
+    .replace("DAY_OF(w.start)", rollup_bucket_of("w.start"))
+    .replace("DAY_OF(w.until)", rollup_bucket_of("w.until"))
+    .replace("ROLLUP_BUCKET", ROLLUP_BUCKET)
+)
 _WINDOW_STATS = WINDOW_STATS_TEMPLATE.format(extra="", join="")
 
 

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.core.ids import new_id
+from app.readings.rollups import rebuild_rollups
 from app.scores.data import Definitions, fetch_window_stats, load_definition
 from app.scoring import Cadence, Reading, Window, WindowStats, summarize
 from app.scoring.periods import periods_between
@@ -95,6 +96,7 @@ async def test_window_statistics_match_the_reference(
             "VALUES ($1, $2, $3, $4, $5)",
             [(i, measure_id, v, at, who) for i, (v, at, who) in zip(ids, drawn, strict=True)],
         )
+        await rebuild_rollups(connection, measure_id)  # stored behind the write path's back
         definition = await load_definition(connection, Definitions(), uuid.UUID(scorecard["id"]))
         windows = windows_of(measure_id)
         stats = await fetch_window_stats(connection, definition, windows)

@@ -3,8 +3,9 @@
 - `reading_rollups` (measure_id, bucket_start): kept by the write path in the transaction that
   changes readings (app/readings/rollups.py); window statistics read a window's whole days
   from here and only its partial days at the edges from `readings`. Rows go with their measure
-  (ON DELETE CASCADE). fillfactor 90: the rows of current days are updated by every write, and
-  room on the page keeps those updates HOT.
+  (ON DELETE CASCADE). The primary key INCLUDEs the sums, so windows read them by index-only
+  scans (updates are not HOT then; bottom-up index deletion keeps the churn of current days
+  in check).
 - Existing readings are rolled up measure by measure, a batch of measures per transaction, in
   measure id order; an interrupted upgrade resumes after the last measure done (the table
   and its finished rows survive, as `CREATE TABLE IF NOT EXISTS` keeps them).
@@ -51,7 +52,8 @@ CREATE TABLE IF NOT EXISTS reading_rollups (
     minimum double precision NOT NULL,
     maximum double precision NOT NULL,
     CONSTRAINT pk_reading_rollups PRIMARY KEY (measure_id, bucket_start)
-) WITH (fillfactor = 90)""")
+        INCLUDE (n, total, minimum, maximum)
+)""")
     bind = op.get_bind()
     # Commit the table, then one transaction per batch: a long history is not rolled up in one
     # transaction, and what is done stays done if the upgrade stops.

@@ -4,7 +4,6 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger,
     Float,
     ForeignKey,
     Index,
@@ -63,7 +62,7 @@ class ReadingRollup(Base):
         ForeignKey("measures.id", ondelete="CASCADE"), primary_key=True
     )
     bucket_start: Mapped[datetime] = mapped_column(primary_key=True)
-    n: Mapped[int] = mapped_column(BigInteger)
+    n: Mapped[int]
     total: Mapped[float] = mapped_column(Float)
     minimum: Mapped[float] = mapped_column(Float)
     maximum: Mapped[float] = mapped_column(Float)

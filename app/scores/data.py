@@ -82,31 +82,30 @@ CROSS JOIN LATERAL (
            greatest(d0.until_down, least(d0.start_up, w.until)) AS hi
 ) d
 CROSS JOIN LATERAL (
-    SELECT count(*) AS n, sum(r.value) AS total, min(r.value) AS minimum, max(r.value) AS maximum
-    FROM readings r
-    WHERE w.aggregate AND w.start < d.lo
-      AND r.measure_id = w.measure_id AND r.observed_at >= w.start AND r.observed_at < d.lo
-) head
+    SELECT count(*) AS n, sum(e.value) AS total, min(e.value) AS minimum, max(e.value) AS maximum
+    FROM (
+        SELECT r.value FROM readings r
+        WHERE w.aggregate AND w.start < d.lo
+          AND r.measure_id = w.measure_id AND r.observed_at >= w.start AND r.observed_at < d.lo
+        UNION ALL
+        SELECT r.value FROM readings r
+        WHERE w.aggregate AND d.hi < w.until
+          AND r.measure_id = w.measure_id AND r.observed_at >= d.hi AND r.observed_at < w.until
+    ) e
+) edges
 CROSS JOIN LATERAL (
-    SELECT coalesce(sum(u.n), 0)::bigint AS n, sum(u.total) AS total, min(u.minimum) AS minimum,
+    SELECT coalesce(sum(u.n), 0) AS n, sum(u.total) AS total, min(u.minimum) AS minimum,
            max(u.maximum) AS maximum
     FROM reading_rollups u
     WHERE w.aggregate AND d.lo < d.hi
       AND u.measure_id = w.measure_id AND u.bucket_start >= d.lo AND u.bucket_start < d.hi
 ) days
 CROSS JOIN LATERAL (
-    SELECT count(*) AS n, sum(r.value) AS total, min(r.value) AS minimum, max(r.value) AS maximum
-    FROM readings r
-    WHERE w.aggregate AND d.hi < w.until
-      AND r.measure_id = w.measure_id AND r.observed_at >= d.hi AND r.observed_at < w.until
-) tail
-CROSS JOIN LATERAL (
-    SELECT head.n + days.n + tail.n AS n,
-           CASE WHEN head.n + days.n + tail.n > 0 THEN
-               coalesce(head.total, 0) + coalesce(days.total, 0) + coalesce(tail.total, 0) END
-               AS total,
-           least(head.minimum, days.minimum, tail.minimum) AS minimum,
-           greatest(head.maximum, days.maximum, tail.maximum) AS maximum
+    SELECT edges.n + days.n AS n,
+           CASE WHEN edges.n + days.n > 0 THEN coalesce(edges.total, 0) + coalesce(days.total, 0)
+           END AS total,
+           least(edges.minimum, days.minimum) AS minimum,
+           greatest(edges.maximum, days.maximum) AS maximum
 ) agg
 CROSS JOIN LATERAL (
     SELECT count(DISTINCT r.subject) AS n

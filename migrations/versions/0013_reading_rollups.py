@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS reading_rollups (
         CONSTRAINT fk_reading_rollups_measure_id_measures REFERENCES measures (id)
         ON DELETE CASCADE,
     bucket_start timestamptz NOT NULL,
-    n bigint NOT NULL,
+    n integer NOT NULL,
     total double precision NOT NULL,
     minimum double precision NOT NULL,
     maximum double precision NOT NULL,

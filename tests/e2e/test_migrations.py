@@ -155,7 +155,7 @@ def test_the_rollups_of_existing_readings_are_built_and_an_interrupted_build_res
                 # As an upgrade stopped after the first measure leaves it: the table, and that
                 # measure's rollup (a marker here, n = 99, to show it is not redone).
                 "CREATE TABLE reading_rollups (measure_id uuid NOT NULL REFERENCES measures"
-                " ON DELETE CASCADE, bucket_start timestamptz NOT NULL, n bigint NOT NULL,"
+                " ON DELETE CASCADE, bucket_start timestamptz NOT NULL, n integer NOT NULL,"
                 " total double precision NOT NULL, minimum double precision NOT NULL,"
                 " maximum double precision NOT NULL, CONSTRAINT pk_reading_rollups PRIMARY KEY"
                 " (measure_id, bucket_start) INCLUDE (n, total, minimum, maximum))",

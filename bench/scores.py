@@ -391,7 +391,7 @@ CROSS JOIN generate_series(0, $3::int - 1) g
 # application's bucket (a UTC day: `app.scores.data.rollup_bucket_of`).
 FILL_ROLLUPS = """
 INSERT INTO reading_rollups (measure_id, bucket_start, n, total, minimum, maximum)
-SELECT measure_id, date_bin(interval '1 day', observed_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
+SELECT measure_id, date_trunc('day', observed_at, 'UTC'),
        count(*), sum(value), min(value), max(value)
 FROM readings GROUP BY 1, 2
 """

@@ -46,8 +46,16 @@ EDGES = sorted(
         if FIRST <= p.start <= LAST
     }
 )
+# Outside the windows, but their days must be rolled up as PostgreSQL cuts UTC days: the first
+# and last days a reading may have, one before 2000 (date_bin's usual origin), another offset.
+FAR = [
+    datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(1900, 1, 1, tzinfo=UTC),
+    datetime(2199, 12, 31, 23, 30, tzinfo=ZoneInfo("Asia/Kolkata")),
+]
 instants = st.one_of(
     st.sampled_from(EDGES),
+    st.sampled_from(FAR),
     st.builds(
         lambda e, side: e + side * MICROSECOND, st.sampled_from(EDGES), st.sampled_from([-1, 1])
     ),

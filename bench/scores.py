@@ -391,7 +391,7 @@ CROSS JOIN generate_series(0, $3::int - 1) g
 # application's bucket (a UTC day: `app.scores.data.rollup_bucket_of`).
 FILL_ROLLUPS = """
 INSERT INTO reading_rollups (measure_id, bucket_start, n, total, minimum, maximum)
-SELECT measure_id, date_trunc('day', observed_at, 'UTC'),
+SELECT measure_id, date_bin('24 hours', observed_at, TIMESTAMPTZ '0001-01-01 00:00:00+00'),
        count(*), sum(value), min(value), max(value)
 FROM readings GROUP BY 1, 2
 """

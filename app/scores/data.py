@@ -63,9 +63,11 @@ ROLLUP_BUCKET = "interval '24 hours'"
 
 
 def rollup_bucket_of(at: str) -> str:
-    """SQL: the start of the rollup bucket (UTC day) of the timestamptz expression `at`.
-    (Not `date_bin`: PostgreSQL 16.2's rounds instants before its origin up, not down.)"""
-    return f"date_trunc('day', {at}, 'UTC')"
+    """SQL: the start of the rollup bucket (UTC day) of the timestamptz expression `at`. The
+    origin is the first instant Python can name: PostgreSQL 16.2's `date_bin` rounds instants
+    before its origin up, not down. (`date_trunc('day', at, 'UTC')` is right too, but looks the
+    zone up on every call: a 24-month history took 1.2x as long.)"""
+    return f"date_bin({ROLLUP_BUCKET}, {at}, TIMESTAMPTZ '0001-01-01 00:00:00+00')"
 
 
 # Columns are read by name (`window_stats`); `extra` columns and `join`s are added by crossing

@@ -30,7 +30,7 @@ MEASURES_PER_BATCH = 50
 # Frozen here as of this revision (the application's own copy is app/readings/rollups.py).
 _BUILD = """
 INSERT INTO reading_rollups (measure_id, bucket_start, n, total, minimum, maximum)
-SELECT r.measure_id, date_trunc('day', r.observed_at, 'UTC'),
+SELECT r.measure_id, date_bin('24 hours', r.observed_at, TIMESTAMPTZ '0001-01-01 00:00:00+00'),
        count(*), sum(r.value), min(r.value), max(r.value)
 FROM readings r
 WHERE r.measure_id = ANY(CAST(:ids AS uuid[]))

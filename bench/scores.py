@@ -484,6 +484,7 @@ async def inprocess_timings(
         Definitions,
         _counts_subjects,
         _needs_aggregates,
+        _needs_extremes,
         fetch_window_stats,
         load_definition,
     )
@@ -564,6 +565,7 @@ async def inprocess_timings(
                         [w.until for w in windows],
                         _needs_aggregates(definition, windows),
                         _counts_subjects(definition, windows),
+                        _needs_extremes(definition, windows),
                     )
                     explains.append(
                         f"-- {name}: {len(windows)} windows\n" + "\n".join(r[0] for r in plan_rows)

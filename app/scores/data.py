@@ -5,8 +5,9 @@ Window statistics for any number of measures and periods come from ONE statement
 are passed as arrays. Per window, the aggregates add up the window's whole days from the
 rollups (`reading_rollups`, one row per measure and UTC day) and the readings of the partial
 days at its two edges (index-only range scans on the `(measure_id, observed_at DESC) INCLUDE
-(value)` index), and the latest reading is a one-row descent of that index: so the cost
-follows the days in the requested periods, not the readings in them nor the length of history.
+(value)` index; of an edge's day, the shorter part), and the latest reading is a one-row
+descent of that index: so the cost follows the days in the requested periods, not the readings
+in them nor the length of history.
 Only the windows of `distinct_subjects` measures run one more subquery, which reads the rows
 themselves (a count of distinct subjects does not add up across days).
 """

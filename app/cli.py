@@ -229,7 +229,7 @@ def create_api_key(
 
 
 @rollups_cli.command("rebuild")
-def rebuild_rollups(
+def rollups_rebuild(
     measure: Annotated[
         uuid.UUID | None, typer.Option(help="Only this measure (its id); default: every one.")
     ] = None,

@@ -1,11 +1,12 @@
 """`Depends(require(Scope.write))`: authenticate the caller and check the permission.
-`ReadConnection`: the same for reads served from the read pool, on the connection they use."""
+`ReadConnection`: the same for reads served from the read pool, checked by their first
+statement."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import asyncpg
@@ -17,7 +18,8 @@ from app.auth.keys import GRANTS, Caller, Scope, find_caller, hash_key
 from app.core.errors import Forbidden, Unauthorized
 
 # Declared for the OpenAPI document only; parsing is ours, so errors are problem+json.
-bearer_scheme = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer <key>`")
+_BEARER = "API key: `Authorization: Bearer <key>`"
+bearer_scheme = HTTPBearer(auto_error=False, description=_BEARER)
 basic_scheme = HTTPBasic(
     auto_error=False, description="xAPI clients: any user, the key as password"
 )
@@ -82,21 +84,23 @@ _OWN_COLUMNS = 4  # caller_id, caller_name, caller_scope, found
 
 
 class ReadAccess:
-    """A read-pool connection for an endpoint that needs scope read. Its first statement also
-    looks up the caller's key (401/403 before any row is used), so a read costs one round
-    trip to the database, not two; later statements run as they are."""
+    """The read pool, for an endpoint that needs scope read. Its first statement also looks up
+    the caller's key (401/403 before any row is used), so a read costs one round trip to the
+    database, not two; later statements run as they are. Each statement takes a connection
+    from the pool for just that statement: outside a transaction each one sees its own
+    snapshot either way, and the endpoint needs no cleanup step once it has answered."""
 
-    __slots__ = ("_connection", "_key_hash", "caller")
+    __slots__ = ("_key_hash", "_pool", "caller")
 
-    def __init__(self, connection: asyncpg.Connection, key: str) -> None:
-        self._connection, self._key_hash = connection, hash_key(key)
+    def __init__(self, pool: asyncpg.Pool, key: str) -> None:
+        self._pool, self._key_hash = pool, hash_key(key)
         self.caller: Caller | None = None
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         if self.caller is not None:
-            return await self._connection.fetch(sql, *args)  # type: ignore[no-any-return]
+            return await self._pool.fetch(sql, *args)  # type: ignore[no-any-return]
         statement = _WITH_CALLER.format(sql=sql, key=len(args) + 1)
-        rows = await self._connection.fetch(statement, *args, self._key_hash)
+        rows = await self._pool.fetch(statement, *args, self._key_hash)
         caller = None
         if rows:
             first = rows[0]
@@ -110,25 +114,25 @@ class ReadAccess:
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         if self.caller is not None:
-            return await self._connection.fetchval(sql, *args)
+            return await self._pool.fetchval(sql, *args)
         row = await self.fetchrow(sql, *args)
         return None if row is None else row[_OWN_COLUMNS]
 
 
-async def _read_access(
-    request: Request,
-    _: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
-) -> AsyncIterator[ReadAccess]:
-    key = _presented_key(request, allow_basic=False)
-    if key is None:
-        raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
-    async with request.app.state.read_pool.acquire() as connection:
-        access = ReadAccess(connection, key)
-        yield access
-        if access.caller is None:  # fail closed: nothing may be answered unchecked
-            raise RuntimeError("a read endpoint answered without running a statement")
+class _ReadKey(HTTPBearer):
+    """The dependency of a hot read: the bearer scheme itself (so the OpenAPI document names
+    it, as for every other endpoint) that answers with the endpoint's `ReadAccess`. One plain
+    dependency: each level of `Depends` costs a hot read measurably (bench/crud.py)."""
+
+    async def __call__(self, request: Request) -> ReadAccess:  # type: ignore[override]
+        key = _presented_key(request, allow_basic=False)
+        if key is None:
+            raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
+        return ReadAccess(request.app.state.read_pool, key)
 
 
-# For endpoints that read with scope read from the read pool; released as soon as the
-# endpoint returns.
-ReadConnection = Annotated[ReadAccess, Depends(_read_access, scope="function")]
+# For endpoints that read with scope read from the read pool.
+ReadConnection = Annotated[
+    ReadAccess,
+    Depends(_ReadKey(auto_error=False, scheme_name="HTTPBearer", description=_BEARER)),
+]

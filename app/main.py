@@ -18,7 +18,7 @@ from app.core.database import make_engine, make_read_pool, make_sessionmaker
 from app.core.embedded import resolve_database_url
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
-from app.core.middleware import BodyLimitMiddleware, LargeBodyGate, RequestContextMiddleware
+from app.core.middleware import RequestMiddleware
 from app.core.openapi import install_openapi
 from app.core.settings import Settings, get_settings
 from app.dashboard.router import router as share_links_router
@@ -139,9 +139,5 @@ def create_app(
     ):
         app.include_router(router)
     app.include_router(audit_router, dependencies=[Depends(require(Scope.admin))])
-    # Outermost last: the request id and access log wrap everything, including 413s; a body
-    # over the limit is refused before it would queue at the large-body gate.
-    app.add_middleware(LargeBodyGate)
-    app.add_middleware(BodyLimitMiddleware)
-    app.add_middleware(RequestContextMiddleware, observe=observe_request)
+    app.add_middleware(RequestMiddleware, observe=observe_request)
     return app

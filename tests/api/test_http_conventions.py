@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
 
 from app.core.errors import install_error_handlers
-from app.core.middleware import MAX_BODY_BYTES
+from app.core.middleware import MAX_BODY_BYTES, RequestMiddleware
 
 
 async def test_body_over_10_mib_is_413(client):
@@ -66,6 +66,7 @@ async def test_unexpected_error_is_a_500_problem_without_internals(client, app):
 async def test_a_transaction_postgresql_aborted_to_break_a_deadlock_is_a_503_to_retry():
     app = FastAPI()
     install_error_handlers(app)
+    app.add_middleware(RequestMiddleware)
 
     @app.get("/raw")
     async def raw() -> None:

@@ -19,8 +19,9 @@ from asyncpg.exceptions import (
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute, Match
+from starlette.routing import Match
 
 from app.core.jsonutil import dumps
 from app.core.schemas import PRINTABLE, PRINTABLE_MESSAGE
@@ -182,11 +183,11 @@ def _method_not_allowed(request: Request) -> Response:
     methods = sorted(
         {
             method
-            for route in request.app.router.routes
-            if isinstance(route, BaseRoute)
-            and getattr(route, "include_in_schema", True)  # not catch-alls, e.g. /xapi's
+            # Every route, those of included routers too (they are not in `routes` themselves).
+            for route in iter_route_contexts(request.app.router.routes)
+            if getattr(route, "include_in_schema", True)  # not catch-alls, e.g. /xapi's
             and route.matches(request.scope)[0] is not Match.NONE
-            for method in getattr(route, "methods", None) or ()
+            for method in route.methods or ()
         }
         - {"HEAD"}
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 from asyncpg.exceptions import DeadlockDetectedError
 from fastapi import FastAPI
@@ -46,6 +48,10 @@ async def test_wrong_method_is_405_problem(client):
     response = await client.put("/v1/scorecards")
     assert response.status_code == 405
     assert response.headers["content-type"] == "application/problem+json"
+    # Allow names the methods of every route of the path, whichever router holds them.
+    assert response.headers["allow"] == "GET, POST"
+    one = await client.request("OPTIONS", f"/v1/scorecards/{uuid.uuid4()}")
+    assert one.headers["allow"] == "DELETE, GET, PATCH"
 
 
 async def test_unexpected_error_is_a_500_problem_without_internals(client, app):

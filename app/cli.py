@@ -128,7 +128,7 @@ def serve(
             workers=workers,
             log_config=None,
             proxy_headers=True,
-            access_log=False,  # ours is RequestContextMiddleware's line
+            access_log=False,  # ours is RequestMiddleware's line
             timeout_graceful_shutdown=30,
             # Header deadline and connection cap (instead of limit_concurrency): see there.
             http=protocol_class(),

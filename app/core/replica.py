@@ -21,8 +21,7 @@ read pool as before: the same statements, no extra round trip.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import asyncpg
@@ -128,27 +127,6 @@ class ReadRouter:
         async with self.primary.acquire() as connection:
             return await read(connection)
 
-    @asynccontextmanager
-    async def statements(self, position: str) -> AsyncIterator[Any]:
-        """Something to run statements on (`fetch`, `fetchrow`, `fetchval`), at least as recent
-        as `position`: a caught-up replica connection whose failed statements are re-run on
-        the primary, or the primary's pool."""
-        assert self.replica is not None
-        try:
-            connection = await self._caught_up(position)
-        except _REPLICA_FAILURES as exc:
-            self._failed(exc)
-            connection = None
-        if connection is None:
-            _BY_PRIMARY.inc()
-            yield self.primary
-            return
-        _BY_REPLICA.inc()
-        try:
-            yield _Statements(self, connection)
-        finally:
-            await self.replica.release(connection)
-
     async def _caught_up(self, position: str) -> asyncpg.Connection | None:
         """A replica connection (the caller releases it) that has replayed up to `position`;
         None (counted) if the replica lags or is being left alone after a failure."""
@@ -192,30 +170,6 @@ class ReadRouter:
         except _REPLICA_FAILURES:
             lag = None
         return {"status": "pass", "replay_lag_bytes": lag, "replay_paused": state["paused"]}
-
-
-class _Statements:
-    """A caught-up replica connection; a statement that fails there runs on the primary."""
-
-    __slots__ = ("_connection", "_router")
-
-    def __init__(self, router: ReadRouter, connection: asyncpg.Connection) -> None:
-        self._router, self._connection = router, connection
-
-    async def fetch(self, sql: str, /, *args: Any) -> list[asyncpg.Record]:
-        try:
-            return await self._connection.fetch(sql, *args)  # type: ignore[no-any-return]
-        except _REPLICA_FAILURES as exc:
-            self._router._failed(exc)
-            return await self._router.primary.fetch(sql, *args)  # type: ignore[no-any-return]
-
-    async def fetchrow(self, sql: str, /, *args: Any) -> asyncpg.Record | None:
-        rows = await self.fetch(sql, *args)
-        return rows[0] if rows else None
-
-    async def fetchval(self, sql: str, /, *args: Any) -> Any:
-        row = await self.fetchrow(sql, *args)
-        return None if row is None else row[0]
 
 
 async def open_read_router(

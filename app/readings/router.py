@@ -12,7 +12,7 @@ from app.auth.dependencies import ListConnection, ReadConnection, require
 from app.auth.keys import Scope
 from app.core.database import SessionDep
 from app.core.errors import NotFound
-from app.core.http import Route
+from app.core.http import Route, operation_id
 from app.core.pagination import Cursor, Limit
 from app.core.reads import bodies_page, body_response, page_response
 from app.core.schemas import PRINTABLE, Timestamp
@@ -20,9 +20,8 @@ from app.readings import due, queries, service
 from app.readings.schemas import DueReadingPage, ReadingCreate, ReadingOut, ReadingPage
 
 router = APIRouter(route_class=Route, tags=["readings"])
-# The hot reads: matched before every other route (app.main), since FastAPI tries
-# routes one by one.
-reads = APIRouter(route_class=Route, tags=["readings"])
+# The hot reads: the app's own routes, matched before every other one (app.main).
+reads = APIRouter(route_class=Route, tags=["readings"], generate_unique_id_function=operation_id)
 
 
 @router.post(

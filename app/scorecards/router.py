@@ -11,7 +11,7 @@ from app.auth.dependencies import ListConnection, ReadConnection, require
 from app.auth.keys import GRANTS, Caller, Scope
 from app.core.database import SessionDep
 from app.core.errors import NotFound
-from app.core.http import IfMatch, Route, etag
+from app.core.http import IfMatch, Route, etag, operation_id
 from app.core.pagination import Cursor, Limit
 from app.core.reads import bodies_page, body_response
 from app.core.schemas import PRINTABLE
@@ -28,9 +28,8 @@ from app.scorecards.schemas import (
 )
 
 router = APIRouter(route_class=Route, tags=["scorecards"])
-# The hot reads: matched before every other route (app.main), since FastAPI tries
-# routes one by one.
-reads = APIRouter(route_class=Route, tags=["scorecards"])
+# The hot reads: the app's own routes, matched before every other one (app.main).
+reads = APIRouter(route_class=Route, tags=["scorecards"], generate_unique_id_function=operation_id)
 can_read = [Depends(require(Scope.read))]
 can_write = [Depends(require(Scope.write))]
 Cascade = Annotated[bool, Query(description="Also delete everything underneath.")]

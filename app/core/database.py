@@ -10,7 +10,7 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, TextClause, func, select
+from sqlalchemy import DateTime, MetaData, TextClause, func, make_url, select
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -90,17 +90,26 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def make_read_pool(engine: AsyncEngine, *, max_size: int = 5) -> asyncpg.Pool:
-    """A plain asyncpg pool beside the engine's, to the same database, for the hottest reads
-    (API keys, scores): no ORM session is built for them (about 15% of a cached score
-    request's CPU, measured). Statements on it run outside any transaction."""
-    args, params = engine.dialect.create_connect_args(engine.url)
+async def make_read_pool(
+    engine: AsyncEngine,
+    *,
+    max_size: int = 5,
+    url: str | None = None,
+    min_size: int = 1,
+    connect_timeout: float = 60,
+) -> asyncpg.Pool:
+    """A plain asyncpg pool beside the engine's, to the same database (or to `url`: a read
+    replica's), for the hottest reads (API keys, scores): no ORM session is built for them
+    (about 15% of a cached score request's CPU, measured). Statements on it run outside any
+    transaction. With `min_size` 0 nothing connects until the pool is first used."""
+    args, params = engine.dialect.create_connect_args(engine.url if url is None else make_url(url))
     # The URL may carry SQLAlchemy's own options (prepared_statement_cache_size, ...).
     accepted = inspect.signature(asyncpg.connect).parameters
+    options = {"timeout": connect_timeout} | {n: v for n, v in params.items() if n in accepted}
     return await asyncpg.create_pool(
         *args,
-        **{name: value for name, value in params.items() if name in accepted},
-        min_size=1,
+        **options,
+        min_size=min_size,
         max_size=max_size,
         reset=_end_transaction,
         # The hot reads write numbers from PostgreSQL's text form (app.core.reads): the

@@ -23,6 +23,7 @@ from app.ops.metrics import READINGS_INGESTED
 from app.readings import partitions
 from app.readings.models import Reading
 from app.readings.queries import ONE_READING
+from app.readings.rollups import add_to_rollups, recompute_rollups
 from app.thresholds.increments import Added
 from app.thresholds.status import LockedMeasure, lock_measures, refresh_statuses
 
@@ -185,6 +186,7 @@ async def _classify_and_copy(
             if (reading := readings[i]).external_id is not None
         ],
     )
+    await add_to_rollups(session, [readings[i] for i in fresh])
     result.created = len(fresh)
     return result
 
@@ -292,6 +294,7 @@ async def delete_reading(session: AsyncSession, reading_id: uuid.UUID) -> None:
     await session.execute(
         delete(Reading).where(Reading.id == reading_id, Reading.observed_at == reading.observed_at)
     )
+    await recompute_rollups(session, [(reading.measure_id, reading.observed_at)])
     await refresh_statuses(session, measures)
     await record(
         session,

@@ -21,7 +21,7 @@ table): `python -m bench.partition` measures its time per 10^7 readings against 
 a full copy into monthly partitions (docs/data-access.md, Partitioning).
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-01
 """
 
@@ -32,7 +32,7 @@ from alembic import op
 from sqlalchemy import text
 
 revision: str = "0014"
-down_revision: str | None = "0012"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,5 +1,6 @@
 """The background work of `serve` (in process) and `scorecard worker`, wired in one place:
-webhook delivery with its periodic jobs — the period sweeper (time-driven crossings,
+webhook delivery with its periodic jobs — the monthly partitions of readings, created ahead
+(`app.readings.partitions`), the period sweeper (time-driven crossings,
 `app.thresholds`), overdue readings (`app.readings.due`), the backlog gauges, the event
 log's retention (`app.webhooks`) and the audit log's (`app.audit`)."""
 
@@ -13,6 +14,7 @@ from app.audit.retention import prune_audit_log
 from app.core.database import make_sessionmaker
 from app.core.settings import Settings
 from app.readings.due import sweep_overdue
+from app.readings.partitions import PARTITION_INTERVAL_SECONDS, create_ahead
 from app.scores.data import Definitions
 from app.thresholds.increments import WindowCache
 from app.thresholds.status import CrossingCaches
@@ -30,6 +32,7 @@ def build_worker(
     sessionmaker = make_sessionmaker(engine, info=caches.session_info())
     periodic: list[Periodic] = [
         ("backlog", BACKLOG_REFRESH, partial(refresh_backlog_gauges, engine)),
+        ("partitions", PARTITION_INTERVAL_SECONDS, partial(create_ahead, engine)),
         ("sweep", SWEEP_INTERVAL_SECONDS, partial(sweep, sessionmaker)),
         ("overdue", SWEEP_INTERVAL_SECONDS, partial(sweep_overdue, sessionmaker)),
         (

@@ -34,6 +34,7 @@ from app.ops.router import router as ops_router
 from app.readings.batch_router import CsvUpload
 from app.readings.batch_router import router as batch_readings_router
 from app.readings.ingest import ReadingBatch
+from app.readings.partitions import KnownPartitions
 from app.readings.router import reads as reading_reads
 from app.readings.router import router as readings_router
 from app.scorecards.router import reads as scorecard_reads
@@ -86,8 +87,13 @@ def create_app(
         app.state.definitions = Definitions()  # shared by score reads and crossing detection
         app.state.crossing_caches = CrossingCaches(app.state.definitions, WindowCache())
         app.state.score_cache = ScoreCache(max_age=settings.scorecard_score_cache_seconds)
+        app.state.known_partitions = KnownPartitions()  # of readings: see app.readings.partitions
         app.state.sessionmaker = make_sessionmaker(
-            engine, info=app.state.crossing_caches.session_info()
+            engine,
+            info={
+                **app.state.crossing_caches.session_info(),
+                **app.state.known_partitions.session_info(),
+            },
         )
         try:
             app.state.read_pool = await make_read_pool(engine, max_size=pool_size)

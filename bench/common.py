@@ -26,11 +26,18 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def scratch_database(prefix: str) -> Iterator[tuple[str, Path]]:
     """A migrated embedded PostgreSQL in a temporary directory: (url, data_dir). Stopped and
     deleted on exit. Call it outside a running event loop (migrations run their own)."""
+    with scratch_database_at(prefix, "head") as scratch:
+        yield scratch
+
+
+@contextmanager
+def scratch_database_at(prefix: str, revision: str) -> Iterator[tuple[str, Path]]:
+    """`scratch_database`, migrated up to `revision` only."""
     with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
         data_dir = Path(scratch) / "pg"
         url = start_embedded(data_dir, cleanup_mode="delete")
         try:
-            upgrade(url)
+            upgrade(url, revision)
             yield url, data_dir
         finally:
             stop_embedded(data_dir)

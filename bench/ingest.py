@@ -1,10 +1,13 @@
-"""Ingest benchmark: `python -m bench.ingest [--rows N] [--clients C] [--statements S] [--quick]`.
+"""Ingest benchmark: `python -m bench.ingest [--rows N] [--held H] [--clients C] [--statements S]
+[--quick]`.
 
-In one run, against one embedded PostgreSQL whose `readings` table already holds N rows:
+In one run, against one embedded PostgreSQL whose `readings` table already holds N rows (or
+`--held` rows, up to 10^8):
 
-(a) raw: asyncpg `copy_records_to_table` of N rows into a copy of `readings` (same columns and
-    indexes, minus foreign keys) that also holds N rows, once in one call and once in 5,000-row
-    calls over C connections; the faster is the ceiling;
+(a) raw: asyncpg `copy_records_to_table` of N rows into a copy of `readings` (partitioned the
+    same way, same columns and indexes, minus foreign keys and the key table the service keeps
+    for idempotency) that holds as many rows, once in one call and once in 5,000-row calls over
+    C connections; the faster is the ceiling;
 (b) HTTP: `POST /v1/readings/batch` of N readings in batches of 5,000 from C concurrent clients
     against a real `scorecard serve --no-worker` process; each client feeds its own measures (a
     batch locks the measures it writes, so batches for the same measures serialise by design);
@@ -53,6 +56,7 @@ class Plan:
     rows: int
     clients: int
     statements: int
+    held: int  # rows `readings` holds before the run (and the raw copies)
 
 
 def parse_args(argv: list[str] | None) -> tuple[Plan, bool]:
@@ -62,6 +66,12 @@ def parse_args(argv: list[str] | None) -> tuple[Plan, bool]:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--rows", type=int, default=1_000_000, help="N (default 1,000,000)")
+    parser.add_argument(
+        "--held",
+        type=lambda text: int(float(text)),
+        default=None,
+        help="rows the table holds before the run, up to 1e8 (default: N)",
+    )
     parser.add_argument("--clients", type=int, default=3, help="concurrent clients (default 3)")
     parser.add_argument(
         "--statements", type=int, default=50_000, help="xAPI statements (default 50,000)"
@@ -71,10 +81,12 @@ def parse_args(argv: list[str] | None) -> tuple[Plan, bool]:
     )
     args = parser.parse_args(argv)
     if args.quick:
-        return Plan(rows=50_000, clients=args.clients, statements=5_000), True
+        return Plan(rows=50_000, clients=args.clients, statements=5_000, held=50_000), True
     if args.rows < BATCH or args.statements < XAPI_BATCH or args.clients < 1:
         parser.error(f"--rows must be ≥ {BATCH}, --statements ≥ {XAPI_BATCH}, --clients ≥ 1")
-    return Plan(rows=args.rows, clients=args.clients, statements=args.statements), False
+    if not 0 <= (held := args.held or args.rows) <= 10**8:
+        parser.error("--held must be between 0 and 1e8")
+    return Plan(args.rows, args.clients, args.statements, held), False
 
 
 # --- data -----------------------------------------------------------------------------------
@@ -137,6 +149,25 @@ def statement_bodies(count: int) -> list[bytes]:
 # --- (a) raw COPY ----------------------------------------------------------------------------
 
 
+async def create_partitioned_copy(conn: asyncpg.Connection, table: str) -> None:
+    """An empty `table` partitioned as `readings` is (the same bounds), with its indexes."""
+    partitioned = await conn.fetchval(
+        "SELECT relkind = 'p' FROM pg_class WHERE oid = 'readings'::regclass"
+    )
+    if not partitioned:  # a schema from before partitioning
+        await conn.execute(f"CREATE TABLE {table} (LIKE readings INCLUDING ALL)")
+        return
+    await conn.execute(
+        f"CREATE TABLE {table} (LIKE readings INCLUDING ALL) PARTITION BY RANGE (observed_at)"
+    )
+    bounds = await conn.fetch(
+        "SELECT pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_inherits i"
+        " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'readings'::regclass"
+    )
+    for n, row in enumerate(bounds):
+        await conn.execute(f"CREATE TABLE {table}_{n} PARTITION OF {table} {row['bound']}")
+
+
 async def raw_copy(dsn: str, source_measures: list[uuid.UUID], plan: Plan) -> dict[str, float]:
     """rows/s of COPY into fresh copies of `readings` pre-filled with N rows: in one call and in
     5,000-row calls over C connections, without the foreign key to measures (the literal "same
@@ -150,7 +181,7 @@ async def raw_copy(dsn: str, source_measures: list[uuid.UUID], plan: Plan) -> di
         table = f"bench_readings_{name}"
         conn = await asyncpg.connect(dsn)
         await conn.execute(f"DROP TABLE IF EXISTS {table}")
-        await conn.execute(f"CREATE TABLE {table} (LIKE readings INCLUDING ALL)")
+        await create_partitioned_copy(conn, table)
         if foreign_key:
             await conn.execute(
                 f"ALTER TABLE {table} ADD FOREIGN KEY (measure_id) "
@@ -272,12 +303,30 @@ def create_measures(http: httpx.Client, count: int, **fields: Any) -> list[uuid.
     return ids
 
 
+# `reading_rows`, generated in the database: 10^8 rows are not sent from here; a million per
+# statement.
+_PREFILL = """
+INSERT INTO readings (id, measure_id, value, observed_at, source, external_id)
+SELECT gen_random_uuid(), ($1::uuid[])[1 + g % cardinality($1::uuid[])], (g % 100)::float8,
+       $2::timestamptz + make_interval(secs => 31536000.0 * g / $3::bigint), 'bench', 'pre-' || g
+FROM generate_series($4::bigint, $5::bigint) g
+"""
+_PREFILL_CHUNK = 1_000_000
+
+
 async def prefill(dsn: str, measure_ids: list[uuid.UUID], rows: int) -> None:
     conn = await asyncpg.connect(dsn)
-    await conn.copy_records_to_table(
-        "readings", records=reading_rows(measure_ids, rows, "pre"), columns=COLUMNS
-    )
-    await conn.execute("ANALYZE readings")
+    start = datetime.now(UTC) - timedelta(days=365)
+    for first in range(0, rows, _PREFILL_CHUNK):
+        last = min(rows, first + _PREFILL_CHUNK) - 1
+        await conn.execute(_PREFILL, measure_ids, start, rows, first, last)
+    if await conn.fetchval("SELECT to_regclass('reading_keys') IS NOT NULL"):
+        # The service writes a reading's key beside it (migration 0014); so does the prefill.
+        await conn.execute(
+            "INSERT INTO reading_keys SELECT measure_id, external_id, id, observed_at"
+            " FROM readings WHERE external_id LIKE 'pre-%'"
+        )
+    await conn.execute("VACUUM (ANALYZE) readings")
     await conn.close()
 
 
@@ -308,8 +357,8 @@ def run(url: str, postgres_pid: int, plan: Plan) -> dict[str, Any]:
             [mapped] = create_measures(
                 http, 1, aggregation="count", xapi={"verb": COMPLETED, "value": "count"}
             )
-        print(f"pre-filling readings with {plan.rows:,} rows…", flush=True)
-        asyncio.run(prefill(dsn, raw_measures, plan.rows))
+        print(f"pre-filling readings with {plan.held:,} rows…", flush=True)
+        asyncio.run(prefill(dsn, raw_measures, plan.held))
 
         print("(a) raw COPY…", flush=True)
         raw = asyncio.run(raw_copy(dsn, raw_measures, plan))
@@ -346,6 +395,7 @@ def run(url: str, postgres_pid: int, plan: Plan) -> dict[str, Any]:
     ceiling = max(raw["one_call"], raw["batched"])
     return {
         "rows": plan.rows,
+        "held": plan.held,
         "clients": plan.clients,
         "batch": BATCH,
         "raw_rows_per_s": {k: round(v) for k, v in raw.items()},
@@ -367,7 +417,7 @@ def run(url: str, postgres_pid: int, plan: Plan) -> dict[str, Any]:
 def report(result: dict[str, Any]) -> None:
     raw = result["raw_rows_per_s"]
     print(
-        f"\nreadings table pre-filled with {result['rows']:,} rows; "
+        f"\nreadings table pre-filled with {result['held']:,} rows; "
         f"{result['clients']} clients; batches of {result['batch']:,}"
     )
     print(f"(a) raw COPY, one call            {raw['one_call']:>10,} rows/s")

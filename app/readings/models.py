@@ -3,16 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import (
-    Float,
-    ForeignKey,
-    Index,
-    String,
-    Text,
-    UniqueConstraint,
-    func,
-    text,
-)
+from sqlalchemy import Float, ForeignKey, Index, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base
@@ -20,6 +11,11 @@ from app.core.ids import new_id
 
 
 class Reading(Base):
+    """Partitioned by month of `observed_at` (migration 0014, `app.readings.partitions`): its
+    primary key in the database is `(id, observed_at)`, idempotency by `(measure_id,
+    external_id)` lives in the key table `reading_keys`. An id alone still names one reading
+    (ids are UUIDv7s), which is how the ORM knows it."""
+
     __tablename__ = "readings"
     __table_args__ = (
         # Serves "latest reading per measure" (LATERAL … LIMIT 1) and per-period aggregates as
@@ -30,7 +26,6 @@ class Reading(Base):
             text("observed_at DESC"),
             postgresql_include=["value"],
         ),
-        UniqueConstraint("measure_id", "external_id"),
         # The readings an xAPI statement made, by statement id, for voiding (migration 0010).
         Index(
             "ix_readings_xapi_external_id",

@@ -178,3 +178,63 @@ def test_the_rollups_of_existing_readings_are_built_and_an_interrupted_build_res
         )
     finally:
         asyncio.run(_admin(database_url, f"DROP DATABASE IF EXISTS {scratch.database}"))
+
+
+def test_existing_readings_are_kept_when_the_table_is_partitioned(database_url):
+    """The table before partitioning becomes the history partition; readings observed after the
+    migration's month move to partitions of their own; every external_id is in the key table,
+    which is what finds a repeat, whatever its month."""
+    scratch = make_url(database_url).set(database="scorecard_migration_partitions")
+    url = scratch.render_as_string(hide_password=False)
+    measure = "00000000-0000-7000-8000-000000000002"
+    asyncio.run(
+        _admin(
+            database_url,
+            f"DROP DATABASE IF EXISTS {scratch.database}",
+            f"CREATE DATABASE {scratch.database}",
+        )
+    )
+    try:
+        upgrade(url, "0012")
+        asyncio.run(
+            _admin(
+                url,
+                "INSERT INTO scorecards (id, name, timezone, thresholds, score_cap, perspectives)"
+                " VALUES ('00000000-0000-7000-8000-000000000001', 'S', 'UTC',"
+                ' \'{"green": 90, "amber": 70}\', 100,'
+                ' \'[{"key": "customer", "name": "Customer", "weight": 1}]\')',
+                "INSERT INTO measures (id, scorecard_id, key, name, perspective, weight,"
+                f" direction, baseline, target, aggregation, cadence, prorate) VALUES ('{measure}',"
+                " '00000000-0000-7000-8000-000000000001', 'm', 'M', 'customer', 1,"
+                " 'increase', 0, 100, 'sum', 'month', false)",
+                *(
+                    "INSERT INTO readings (id, measure_id, value, observed_at, external_id) VALUES"
+                    f" (gen_random_uuid(), '{measure}', {value}, '{observed_at}', {external_id})"
+                    for value, observed_at, external_id in [
+                        (1, "2020-01-15T00:00:00Z", "'old'"),
+                        (2, "2026-11-30T23:00:00Z", "NULL"),
+                        (3, "2150-06-01T00:00:00Z", "'planned'"),
+                    ]
+                ),
+            )
+        )
+        upgrade(url)
+        [placed] = asyncio.run(
+            _admin(
+                url,
+                "SELECT string_agg(value || ':' || tableoid::regclass::text, ',' ORDER BY value)"
+                " FROM readings",
+            )
+        )
+        assert placed == "1:readings_history,2:readings_history,3:readings_y2150m06"
+        [keys] = asyncio.run(
+            _admin(
+                url,
+                "SELECT string_agg(k.external_id || ':' || r.value, ',' ORDER BY r.value)"
+                " FROM reading_keys k"
+                " JOIN readings r ON r.id = k.reading_id AND r.observed_at = k.observed_at",
+            )
+        )
+        assert keys == "old:1,planned:3"
+    finally:
+        asyncio.run(_admin(database_url, f"DROP DATABASE IF EXISTS {scratch.database}"))

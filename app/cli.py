@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Callable
 from typing import Annotated, NoReturn, TypeVar
 
@@ -103,6 +105,7 @@ def serve(
     os.environ["SCORECARD_WORKER_IN_PROCESS"] = "false" if no_worker else "true"
     get_settings.cache_clear()
     settings = load_settings()
+    metrics_dir = _shared_metrics_dir(workers)
     _stop_on_signals()
     try:
         url = database_url(settings)
@@ -132,10 +135,32 @@ def serve(
         # The embedded PostgreSQL goes with us; then die of the signal, as uvicorn would have
         # (the exit status tells a supervisor why we stopped).
         stop_all_embedded()
+        _remove(metrics_dir)
         signal.signal(stopped.signum, signal.SIG_DFL)
         signal.raise_signal(stopped.signum)
     finally:
         stop_all_embedded()
+        _remove(metrics_dir)
+
+
+def _shared_metrics_dir(workers: int) -> str | None:
+    """With several workers, a fresh private directory where each keeps its metrics, so that
+    /metrics (whichever worker answers) sums them all (app/ops/metrics.py); set in the
+    environment the workers inherit. One worker keeps them in memory: no file writes on the
+    request path."""
+    # Not imported from app.ops.metrics: prometheus-client reads the variable on import.
+    variable = "PROMETHEUS_MULTIPROC_DIR"
+    if workers == 1:
+        os.environ.pop(variable, None)
+        return None
+    path = tempfile.mkdtemp(prefix="scorecard-metrics-")  # new and empty: nothing stale summed
+    os.environ[variable] = path
+    return path
+
+
+def _remove(path: str | None) -> None:
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _with_system_malloc() -> None:

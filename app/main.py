@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -27,7 +28,7 @@ from app.initiatives.router import router as initiatives_router
 from app.initiatives.schemas import CURRENCY_SCHEMA
 from app.measures.router import reads as measure_reads
 from app.measures.router import router as measures_router
-from app.ops.metrics import observe_request
+from app.ops.metrics import observe_request, process_exited
 from app.ops.router import router as ops_router
 from app.readings.batch_router import CsvUpload
 from app.readings.batch_router import router as batch_readings_router
@@ -99,6 +100,7 @@ def create_app(
                 yield
         finally:
             await engine.dispose()
+            process_exited(os.getpid())
 
     # The docs pages serve Swagger UI and ReDoc from the package itself: no CDN, so they also
     # work where the service has no way out to the internet.

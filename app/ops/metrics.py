@@ -22,7 +22,7 @@ def metrics_registry() -> CollectorRegistry:
     if not os.environ.get(MULTIPROC_DIR):
         return PROCESS_REGISTRY
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     return registry
 
 
@@ -33,7 +33,7 @@ def generate_latest() -> bytes:
 def process_exited(pid: int) -> None:
     """A worker is gone: drop its files of live-only gauges (its counts stay in the sums)."""
     if os.environ.get(MULTIPROC_DIR):
-        multiprocess.mark_process_dead(pid)
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
 READINGS_INGESTED = Counter(

@@ -9,12 +9,15 @@ import signal
 import sys
 import tempfile
 from collections.abc import Callable
-from typing import Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 
 from app.core.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 
@@ -67,6 +70,12 @@ def guarded(what: str, action: Callable[[], T]) -> T:
         raise
 
 
+def direct_database_url(settings: Settings) -> str:
+    """Where migrations run: PostgreSQL itself, not a transaction-mode pooler (their advisory
+    lock is held by a session). SCORECARD_DIRECT_DATABASE_URL, else DATABASE_URL."""
+    return settings.scorecard_direct_database_url or database_url(settings)
+
+
 def migrate_database(url: str) -> None:
     from app.core.migrate import upgrade
 
@@ -77,7 +86,7 @@ def migrate_database(url: str) -> None:
 def migrate() -> None:
     """Upgrade the database schema to the latest revision (alembic upgrade head)."""
     settings = load_settings()
-    migrate_database(database_url(settings))
+    migrate_database(direct_database_url(settings))
     typer.echo("database schema is at head", err=True)
 
 
@@ -108,10 +117,10 @@ def serve(
     metrics_dir = _shared_metrics_dir(workers)
     _stop_on_signals()
     try:
-        url = database_url(settings)
+        database_url(settings)  # the embedded PostgreSQL (if any) starts here, once
         if not no_migrate:
-            migrate_database(url)
-        if not guarded("start-up check failed", lambda: asyncio.run(_has_api_keys(url))):
+            migrate_database(direct_database_url(settings))
+        if not guarded("start-up check failed", lambda: asyncio.run(_has_api_keys(settings))):
             typer.echo(
                 "No API keys yet. Create the first one with:\n"
                 "  .venv/bin/scorecard api-keys create --name admin --scope admin",
@@ -205,9 +214,9 @@ def worker() -> None:
     from app.core.logging import configure_logging
 
     settings = load_settings()
-    url = database_url(settings)
+    database_url(settings)  # the embedded PostgreSQL started (if any) before logging is set up
     configure_logging(settings.log_level, settings.log_format)
-    guarded("worker failed", lambda: asyncio.run(_run_worker(url, settings)))
+    guarded("worker failed", lambda: asyncio.run(_run_worker(settings)))
 
 
 @cli.command()
@@ -218,9 +227,10 @@ def demo(
 ) -> None:
     """Load a realistic T&D scorecard with a year of readings (idempotent)."""
     settings = load_settings()
-    url = database_url(settings)
-    migrate_database(url)
-    scorecard_id, created = guarded("could not load the demo", lambda: asyncio.run(_load_demo(url)))
+    migrate_database(direct_database_url(settings))
+    scorecard_id, created = guarded(
+        "could not load the demo", lambda: asyncio.run(_load_demo(settings))
+    )
     typer.echo(
         f"{'Loaded' if created else 'Already loaded:'} demo scorecard {scorecard_id}", err=True
     )
@@ -242,16 +252,25 @@ def create_api_key(
     if not name.strip() or len(name) > 200:
         fail("--name must be 1–200 characters")
     settings = load_settings()
-    url = database_url(settings)
-    key = guarded("could not create the key", lambda: asyncio.run(_create_key(url, name, parsed)))
+    key = guarded(
+        "could not create the key", lambda: asyncio.run(_create_key(settings, name, parsed))
+    )
     sys.stdout.write(key + "\n")
 
 
-async def _has_api_keys(url: str) -> bool:
-    from app.auth.keys import any_api_key_exists
-    from app.core.database import make_engine, make_sessionmaker
+def _engine(settings: Settings, pool_size: int = 1) -> AsyncEngine:
+    from app.core.database import make_engine
 
-    engine = make_engine(url, pool_size=1)
+    return make_engine(
+        database_url(settings), pool_size=pool_size, pgbouncer=settings.scorecard_db_pgbouncer
+    )
+
+
+async def _has_api_keys(settings: Settings) -> bool:
+    from app.auth.keys import any_api_key_exists
+    from app.core.database import make_sessionmaker
+
+    engine = _engine(settings)
     try:
         async with make_sessionmaker(engine)() as session:
             return await any_api_key_exists(session)
@@ -259,12 +278,12 @@ async def _has_api_keys(url: str) -> bool:
         await engine.dispose()
 
 
-async def _create_key(url: str, name: str, scope: object) -> str:
+async def _create_key(settings: Settings, name: str, scope: object) -> str:
     from app.auth.keys import Scope, create_api_key
-    from app.core.database import make_engine, make_sessionmaker
+    from app.core.database import make_sessionmaker
 
     assert isinstance(scope, Scope)
-    engine = make_engine(url, pool_size=1)
+    engine = _engine(settings)
     try:
         async with make_sessionmaker(engine)() as session:
             _, plaintext = await create_api_key(session, name.strip(), scope)
@@ -274,11 +293,11 @@ async def _create_key(url: str, name: str, scope: object) -> str:
         await engine.dispose()
 
 
-async def _load_demo(url: str) -> tuple[object, bool]:
-    from app.core.database import make_engine, make_sessionmaker
+async def _load_demo(settings: Settings) -> tuple[object, bool]:
+    from app.core.database import make_sessionmaker
     from app.demo import load_demo
 
-    engine = make_engine(url, pool_size=1)
+    engine = _engine(settings)
     try:
         async with make_sessionmaker(engine)() as session:
             return await load_demo(session)
@@ -286,13 +305,12 @@ async def _load_demo(url: str) -> tuple[object, bool]:
         await engine.dispose()
 
 
-async def _run_worker(url: str, settings: Settings) -> None:
+async def _run_worker(settings: Settings) -> None:
     from sqlalchemy import text
 
     from app.background import build_worker
-    from app.core.database import make_engine
 
-    engine = make_engine(url, pool_size=4)
+    engine = _engine(settings, pool_size=4)
     try:
         async with engine.connect() as connection:  # fail at start, in one line, if not ready
             await connection.execute(text("SELECT 1 FROM deliveries LIMIT 0"))

@@ -78,7 +78,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool_size = settings.scorecard_db_pool_size
-        engine = make_engine(database_url or resolve_database_url(settings), pool_size=pool_size)
+        pgbouncer = settings.scorecard_db_pgbouncer
+        url = database_url or resolve_database_url(settings)
+        engine = make_engine(url, pool_size=pool_size, pgbouncer=pgbouncer)
         app.state.settings = settings
         app.state.engine = engine
         # Every cache of the app, each an object with reset(): nothing is cached in a module.
@@ -89,7 +91,9 @@ def create_app(
             engine, info=app.state.crossing_caches.session_info()
         )
         try:
-            app.state.read_pool = await make_read_pool(engine, max_size=pool_size)
+            app.state.read_pool = await make_read_pool(
+                engine, max_size=pool_size, pgbouncer=pgbouncer
+            )
             async with AsyncExitStack() as background:
                 background.push_async_callback(app.state.read_pool.close)
                 if run_worker:

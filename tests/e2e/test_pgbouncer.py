@@ -5,6 +5,11 @@ and the worker's LISTEN on a direct connection (SCORECARD_DIRECT_DATABASE_URL)."
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -63,23 +68,48 @@ async def test_the_service_works_behind_pgbouncer_in_transaction_mode(clean_db, 
             )  # fmt: skip
             assert created.returncode == 0, created.stderr
             headers = {"Authorization": f"Bearer {created.stdout.strip()}"}
-            with running_server(pooler.url, env=env) as (base_url, process):
+            # serve's in-process worker and a `scorecard worker` of its own, as deployed.
+            with (
+                running_server(pooler.url, env=env) as (base_url, process),
+                worker_process(pooler.url, env) as worker,
+            ):
                 async with httpx.AsyncClient(
                     base_url=base_url, headers=headers, timeout=30
                 ) as http:
                     await exercise(http, client, receiver)
                     log = Path(process.log_path).read_text()
-                    # The worker LISTENs on PostgreSQL itself, not through the pooler...
-                    [listen] = await listening_backends(clean_db)
-                    assert listen.startswith("LISTEN")
+                    # Both workers LISTEN on PostgreSQL itself, not through the pooler...
+                    listening = await listening_backends(clean_db)
+                    assert [q.split()[0] for q in listening] == ["LISTEN", "LISTEN"]
                     # ...which the API does use: without it, the API has no database, while
-                    # the worker's LISTEN connection is still there.
+                    # the workers' LISTEN connections are still there.
                     pooler.stop()
                     assert (await http.get("/v1/scorecards")).status_code == 503
-                    assert len(await listening_backends(clean_db)) == 1
+                    assert len(await listening_backends(clean_db)) == 2
+                    assert worker.poll() is None
         assert '"level": "error"' not in log, log[-3000:]
     finally:
         receiver.close()
+
+
+@contextmanager
+def worker_process(database_url: str, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "worker"],
+        env={**os.environ, **env, "DATABASE_URL": database_url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 async def exercise(http: httpx.AsyncClient, direct: httpx.AsyncClient, receiver) -> None:

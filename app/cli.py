@@ -9,6 +9,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
@@ -162,9 +163,29 @@ def _shared_metrics_dir(workers: int) -> str | None:
     if workers == 1:
         os.environ.pop(variable, None)
         return None
-    path = tempfile.mkdtemp(prefix="scorecard-metrics-")  # new and empty: nothing stale summed
+    _remove_orphaned_metrics_dirs()
+    # New and empty, so nothing stale is summed; named after us, so that it can be told
+    # orphaned if we are killed before removing it.
+    path = tempfile.mkdtemp(prefix=f"{_METRICS_DIR_PREFIX}{os.getpid()}-")
     os.environ[variable] = path
     return path
+
+
+_METRICS_DIR_PREFIX = "scorecard-metrics-"
+
+
+def _remove_orphaned_metrics_dirs() -> None:
+    """The metrics directories of `serve` processes that died without removing them (SIGKILL)."""
+    for path in Path(tempfile.gettempdir()).glob(f"{_METRICS_DIR_PREFIX}*-*"):
+        pid = path.name.removeprefix(_METRICS_DIR_PREFIX).split("-")[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:  # alive, or another user's: not ours to remove
+            continue
 
 
 def _remove(path: str | None) -> None:

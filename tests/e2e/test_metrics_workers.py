@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -58,7 +60,15 @@ def workers_environment(pid: int) -> dict[str, str]:
 
 def test_every_scrape_counts_the_requests_of_every_worker(clean_db):
     key = cli_key(clean_db)
+    # What a `serve` killed with SIGKILL left behind, and what a running one uses.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    orphaned = Path(tempfile.mkdtemp(prefix=f"scorecard-metrics-{dead.pid}-"))
+    in_use = Path(tempfile.mkdtemp(prefix=f"scorecard-metrics-{os.getpid()}-"))
     with running_server(clean_db, "--workers", "2", "--no-worker") as (base_url, process):
+        assert not orphaned.exists()
+        assert in_use.exists()
+        in_use.rmdir()
         metrics_dir = Path(workers_environment(process.pid)["PROMETHEUS_MULTIPROC_DIR"])
 
         def get(_: int) -> int:

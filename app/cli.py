@@ -8,6 +8,8 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
@@ -29,6 +31,10 @@ cli = typer.Typer(
 )
 api_keys_cli = typer.Typer(no_args_is_help=True, help="Manage API keys.")
 cli.add_typer(api_keys_cli, name="api-keys")
+rollups_cli = typer.Typer(
+    no_args_is_help=True, help="Reading rollups: per measure and UTC day, the sums of readings."
+)
+cli.add_typer(rollups_cli, name="rollups")
 
 
 def fail(message: str) -> NoReturn:
@@ -135,7 +141,7 @@ def serve(
             workers=workers,
             log_config=None,
             proxy_headers=True,
-            access_log=False,  # ours is RequestContextMiddleware's line
+            access_log=False,  # ours is RequestMiddleware's line
             timeout_graceful_shutdown=30,
             # Header deadline and connection cap (instead of limit_concurrency): see there.
             http=protocol_class(),
@@ -277,6 +283,65 @@ def create_api_key(
         "could not create the key", lambda: asyncio.run(_create_key(settings, name, parsed))
     )
     sys.stdout.write(key + "\n")
+
+
+@rollups_cli.command("rebuild")
+def rollups_rebuild(
+    measure: Annotated[
+        uuid.UUID | None, typer.Option(help="Only this measure (its id); default: every one.")
+    ] = None,
+) -> None:
+    """Sum up the readings into their rollups again from scratch, measure by measure, each in
+    its own transaction under the lock its writers take: safe while the service runs."""
+    settings = load_settings()
+    url = database_url(settings)
+    rebuilt = guarded(
+        "could not rebuild the rollups", lambda: asyncio.run(_rebuild_rollups(url, measure))
+    )
+    if measure is not None and not rebuilt:
+        fail(f"measure {measure} not found")
+    typer.echo(f"rollups rebuilt for {rebuilt} measure(s)", err=True)
+
+
+class _Progress:
+    """`done/total` on stderr: redrawn in place on a terminal, else a line every few seconds."""
+
+    def __init__(self, total: int, every_s: float = 2.0) -> None:
+        self.total, self.every_s = total, every_s
+        self.tty = sys.stderr.isatty()
+        self.shown_at = 0.0
+
+    def show(self, done: int) -> None:
+        now = time.monotonic()
+        if done < self.total and now - self.shown_at < (0.1 if self.tty else self.every_s):
+            return
+        self.shown_at = now
+        line = f"rollups: {done}/{self.total} measures ({100 * done // max(self.total, 1)} %)"
+        if self.tty:
+            sys.stderr.write("\r" + line + ("\n" if done == self.total else ""))
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+async def _rebuild_rollups(url: str, measure_id: uuid.UUID | None) -> int:
+    from app.core.database import make_engine
+    from app.readings.rollups import measures_to_rebuild, rebuild_rollups
+
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            measure_ids = await measures_to_rebuild(driver, measure_id)
+            progress = _Progress(len(measure_ids))
+            progress.show(0)
+            rebuilt = 0
+            for done, one in enumerate(measure_ids, start=1):
+                rebuilt += await rebuild_rollups(driver, one)  # False: deleted meanwhile
+                progress.show(done)
+            return rebuilt
+    finally:
+        await engine.dispose()
 
 
 def _engine(settings: Settings, pool_size: int = 1) -> AsyncEngine:

@@ -7,7 +7,7 @@ from app.commentary.models import Commentary
 from app.core.database import Base
 from app.dashboard.models import ShareLink
 from app.initiatives.models import Initiative
-from app.readings.models import Reading
+from app.readings.models import Reading, ReadingRollup
 from app.scorecards.models import Measure, Objective, Scorecard
 from app.webhooks.models import Delivery, DeliveryAttempt, Event, Subscription
 from app.xapi.models import XapiStatement
@@ -24,6 +24,7 @@ __all__ = [
     "Measure",
     "Objective",
     "Reading",
+    "ReadingRollup",
     "Scorecard",
     "ShareLink",
     "Subscription",

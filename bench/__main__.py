@@ -1,9 +1,9 @@
 """`make bench` / `python -m bench [--quick] [NAME ...]`: run every benchmark module present.
 
 Each module (`bench.scores`, `bench.crud`, `bench.webhooks`, `bench.write_path`, `bench.audit`,
-`bench.ingest`, `bench.memory`, `bench.due`) runs in its own process, one after the other, so
-one's servers and databases never disturb another's figures. `--quick` is passed on to each
-module (a short smoke run); NAMEs pick modules, default all present.
+`bench.ingest`, `bench.memory`, `bench.due`, `bench.replica`) runs in its own process, one after
+the other, so one's servers and databases never disturb another's figures. `--quick` is passed
+on to each module (a short smoke run); NAMEs pick modules, default all present.
 """
 
 from __future__ import annotations
@@ -15,7 +15,17 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-MODULES = ("scores", "crud", "webhooks", "write_path", "audit", "ingest", "memory", "due")
+MODULES = (
+    "scores",
+    "crud",
+    "webhooks",
+    "write_path",
+    "audit",
+    "ingest",
+    "memory",
+    "due",
+    "replica",
+)
 TIMEOUT_S = 45 * 60  # per module: a hung benchmark must not hang `make bench`
 
 

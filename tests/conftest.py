@@ -21,6 +21,7 @@ from app.core.migrate import upgrade
 from app.core.settings import Settings, normalise_database_url
 from app.main import create_app
 from app.models import Base
+from tests.replica_server import streaming_replica
 
 
 async def _reset_schema(url: str) -> None:
@@ -51,8 +52,25 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    return Settings(database_url=None, log_level="WARNING", log_format="console")
+def replica_url(database_url: str) -> Iterator[str]:
+    """A streaming replica of the test database (started on first use)."""
+    with streaming_replica(database_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def settings(request: pytest.FixtureRequest) -> Settings:
+    """TEST_READ_REPLICA=1: the app reads from a streaming replica, so every test that writes
+    and then reads also checks that no committed write goes missing."""
+    replica = (
+        request.getfixturevalue("replica_url") if os.environ.get("TEST_READ_REPLICA") else None
+    )
+    return Settings(
+        database_url=None,
+        log_level="WARNING",
+        log_format="console",
+        scorecard_read_database_url=replica,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -49,8 +49,9 @@ async def list_audit_entries(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:
-    async with request.app.state.read_pool.acquire() as connection:
-        page = await queries.list_entries(
+    page = await request.app.state.reads.run(
+        request,
+        lambda connection: queries.list_entries(
             connection,
             scorecard_id=scorecard_id,
             resource_id=resource_id,
@@ -59,5 +60,6 @@ async def list_audit_entries(
             after=after,
             limit=limit,
             cursor=cursor,
-        )
+        ),
+    )
     return page_response(*page)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import ApiKey
+from app.core.replica import PRIMARY_POSITION
 
 KEY_PREFIX = "sc_"
 
@@ -68,6 +69,24 @@ async def find_caller(db: asyncpg.Pool | asyncpg.Connection, plaintext: str) -> 
     """The caller presenting this key, or None for an unknown (or revoked) key."""
     row = await db.fetchrow(_FIND_KEY, hash_key(plaintext))
     return None if row is None else Caller(row["id"], row["name"], Scope(row["scope"]))
+
+
+# With a read replica, the key check also reads the primary's WAL position: reads later in the
+# request run on the replica only once it has replayed that far (app/core/replica.py).
+_FIND_KEY_AT = (
+    f"SELECT id, name, scope, {PRIMARY_POSITION} AS position "  # noqa: S608 (a constant)
+    "FROM api_keys WHERE key_hash = $1"
+)
+
+
+async def find_caller_at(
+    db: asyncpg.Pool | asyncpg.Connection, plaintext: str
+) -> tuple[Caller | None, str | None]:
+    """`find_caller`, and the primary's WAL position (None for an unknown key)."""
+    row = await db.fetchrow(_FIND_KEY_AT, hash_key(plaintext))
+    if row is None:
+        return None, None
+    return Caller(row["id"], row["name"], Scope(row["scope"])), row["position"]
 
 
 async def any_api_key_exists(session: AsyncSession) -> bool:

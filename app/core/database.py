@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, TextClause, func, select
+from sqlalchemy import DateTime, MetaData, TextClause, func, make_url, select
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -111,15 +111,25 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def make_read_pool(
-    engine: AsyncEngine, *, max_size: int = 5, pgbouncer: bool = False
+    engine: AsyncEngine,
+    *,
+    max_size: int = 5,
+    url: str | None = None,
+    min_size: int = 1,
+    connect_timeout: float = 60,
+    pgbouncer: bool = False,
 ) -> asyncpg.Pool:
-    """A plain asyncpg pool beside the engine's, to the same database, for the hottest reads
-    (API keys, scores): no ORM session is built for them (about 15% of a cached score
-    request's CPU, measured). Statements on it run outside any transaction."""
-    args, params = engine.dialect.create_connect_args(engine.url)
+    """A plain asyncpg pool beside the engine's, to the same database (or to `url`: a read
+    replica's), for the hottest reads (API keys, scores): no ORM session is built for them
+    (about 15% of a cached score request's CPU, measured). Statements on it run outside any
+    transaction. With `min_size` 0 nothing connects until the pool is first used.
+    `pgbouncer`: the database is reached through PgBouncer in transaction mode."""
+    args, params = engine.dialect.create_connect_args(engine.url if url is None else make_url(url))
     # The URL may carry SQLAlchemy's own options (prepared_statement_cache_size, ...).
     accepted = inspect.signature(asyncpg.connect).parameters
     options: dict[str, Any] = {
+        "timeout": connect_timeout,
+        **{n: v for n, v in params.items() if n in accepted},
         # The hot reads write numbers from PostgreSQL's text form (app.core.reads): the
         # shortest round-trip digits, whatever the server's default. (Through PgBouncer: the
         # server's default, which is that since PostgreSQL 12.)
@@ -128,11 +138,10 @@ async def make_read_pool(
     }
     return await asyncpg.create_pool(
         *args,
-        **{name: value for name, value in params.items() if name in accepted},
-        min_size=1,
+        **options,
+        min_size=min_size,
         max_size=max_size,
         reset=_end_transaction,
-        **options,
     )
 
 

@@ -19,9 +19,9 @@ from asyncpg.exceptions import (
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute, Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.routing import Match
 
 from app.core.jsonutil import dumps
 from app.core.schemas import PRINTABLE, PRINTABLE_MESSAGE
@@ -144,9 +144,8 @@ _FASTAPI_UNPARSEABLE_BODY = "There was an error parsing the body"
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Handlers for the errors a client caused, and `UnexpectedErrorMiddleware` for the rest
-    (installed first, so it sits inside every other middleware)."""
-    app.add_middleware(UnexpectedErrorMiddleware)
+    """Handlers for the errors a client caused. The rest are answered with
+    `unexpected_error_response` by the request middleware (`app.core.middleware`)."""
 
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> Response:
@@ -184,11 +183,11 @@ def _method_not_allowed(request: Request) -> Response:
     methods = sorted(
         {
             method
-            for route in request.app.router.routes
-            if isinstance(route, BaseRoute)
-            and getattr(route, "include_in_schema", True)  # not catch-alls, e.g. /xapi's
+            # Every route, those of included routers too (they are not in `routes` themselves).
+            for route in iter_route_contexts(request.app.router.routes)
+            if getattr(route, "include_in_schema", True)  # not catch-alls, e.g. /xapi's
             and route.matches(request.scope)[0] is not Match.NONE
-            for method in getattr(route, "methods", None) or ()
+            for method in route.methods or ()
         }
         - {"HEAD"}
     )
@@ -263,31 +262,3 @@ def database_unavailable(exc: BaseException) -> bool:
         if isinstance(cause, InterfaceError) and "closed" in str(cause):
             return True
     return False
-
-
-class UnexpectedErrorMiddleware:
-    """Answers an exception that no handler claimed (problem+json 500, or 503 when the database
-    is unavailable) and does not re-raise it, so the server keeps the connection open for the
-    client's next request. Once a response has started, nothing can be said any more: then
-    the server must drop the connection, and does."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        response_started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            response_started = response_started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as exc:
-            if response_started:
-                raise
-            await unexpected_error_response(exc, scope["path"])(scope, receive, send)

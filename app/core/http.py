@@ -20,6 +20,12 @@ IfMatch = Annotated[
 ]
 
 
+def operation_id(route: APIRoute) -> str:
+    """Operation ids are the endpoint functions' names (`create_measure`), so generated
+    clients read like the API."""
+    return route.name
+
+
 def etag(version: int) -> str:
     return f'"{version}"'
 

@@ -16,6 +16,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     database_url: str | None = None
+    # A streaming replica of DATABASE_URL for score, history, dashboard and list reads
+    # (app/core/replica.py); unset: every read goes to the primary.
+    scorecard_read_database_url: str | None = None
+    # Seconds to connect to the replica, or for it to say how far it has replayed, before a
+    # read goes to the primary instead.
+    scorecard_read_replica_timeout: PositiveFloat = 1.0
     scorecard_data_dir: Path = Path(".data")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["json", "console"] = "console"
@@ -52,7 +58,7 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("database_url", "scorecard_direct_database_url")
+    @field_validator("database_url", "scorecard_read_database_url", "scorecard_direct_database_url")
     @classmethod
     def _asyncpg_url(cls, value: str | None) -> str | None:
         if value is None or value == "":

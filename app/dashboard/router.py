@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from asyncpg import Connection
 from fastapi import APIRouter, Depends, Request, Response
 
 from app.auth.dependencies import require
@@ -16,7 +17,7 @@ from app.core.pagination import Cursor, Limit
 from app.core.schemas import Page, ResponseBody
 from app.dashboard import links
 from app.dashboard.badges import badge_svg
-from app.dashboard.view import dashboard_html, load_dashboard, not_found_html
+from app.dashboard.view import Dashboard, dashboard_html, load_dashboard, not_found_html
 from app.scores.service import score_scorecard
 from app.scoring import PeriodSelector, ScorecardScore
 
@@ -112,18 +113,23 @@ def _not_found_badge() -> Response:
 @shared.get("/s/{token}")
 async def get_dashboard(token: str, request: Request) -> Response:
     state = request.app.state
-    async with state.read_pool.acquire() as connection:
+
+    async def read(connection: Connection) -> Dashboard | None:
         found = await links.find_shared(connection, token)
         if found is None:
-            return _not_found_page()
-        dashboard = await load_dashboard(connection, state.definitions, found, datetime.now(UTC))
+            return None
+        return await load_dashboard(connection, state.definitions, found, datetime.now(UTC))
+
+    if (dashboard := await state.reads.run(request, read)) is None:
+        return _not_found_page()
     return Response(dashboard_html(dashboard), media_type="text/html", headers=PAGE_HEADERS)
 
 
 async def _shared_score(request: Request, token: str) -> tuple[str, ScorecardScore] | None:
     """The shared scorecard's name and its score now, or None for an unknown token."""
     state = request.app.state
-    async with state.read_pool.acquire() as connection:
+
+    async def read(connection: Connection) -> tuple[str, ScorecardScore] | None:
         found = await links.find_shared(connection, token)
         if found is None:
             return None
@@ -134,7 +140,10 @@ async def _shared_score(request: Request, token: str) -> tuple[str, ScorecardSco
             datetime.now(UTC),
             PeriodSelector.current,
         )
-    return found.name, score
+        return found.name, score
+
+    shared_score: tuple[str, ScorecardScore] | None = await state.reads.run(request, read)
+    return shared_score
 
 
 @shared.get("/s/{token}/badge.svg")

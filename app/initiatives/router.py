@@ -79,10 +79,12 @@ async def list_initiatives(
         "status": None if status is None else status.value,
         "owner": owner,
     }
-    async with request.app.state.read_pool.acquire() as connection:
-        page = await queries.list_initiatives(
+    page = await request.app.state.reads.run(
+        request,
+        lambda connection: queries.list_initiatives(
             connection, scorecard_id, filters=filters, limit=limit, cursor=cursor
-        )
+        ),
+    )
     if page is None:
         raise NotFound(f"scorecard {scorecard_id} not found")
     return page_response(*page)
@@ -105,10 +107,12 @@ async def get_initiative_summary(
     ] = None,
 ) -> Response:
     state = request.app.state
-    async with state.read_pool.acquire() as connection:
-        summary = await service.initiative_summary(
+    summary = await state.reads.run(
+        request,
+        lambda connection: service.initiative_summary(
             connection, state.definitions, scorecard_id, as_of or datetime.now(UTC)
-        )
+        ),
+    )
     return json_response(summary)
 
 

@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from app.auth.dependencies import ReadConnection, require
+from app.auth.dependencies import ListConnection, ReadConnection, require
 from app.auth.keys import Scope
 from app.core.database import SessionDep
 from app.core.errors import NotFound
-from app.core.http import IfMatch, Route, etag
+from app.core.http import IfMatch, Route, etag, operation_id
 from app.core.pagination import Cursor, Limit
 from app.core.reads import bodies_page, body_response
 from app.core.schemas import PRINTABLE
@@ -19,9 +19,8 @@ from app.measures import queries, service
 from app.measures.schemas import Level, MeasureCreate, MeasureOut, MeasurePage, MeasureUpdate
 
 router = APIRouter(route_class=Route, tags=["measures"])
-# The hot reads: matched before every other route (app.main), since FastAPI tries
-# routes one by one.
-reads = APIRouter(route_class=Route, tags=["measures"])
+# The hot reads: the app's own routes, matched before every other one (app.main).
+reads = APIRouter(route_class=Route, tags=["measures"], generate_unique_id_function=operation_id)
 can_read = [Depends(require(Scope.read))]
 can_write = [Depends(require(Scope.write))]
 
@@ -54,7 +53,7 @@ async def create_measure(
 )
 async def list_measures(
     scorecard_id: uuid.UUID,
-    connection: ReadConnection,
+    connection: ListConnection,
     perspective: Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)] = None,
     objective_id: uuid.UUID | None = None,
     level: Level | None = None,

@@ -30,7 +30,9 @@ class CheckOut(BaseModel):
 class ReadinessOut(ResponseBody):
     status: Literal["pass", "fail"]
     checks: dict[str, CheckOut] = Field(
-        description="`database`, `schema` (revision and head) and `webhooks` (backlog)."
+        description="`database`, `schema` (revision and head), `webhooks` (backlog) and, "
+        "with a read replica, `read_replica` (its replay lag; advisory: reads fall back to "
+        "the primary, so a failing replica does not fail readiness)."
     )
 
 
@@ -69,6 +71,8 @@ async def check_readiness(request: Request) -> Response:
     except Exception as exc:  # any failure to talk to the database means "not ready"
         checks["database"] = {"status": "fail", "error": type(exc).__name__}
     ok = all(check["status"] == "pass" for check in checks.values()) and "schema" in checks
+    if request.app.state.reads.replica is not None:
+        checks["read_replica"] = await request.app.state.reads.readiness()
     body = {"status": "pass" if ok else "fail", "checks": checks}
     return Response(dumps(body), status_code=200 if ok else 503, media_type="application/json")
 

@@ -3,7 +3,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint, func, text
+from sqlalchemy import (
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base
@@ -40,3 +49,20 @@ class Reading(Base):
     # Who the reading is about (e.g. the learner of an xAPI statement); ≤ 200 (migration 0010).
     subject: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class ReadingRollup(Base):
+    """A measure's readings in one UTC day, summed up (migration 0013): kept with the readings
+    by `app.readings.rollups`, read by the window statistics (`app.scores.data`)."""
+
+    __tablename__ = "reading_rollups"
+    # The migration's primary key also INCLUDEs n, total, minimum, maximum (index-only scans).
+
+    measure_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("measures.id", ondelete="CASCADE"), primary_key=True
+    )
+    bucket_start: Mapped[datetime] = mapped_column(primary_key=True)
+    n: Mapped[int]
+    total: Mapped[float] = mapped_column(Float)
+    minimum: Mapped[float] = mapped_column(Float)
+    maximum: Mapped[float] = mapped_column(Float)

@@ -8,11 +8,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from app.auth.dependencies import ReadConnection, require
+from app.auth.dependencies import ListConnection, ReadConnection, require
 from app.auth.keys import Scope
 from app.core.database import SessionDep
 from app.core.errors import NotFound
-from app.core.http import Route
+from app.core.http import Route, operation_id
 from app.core.pagination import Cursor, Limit
 from app.core.reads import bodies_page, body_response, page_response
 from app.core.schemas import PRINTABLE, Timestamp
@@ -20,9 +20,8 @@ from app.readings import due, queries, service
 from app.readings.schemas import DueReadingPage, ReadingCreate, ReadingOut, ReadingPage
 
 router = APIRouter(route_class=Route, tags=["readings"])
-# The hot reads: matched before every other route (app.main), since FastAPI tries
-# routes one by one.
-reads = APIRouter(route_class=Route, tags=["readings"])
+# The hot reads: the app's own routes, matched before every other one (app.main).
+reads = APIRouter(route_class=Route, tags=["readings"], generate_unique_id_function=operation_id)
 
 
 @router.post(
@@ -61,7 +60,7 @@ async def create_reading(
 )
 async def list_readings(
     measure_id: uuid.UUID,
-    connection: ReadConnection,
+    connection: ListConnection,
     from_: Annotated[
         Timestamp | None, Query(alias="from", description="observed_at ≥ from")
     ] = None,
@@ -95,14 +94,16 @@ async def list_due_readings(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:
-    async with request.app.state.read_pool.acquire() as connection:
-        page = await due.list_due(
+    page = await request.app.state.reads.run(
+        request,
+        lambda connection: due.list_due(
             connection,
             as_of or datetime.now(UTC),
             filters={"scorecard_id": scorecard_id, "owner": owner, "state": state},
             limit=limit,
             cursor=cursor,
-        )
+        ),
+    )
     return page_response(*page)
 
 

@@ -22,6 +22,7 @@ from app.core.jsonutil import rfc3339
 from app.ops.metrics import READINGS_INGESTED
 from app.readings.models import Reading
 from app.readings.queries import ONE_READING
+from app.readings.rollups import add_to_rollups, recompute_rollups
 from app.thresholds.increments import Added
 from app.thresholds.status import LockedMeasure, lock_measures, refresh_statuses
 
@@ -157,6 +158,7 @@ async def _classify_and_copy(
             continue
         (result.duplicates if same else result.conflicts).append(i)
     await _copy(session, [_row(ids[i], readings[i]) for i in fresh])
+    await add_to_rollups(session, [readings[i] for i in fresh])
     result.created = len(fresh)
     return result
 
@@ -254,6 +256,7 @@ async def delete_reading(session: AsyncSession, reading_id: uuid.UUID) -> None:
     if mine.locked_before is not None and reading.observed_at < mine.locked_before:
         raise locked_period(reading.observed_at, mine.locked_before)
     await session.execute(delete(Reading).where(Reading.id == reading_id))
+    await recompute_rollups(session, [(reading.measure_id, reading.observed_at)])
     await refresh_statuses(session, measures)
     await record(
         session,

@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from app.auth.dependencies import ReadConnection, require
+from app.auth.dependencies import ListConnection, ReadConnection, require
 from app.auth.keys import GRANTS, Caller, Scope
 from app.core.database import SessionDep
 from app.core.errors import NotFound
-from app.core.http import IfMatch, Route, etag
+from app.core.http import IfMatch, Route, etag, operation_id
 from app.core.pagination import Cursor, Limit
 from app.core.reads import bodies_page, body_response
 from app.core.schemas import PRINTABLE
@@ -28,9 +28,8 @@ from app.scorecards.schemas import (
 )
 
 router = APIRouter(route_class=Route, tags=["scorecards"])
-# The hot reads: matched before every other route (app.main), since FastAPI tries
-# routes one by one.
-reads = APIRouter(route_class=Route, tags=["scorecards"])
+# The hot reads: the app's own routes, matched before every other one (app.main).
+reads = APIRouter(route_class=Route, tags=["scorecards"], generate_unique_id_function=operation_id)
 can_read = [Depends(require(Scope.read))]
 can_write = [Depends(require(Scope.write))]
 Cascade = Annotated[bool, Query(description="Also delete everything underneath.")]
@@ -65,7 +64,7 @@ async def create_scorecard(
     response_model=ScorecardPage,
 )
 async def list_scorecards(
-    connection: ReadConnection,
+    connection: ListConnection,
     q: Annotated[
         str | None, Query(max_length=200, pattern=PRINTABLE, description="Filter by name.")
     ] = None,
@@ -144,7 +143,7 @@ async def create_objective(
     response_model=ObjectivePage,
 )
 async def list_objectives(
-    scorecard_id: uuid.UUID, connection: ReadConnection, limit: Limit = 50, cursor: Cursor = None
+    scorecard_id: uuid.UUID, connection: ListConnection, limit: Limit = 50, cursor: Cursor = None
 ) -> Response:
     page = await queries.list_objectives(connection, scorecard_id, limit=limit, cursor=cursor)
     if page is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -74,9 +75,20 @@ async def get_scorecard_score(
     selector: Selector = PeriodSelector.current,
 ) -> Response:
     state = request.app.state
-    async with state.read_pool.acquire() as connection:
+    if state.reads.replica is None:
+        async with state.read_pool.acquire() as connection:
+            body = await service.score_scorecard_json(
+                connection, state.definitions, state.score_cache, scorecard_id, as_of, selector
+            )
+    else:  # the version on the primary (a cached score is done), a new score on the replica
         body = await service.score_scorecard_json(
-            connection, state.definitions, state.score_cache, scorecard_id, as_of, selector
+            state.read_pool,
+            state.definitions,
+            state.score_cache,
+            scorecard_id,
+            as_of,
+            selector,
+            elsewhere=partial(state.reads.run, request),
         )
     return _json(body)
 
@@ -92,10 +104,12 @@ async def get_measure_score(
 ) -> Response:
     instant = as_of or datetime.now(UTC)
     state = request.app.state
-    async with state.read_pool.acquire() as connection:
-        result = await service.score_measure(
+    result = await state.reads.run(
+        request,
+        lambda connection: service.score_measure(
             connection, state.definitions, measure_id, instant, selector
-        )
+        ),
+    )
     return _json(_MEASURE_SCORE.dump_json(result))
 
 
@@ -114,10 +128,12 @@ async def get_scorecard_history(
     now = datetime.now(UTC)
     start, end = _range(from_, to, now)
     state = request.app.state
-    async with state.read_pool.acquire() as connection:
-        entries = await service.scorecard_history(
+    entries = await state.reads.run(
+        request,
+        lambda connection: service.scorecard_history(
             connection, state.definitions, scorecard_id, start, end, cadence, now
-        )
+        ),
+    )
     return ScorecardHistoryOut.model_validate(
         {"scorecard_id": scorecard_id, "cadence": cadence, "entries": entries}
     )
@@ -137,10 +153,12 @@ async def get_measure_history(
     now = datetime.now(UTC)
     start, end = _range(from_, to, now)
     state = request.app.state
-    async with state.read_pool.acquire() as connection:
-        cadence, source, entries = await service.measure_history(
+    cadence, source, entries = await state.reads.run(
+        request,
+        lambda connection: service.measure_history(
             connection, state.definitions, measure_id, start, end, now
-        )
+        ),
+    )
     return MeasureHistoryOut.model_validate(
         {"measure_id": measure_id, "cadence": cadence, "source": source, "entries": entries}
     )
@@ -190,8 +208,10 @@ async def get_strategy_map(
 ) -> Response:
     instant = as_of or datetime.now(UTC)
     state = request.app.state
-    async with state.read_pool.acquire() as connection:
-        strategy = await load_strategy_map(connection, state.definitions, scorecard_id, instant)
+    strategy = await state.reads.run(
+        request,
+        lambda connection: load_strategy_map(connection, state.definitions, scorecard_id, instant),
+    )
     if _prefers_svg(request.headers.get("accept")):
         return Response(render_svg(strategy), media_type=SVG, headers={"Vary": "Accept"})
     response = json_response(strategy.as_json())

@@ -4,9 +4,10 @@ Read-only, on a connection from the app's read pool (no ORM session, no transact
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from asyncpg import Connection
+from asyncpg import Connection, Pool
 from pydantic import TypeAdapter
 
 from app.core.errors import NotFound, ValidationFailed
@@ -53,16 +54,24 @@ MAX_HISTORY_PERIODS = 500
 _SCORECARD_SCORE = TypeAdapter(ScorecardScore)
 
 
+# Runs a read on a connection of its choosing (`ReadRouter.run`: a caught-up replica's).
+Elsewhere = Callable[[Callable[[Connection], Awaitable[ScorecardScore]]], Awaitable[ScorecardScore]]
+
+
 async def score_scorecard_json(
-    connection: Connection,
+    connection: Connection | Pool,
     definitions: Definitions,
     cache: ScoreCache,
     scorecard_id: uuid.UUID,
     as_of: datetime | None,
     selector: PeriodSelector,
+    *,
+    elsewhere: Elsewhere | None = None,
 ) -> bytes:
     """The scorecard's score as JSON, at `as_of` (None: now), reused from `cache` while valid
-    (see `app.scores.cache`)."""
+    (see `app.scores.cache`). With `elsewhere`, only the version is read on `connection` (the
+    primary): a cached score needs nothing more; a new one is computed where `elsewhere`
+    runs it (a read replica)."""
     # The version is read before the readings: a score is never older than its cache key.
     loaded = await load_scorecard(connection, definitions, scorecard_id)
     # A linked measure's value moves with other scorecards' data, which the version does not
@@ -72,7 +81,11 @@ async def score_scorecard_json(
     if cacheable and (body := cache.get(key, loaded.version)) is not None:
         return body
     instant = as_of or datetime.now(UTC)
-    score = await _evaluate_scorecard(connection, definitions, loaded.definition, instant, selector)
+
+    def evaluate(on: Connection) -> Awaitable[ScorecardScore]:
+        return _evaluate_scorecard(on, definitions, loaded.definition, instant, selector)
+
+    score = await (evaluate(connection) if elsewhere is None else elsewhere(evaluate))
     # The result dataclasses carry exactly the API's field names: serialized in one pass.
     body = _SCORECARD_SCORE.dump_json(score)
     if cacheable:

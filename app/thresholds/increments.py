@@ -91,6 +91,9 @@ def carried_forward(
     stats, latest_id, next_after = known.stats, known.latest_id, known.next_after
     count, total = stats.count, stats.total
     minimum, maximum = stats.minimum, stats.maximum
+    # Only `min`/`max` measures' windows come with their extremes (`app.scores.data`): the
+    # others' stay unknown (None) rather than become the extremes of the added rows alone.
+    extremes = stats.count == 0 or minimum is not None
     latest_value, latest_at = stats.latest_value, stats.latest_observed_at
     for row in added:
         if row.measure_id != window.measure_id:
@@ -101,8 +104,9 @@ def carried_forward(
         if row.observed_at >= window.start:
             count += 1
             total = row.value if total is None else total + row.value
-            minimum = row.value if minimum is None else min(minimum, row.value)
-            maximum = row.value if maximum is None else max(maximum, row.value)
+            if extremes:
+                minimum = row.value if minimum is None else min(minimum, row.value)
+                maximum = row.value if maximum is None else max(maximum, row.value)
         if latest_at is None or (row.observed_at, row.id) > (latest_at, latest_id):
             latest_value, latest_at, latest_id = row.value, row.observed_at, row.id
     return KnownWindow(

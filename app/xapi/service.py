@@ -19,6 +19,7 @@ from app.audit.log import Action, counts, record
 from app.core.errors import BadRequest, Conflict, NotFound
 from app.core.jsonutil import dumps
 from app.core.pagination import paginate
+from app.readings.rollups import recompute_rollups
 from app.readings.service import NewReading, WriteResult, record_readings
 from app.scorecards.models import Measure
 from app.thresholds.status import lock_measures, refresh_statuses
@@ -286,6 +287,7 @@ async def _delete_voided_readings(
     if not doomed:
         return 0, set()
     await session.execute(_DELETE_READINGS, {"ids": [row.id for row in doomed]})
+    await recompute_rollups(session, [(row.measure_id, row.observed_at) for row in doomed])
     touched = {row.measure_id for row in doomed}
     await refresh_statuses(session, measures)
     return len(doomed), {m.scorecard_id for m in measures if m.id in touched}

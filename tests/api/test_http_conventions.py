@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 from asyncpg.exceptions import DeadlockDetectedError
 from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
 
 from app.core.errors import install_error_handlers
-from app.core.middleware import MAX_BODY_BYTES
+from app.core.middleware import MAX_BODY_BYTES, RequestMiddleware
 
 
 async def test_body_over_10_mib_is_413(client):
@@ -46,6 +48,10 @@ async def test_wrong_method_is_405_problem(client):
     response = await client.put("/v1/scorecards")
     assert response.status_code == 405
     assert response.headers["content-type"] == "application/problem+json"
+    # Allow names the methods of every route of the path, whichever router holds them.
+    assert response.headers["allow"] == "GET, POST"
+    one = await client.request("OPTIONS", f"/v1/scorecards/{uuid.uuid4()}")
+    assert one.headers["allow"] == "DELETE, GET, PATCH"
 
 
 async def test_unexpected_error_is_a_500_problem_without_internals(client, app):
@@ -66,6 +72,7 @@ async def test_unexpected_error_is_a_500_problem_without_internals(client, app):
 async def test_a_transaction_postgresql_aborted_to_break_a_deadlock_is_a_503_to_retry():
     app = FastAPI()
     install_error_handlers(app)
+    app.add_middleware(RequestMiddleware)
 
     @app.get("/raw")
     async def raw() -> None:

@@ -108,3 +108,73 @@ def test_rows_stored_before_the_bounds_existed_are_removed_and_counted(database_
             asyncio.run(refused)
     finally:
         asyncio.run(_admin(database_url, f"DROP DATABASE IF EXISTS {scratch.database}"))
+
+
+def test_the_rollups_of_existing_readings_are_built_and_an_interrupted_build_resumes(
+    database_url,
+):
+    """Migration 0013 sums up the readings stored before it, measure by measure in id order;
+    run again after an interruption, it keeps the measures it finished and does the rest."""
+    scratch = make_url(database_url).set(database="scorecard_migration_rollups")
+    url = scratch.render_as_string(hide_password=False)
+    asyncio.run(
+        _admin(
+            database_url,
+            f"DROP DATABASE IF EXISTS {scratch.database}",
+            f"CREATE DATABASE {scratch.database}",
+        )
+    )
+    card = "00000000-0000-7000-8000-000000000001"
+    measures = [f"00000000-0000-7000-8000-00000000001{i}" for i in range(3)]
+    try:
+        upgrade(url, "0012")
+        asyncio.run(
+            _admin(
+                url,
+                "INSERT INTO scorecards (id, name, timezone, thresholds, score_cap, perspectives)"
+                f" VALUES ('{card}', 'S', 'UTC', '{{\"green\": 90, \"amber\": 70}}', 100,"
+                ' \'[{"key": "customer", "name": "Customer", "weight": 1}]\')',
+                *(
+                    "INSERT INTO measures (id, scorecard_id, key, name, perspective, weight,"
+                    " direction, baseline, target, aggregation, cadence, prorate)"
+                    f" VALUES ('{m}', '{card}', 'm{i}', 'M', 'customer', 1,"
+                    " 'increase', 0, 100, 'sum', 'month', false)"
+                    for i, m in enumerate(measures)
+                ),
+                # Per measure: 2 + 5 on 1 March (UTC), 4 just before midnight on 2 March.
+                *(
+                    "INSERT INTO readings (id, measure_id, value, observed_at) VALUES"
+                    f" (gen_random_uuid(), '{m}', {value}, '{observed_at}')"
+                    for m in measures
+                    for value, observed_at in [
+                        (2, "2026-03-01T00:00:00Z"),
+                        (5, "2026-03-01T12:00:00+05:45"),
+                        (4, "2026-03-02T23:59:59.999999Z"),
+                    ]
+                ),
+                # As an upgrade stopped after the first measure leaves it: the table, and that
+                # measure's rollup (a marker here, n = 99, to show it is not redone).
+                "CREATE TABLE reading_rollups (measure_id uuid NOT NULL REFERENCES measures"
+                " ON DELETE CASCADE, bucket_start timestamptz NOT NULL, n integer NOT NULL,"
+                " total double precision NOT NULL, minimum double precision NOT NULL,"
+                " maximum double precision NOT NULL, CONSTRAINT pk_reading_rollups PRIMARY KEY"
+                " (measure_id, bucket_start) INCLUDE (n, total, minimum, maximum))",
+                f"INSERT INTO reading_rollups VALUES ('{measures[0]}', '2026-03-01Z', 99, 0, 0, 0)",
+            )
+        )
+        upgrade(url)
+        [rows] = asyncio.run(
+            _admin(
+                url,
+                "SELECT string_agg(format('%s %s %s %s %s %s', right(measure_id::text, 1),"
+                " to_char(bucket_start AT TIME ZONE 'UTC', 'MM-DD'), n, total, minimum, maximum),"
+                " '; ' ORDER BY measure_id, bucket_start) FROM reading_rollups",
+            )
+        )
+        assert rows == (
+            "0 03-01 99 0 0 0; "  # finished before the interruption: kept
+            "1 03-01 2 7 2 5; 1 03-02 1 4 4 4; "
+            "2 03-01 2 7 2 5; 2 03-02 1 4 4 4"
+        )
+    finally:
+        asyncio.run(_admin(database_url, f"DROP DATABASE IF EXISTS {scratch.database}"))

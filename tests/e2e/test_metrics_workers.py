@@ -84,7 +84,8 @@ def test_every_scrape_counts_the_requests_of_every_worker(clean_db):
                 per_worker = settled_counts(metrics_dir, sent)
                 if sum(1 for count in per_worker.values() if count) == 2 or sent >= 50 * BATCH:
                     break
-        assert sorted(per_worker.values())[0] > 0, per_worker  # both workers answered some
+        # Both workers answered some (other processes, such as the supervisor, may have files).
+        assert sum(1 for count in per_worker.values() if count) == 2, per_worker
         # Whichever worker answers the scrape, it reports the requests of both.
         for _ in range(12):
             assert requests_counted(httpx.get(f"{base_url}/metrics", timeout=10).text) == sent

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from typing import Annotated, NoReturn, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 
 from app.core.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 
@@ -71,6 +77,12 @@ def guarded(what: str, action: Callable[[], T]) -> T:
         raise
 
 
+def direct_database_url(settings: Settings) -> str:
+    """Where migrations run: PostgreSQL itself, not a transaction-mode pooler (their advisory
+    lock is held by a session). SCORECARD_DIRECT_DATABASE_URL, else DATABASE_URL."""
+    return settings.scorecard_direct_database_url or database_url(settings)
+
+
 def migrate_database(url: str) -> None:
     from app.core.migrate import upgrade
 
@@ -81,7 +93,7 @@ def migrate_database(url: str) -> None:
 def migrate() -> None:
     """Upgrade the database schema to the latest revision (alembic upgrade head)."""
     settings = load_settings()
-    migrate_database(database_url(settings))
+    migrate_database(direct_database_url(settings))
     typer.echo("database schema is at head", err=True)
 
 
@@ -109,12 +121,13 @@ def serve(
     os.environ["SCORECARD_WORKER_IN_PROCESS"] = "false" if no_worker else "true"
     get_settings.cache_clear()
     settings = load_settings()
+    metrics_dir = _shared_metrics_dir(workers)
     _stop_on_signals()
     try:
-        url = database_url(settings)
+        database_url(settings)  # the embedded PostgreSQL (if any) starts here, once
         if not no_migrate:
-            migrate_database(url)
-        if not guarded("start-up check failed", lambda: asyncio.run(_has_api_keys(url))):
+            migrate_database(direct_database_url(settings))
+        if not guarded("start-up check failed", lambda: asyncio.run(_has_api_keys(settings))):
             typer.echo(
                 "No API keys yet. Create the first one with:\n"
                 "  .venv/bin/scorecard api-keys create --name admin --scope admin",
@@ -138,10 +151,52 @@ def serve(
         # The embedded PostgreSQL goes with us; then die of the signal, as uvicorn would have
         # (the exit status tells a supervisor why we stopped).
         stop_all_embedded()
+        _remove(metrics_dir)
         signal.signal(stopped.signum, signal.SIG_DFL)
         signal.raise_signal(stopped.signum)
     finally:
         stop_all_embedded()
+        _remove(metrics_dir)
+
+
+def _shared_metrics_dir(workers: int) -> str | None:
+    """With several workers, a fresh private directory where each keeps its metrics, so that
+    /metrics (whichever worker answers) sums them all (app/ops/metrics.py); set in the
+    environment the workers inherit. One worker keeps them in memory: no file writes on the
+    request path."""
+    # Not imported from app.ops.metrics: prometheus-client reads the variable on import.
+    variable = "PROMETHEUS_MULTIPROC_DIR"
+    if workers == 1:
+        os.environ.pop(variable, None)
+        return None
+    _remove_orphaned_metrics_dirs()
+    # New and empty, so nothing stale is summed; named after us, so that it can be told
+    # orphaned if we are killed before removing it.
+    path = tempfile.mkdtemp(prefix=f"{_METRICS_DIR_PREFIX}{os.getpid()}-")
+    os.environ[variable] = path
+    return path
+
+
+_METRICS_DIR_PREFIX = "scorecard-metrics-"
+
+
+def _remove_orphaned_metrics_dirs() -> None:
+    """The metrics directories of `serve` processes that died without removing them (SIGKILL)."""
+    for path in Path(tempfile.gettempdir()).glob(f"{_METRICS_DIR_PREFIX}*-*"):
+        pid = path.name.removeprefix(_METRICS_DIR_PREFIX).split("-")[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:  # alive, or another user's: not ours to remove
+            continue
+
+
+def _remove(path: str | None) -> None:
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _with_system_malloc() -> None:
@@ -186,9 +241,9 @@ def worker() -> None:
     from app.core.logging import configure_logging
 
     settings = load_settings()
-    url = database_url(settings)
+    database_url(settings)  # the embedded PostgreSQL started (if any) before logging is set up
     configure_logging(settings.log_level, settings.log_format)
-    guarded("worker failed", lambda: asyncio.run(_run_worker(url, settings)))
+    guarded("worker failed", lambda: asyncio.run(_run_worker(settings)))
 
 
 @cli.command()
@@ -199,9 +254,10 @@ def demo(
 ) -> None:
     """Load a realistic T&D scorecard with a year of readings (idempotent)."""
     settings = load_settings()
-    url = database_url(settings)
-    migrate_database(url)
-    scorecard_id, created = guarded("could not load the demo", lambda: asyncio.run(_load_demo(url)))
+    migrate_database(direct_database_url(settings))
+    scorecard_id, created = guarded(
+        "could not load the demo", lambda: asyncio.run(_load_demo(settings))
+    )
     typer.echo(
         f"{'Loaded' if created else 'Already loaded:'} demo scorecard {scorecard_id}", err=True
     )
@@ -223,8 +279,9 @@ def create_api_key(
     if not name.strip() or len(name) > 200:
         fail("--name must be 1–200 characters")
     settings = load_settings()
-    url = database_url(settings)
-    key = guarded("could not create the key", lambda: asyncio.run(_create_key(url, name, parsed)))
+    key = guarded(
+        "could not create the key", lambda: asyncio.run(_create_key(settings, name, parsed))
+    )
     sys.stdout.write(key + "\n")
 
 
@@ -287,11 +344,19 @@ async def _rebuild_rollups(url: str, measure_id: uuid.UUID | None) -> int:
         await engine.dispose()
 
 
-async def _has_api_keys(url: str) -> bool:
-    from app.auth.keys import any_api_key_exists
-    from app.core.database import make_engine, make_sessionmaker
+def _engine(settings: Settings, pool_size: int = 1) -> AsyncEngine:
+    from app.core.database import make_engine
 
-    engine = make_engine(url, pool_size=1)
+    return make_engine(
+        database_url(settings), pool_size=pool_size, pgbouncer=settings.scorecard_db_pgbouncer
+    )
+
+
+async def _has_api_keys(settings: Settings) -> bool:
+    from app.auth.keys import any_api_key_exists
+    from app.core.database import make_sessionmaker
+
+    engine = _engine(settings)
     try:
         async with make_sessionmaker(engine)() as session:
             return await any_api_key_exists(session)
@@ -299,12 +364,12 @@ async def _has_api_keys(url: str) -> bool:
         await engine.dispose()
 
 
-async def _create_key(url: str, name: str, scope: object) -> str:
+async def _create_key(settings: Settings, name: str, scope: object) -> str:
     from app.auth.keys import Scope, create_api_key
-    from app.core.database import make_engine, make_sessionmaker
+    from app.core.database import make_sessionmaker
 
     assert isinstance(scope, Scope)
-    engine = make_engine(url, pool_size=1)
+    engine = _engine(settings)
     try:
         async with make_sessionmaker(engine)() as session:
             _, plaintext = await create_api_key(session, name.strip(), scope)
@@ -314,11 +379,11 @@ async def _create_key(url: str, name: str, scope: object) -> str:
         await engine.dispose()
 
 
-async def _load_demo(url: str) -> tuple[object, bool]:
-    from app.core.database import make_engine, make_sessionmaker
+async def _load_demo(settings: Settings) -> tuple[object, bool]:
+    from app.core.database import make_sessionmaker
     from app.demo import load_demo
 
-    engine = make_engine(url, pool_size=1)
+    engine = _engine(settings)
     try:
         async with make_sessionmaker(engine)() as session:
             return await load_demo(session)
@@ -326,13 +391,12 @@ async def _load_demo(url: str) -> tuple[object, bool]:
         await engine.dispose()
 
 
-async def _run_worker(url: str, settings: Settings) -> None:
+async def _run_worker(settings: Settings) -> None:
     from sqlalchemy import text
 
     from app.background import build_worker
-    from app.core.database import make_engine
 
-    engine = make_engine(url, pool_size=4)
+    engine = _engine(settings, pool_size=4)
     try:
         async with engine.connect() as connection:  # fail at start, in one line, if not ready
             await connection.execute(text("SELECT 1 FROM deliveries LIMIT 0"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -29,7 +30,7 @@ from app.initiatives.router import router as initiatives_router
 from app.initiatives.schemas import CURRENCY_SCHEMA
 from app.measures.router import reads as measure_reads
 from app.measures.router import router as measures_router
-from app.ops.metrics import observe_request
+from app.ops.metrics import observe_request, process_exited
 from app.ops.router import router as ops_router
 from app.readings.batch_router import CsvUpload
 from app.readings.batch_router import router as batch_readings_router
@@ -80,7 +81,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool_size = settings.scorecard_db_pool_size
-        engine = make_engine(database_url or resolve_database_url(settings), pool_size=pool_size)
+        pgbouncer = settings.scorecard_db_pgbouncer
+        url = database_url or resolve_database_url(settings)
+        engine = make_engine(url, pool_size=pool_size, pgbouncer=pgbouncer)
         app.state.settings = settings
         app.state.engine = engine
         # Every cache of the app, each an object with reset(): nothing is cached in a module.
@@ -96,7 +99,9 @@ def create_app(
             },
         )
         try:
-            app.state.read_pool = await make_read_pool(engine, max_size=pool_size)
+            app.state.read_pool = await make_read_pool(
+                engine, max_size=pool_size, pgbouncer=pgbouncer
+            )
             async with AsyncExitStack() as background:
                 background.push_async_callback(app.state.read_pool.close)
                 app.state.reads = await open_read_router(
@@ -111,6 +116,7 @@ def create_app(
                 yield
         finally:
             await engine.dispose()
+            process_exited(os.getpid())
 
     # The docs pages serve Swagger UI and ReDoc from the package itself: no CDN, so they also
     # work where the service has no way out to the internet.

@@ -6,7 +6,7 @@ import inspect
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 from fastapi import Depends, Request
@@ -48,8 +48,15 @@ class Timestamped:
     __mapper_args__ = {"eager_defaults": True}
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
-    """The ORM's pool keeps `pool_size` connections and may open as many more at peaks."""
+def make_engine(url: str, *, pool_size: int = 5, pgbouncer: bool = False) -> AsyncEngine:
+    """The ORM's pool keeps `pool_size` connections and may open as many more at peaks.
+    `pgbouncer`: `url` leads to a transaction-mode pooler (see `pgbouncer_connect_args`)."""
+    connect_args: dict[str, Any] = {"server_settings": {"application_name": "scorecard"}}
+    if pgbouncer:
+        connect_args |= pgbouncer_connect_args()
+        # Named prepared statements, each used in the transaction that made it only.
+        connect_args["prepared_statement_cache_size"] = 0
+        connect_args["prepared_statement_name_func"] = _unique_statement_name
     return create_async_engine(
         url,
         # Errors would otherwise quote every bound parameter ("[parameters: …]") wherever they
@@ -61,8 +68,21 @@ def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
         # orjson reads a jsonb number beyond 64 bits (an xAPI score of 1e308 comes back as 309
         # digits) as a float that it can write again; the json module's int could not be.
         json_deserializer=loads,
-        connect_args={"server_settings": {"application_name": "scorecard"}},
+        connect_args=connect_args,
     )
+
+
+def pgbouncer_connect_args() -> dict[str, Any]:
+    """asyncpg's options behind PgBouncer in transaction mode, where each transaction may run
+    on another server connection: a statement prepared in one is unknown to the next, so none
+    is cached (asyncpg then re-sends an unnamed statement with its parameters, in one go).
+    PgBouncer refuses unknown startup parameters: only application_name is sent."""
+    return {"statement_cache_size": 0, "server_settings": {"application_name": "scorecard"}}
+
+
+def _unique_statement_name() -> str:
+    # Server connections are shared: a name must not clash with another client's statement.
+    return f"__asyncpg_{uuid4().hex}__"
 
 
 def make_sessionmaker(
@@ -97,24 +117,31 @@ async def make_read_pool(
     url: str | None = None,
     min_size: int = 1,
     connect_timeout: float = 60,
+    pgbouncer: bool = False,
 ) -> asyncpg.Pool:
     """A plain asyncpg pool beside the engine's, to the same database (or to `url`: a read
     replica's), for the hottest reads (API keys, scores): no ORM session is built for them
     (about 15% of a cached score request's CPU, measured). Statements on it run outside any
-    transaction. With `min_size` 0 nothing connects until the pool is first used."""
+    transaction. With `min_size` 0 nothing connects until the pool is first used.
+    `pgbouncer`: the database is reached through PgBouncer in transaction mode."""
     args, params = engine.dialect.create_connect_args(engine.url if url is None else make_url(url))
     # The URL may carry SQLAlchemy's own options (prepared_statement_cache_size, ...).
     accepted = inspect.signature(asyncpg.connect).parameters
-    options = {"timeout": connect_timeout} | {n: v for n, v in params.items() if n in accepted}
+    options: dict[str, Any] = {
+        "timeout": connect_timeout,
+        **{n: v for n, v in params.items() if n in accepted},
+        # The hot reads write numbers from PostgreSQL's text form (app.core.reads): the
+        # shortest round-trip digits, whatever the server's default. (Through PgBouncer: the
+        # server's default, which is that since PostgreSQL 12.)
+        "server_settings": {"application_name": "scorecard", "extra_float_digits": "1"},
+        **(pgbouncer_connect_args() if pgbouncer else {}),
+    }
     return await asyncpg.create_pool(
         *args,
         **options,
         min_size=min_size,
         max_size=max_size,
         reset=_end_transaction,
-        # The hot reads write numbers from PostgreSQL's text form (app.core.reads): the
-        # shortest round-trip digits, whatever the server's default.
-        server_settings={"application_name": "scorecard", "extra_float_digits": "1"},
     )
 
 

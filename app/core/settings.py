@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     scorecard_header_timeout: PositiveFloat = 10.0
     scorecard_max_connections: PositiveInt = 1000
     scorecard_keep_alive_timeout: PositiveInt = 5
+    # DATABASE_URL leads to PgBouncer in transaction mode: no prepared statement outlives its
+    # transaction (docs/scale-out.md). SCORECARD_DIRECT_DATABASE_URL then reaches PostgreSQL
+    # itself, for what needs a session of its own: migrations (a session advisory lock) and
+    # the worker's LISTEN. Unset: DATABASE_URL serves for those too.
+    scorecard_db_pgbouncer: bool = False
+    scorecard_direct_database_url: str | None = None
     # Set by `scorecard serve` (off with --no-worker) so its app runs a delivery worker.
     scorecard_worker_in_process: bool = False
 
@@ -52,7 +58,7 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("database_url", "scorecard_read_database_url")
+    @field_validator("database_url", "scorecard_read_database_url", "scorecard_direct_database_url")
     @classmethod
     def _asyncpg_url(cls, value: str | None) -> str | None:
         if value is None or value == "":

@@ -1,11 +1,40 @@
-"""Prometheus metrics: HTTP requests by route template, plus domain counters. Each process keeps
-its own registry; scrape each worker, or run one per container."""
+"""Prometheus metrics: HTTP requests by route template, plus domain counters.
+
+One process keeps its figures in memory. With `scorecard serve --workers N` (N > 1), `serve`
+points PROMETHEUS_MULTIPROC_DIR at a fresh private directory before the workers start: each
+worker then writes its figures to files there (prometheus-client's multiprocess mode), and
+/metrics sums them, so any worker answering a scrape reports the requests of all of them."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import REGISTRY as PROCESS_REGISTRY
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
+from prometheus_client import generate_latest as _generate_latest
+
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def metrics_registry() -> CollectorRegistry:
+    """What /metrics serves: this process's figures, or the sum over every worker's files."""
+    if not os.environ.get(MULTIPROC_DIR):
+        return PROCESS_REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
+def generate_latest() -> bytes:
+    return _generate_latest(metrics_registry())
+
+
+def process_exited(pid: int) -> None:
+    """A worker is gone: drop its files of live-only gauges (its counts stay in the sums)."""
+    if os.environ.get(MULTIPROC_DIR):
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
 
 READINGS_INGESTED = Counter(
     "scorecard_readings_ingested_total", "Readings stored (retries of stored readings excluded)."

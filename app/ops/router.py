@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
@@ -11,6 +11,7 @@ from app.core.http import Route
 from app.core.jsonutil import dumps
 from app.core.migrate import head_revision
 from app.core.schemas import ResponseBody
+from app.ops.metrics import generate_latest
 
 router = APIRouter(route_class=Route, tags=["operations"])
 
@@ -83,4 +84,4 @@ async def check_readiness(request: Request) -> Response:
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
 async def get_metrics() -> Response:
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -12,8 +12,11 @@ DELIVERIES = Counter(
 BACKLOG_PENDING = Gauge(
     "scorecard_webhook_backlog_pending",
     "Deliveries waiting to be sent, including scheduled retries.",
+    # Across worker processes (multiprocess mode): the latest refresh wins, a dead one's too old.
+    multiprocess_mode="mostrecent",
 )
 BACKLOG_OLDEST_DUE_AGE = Gauge(
     "scorecard_webhook_backlog_oldest_due_age_seconds",
     "How long the longest-waiting due delivery has waited to be sent.",
+    multiprocess_mode="mostrecent",
 )

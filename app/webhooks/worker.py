@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 import httpx
 import structlog
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -212,9 +212,12 @@ def _quiet_deliveries() -> Iterator[None]:
         _delivering.reset(token)
 
 
-def listen_dsn(engine: AsyncEngine) -> str:
-    """The engine's database as a plain libpq-style DSN for asyncpg.connect."""
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+def listen_dsn(engine: AsyncEngine, direct_url: str | None = None) -> str:
+    """Where to LISTEN, as a plain libpq-style DSN for asyncpg.connect: the engine's database,
+    or `direct_url` (SCORECARD_DIRECT_DATABASE_URL) when the engine's goes through a
+    transaction-mode pooler, which keeps no session (nor its LISTEN) between transactions."""
+    url = make_url(direct_url) if direct_url else engine.url
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 class Worker:
@@ -233,6 +236,7 @@ class Worker:
         poll_interval: float = POLL_INTERVAL,
     ) -> None:
         self._engine = engine
+        self._listen_url = settings.scorecard_direct_database_url
         self._timeout = settings.scorecard_webhook_timeout
         self._schedule = settings.scorecard_webhook_retry_schedule
         self._guarded = not settings.scorecard_webhook_allow_private
@@ -553,7 +557,7 @@ class Worker:
         while True:
             try:
                 connection = await asyncpg.connect(
-                    listen_dsn(self._engine),
+                    listen_dsn(self._engine, self._listen_url),
                     server_settings={"application_name": "scorecard-worker-listen"},
                 )
             except (OSError, asyncpg.PostgresError) as exc:

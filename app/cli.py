@@ -294,9 +294,8 @@ def rollups_rebuild(
     """Sum up the readings into their rollups again from scratch, measure by measure, each in
     its own transaction under the lock its writers take: safe while the service runs."""
     settings = load_settings()
-    url = database_url(settings)
     rebuilt = guarded(
-        "could not rebuild the rollups", lambda: asyncio.run(_rebuild_rollups(url, measure))
+        "could not rebuild the rollups", lambda: asyncio.run(_rebuild_rollups(settings, measure))
     )
     if measure is not None and not rebuilt:
         fail(f"measure {measure} not found")
@@ -324,11 +323,10 @@ class _Progress:
         sys.stderr.flush()
 
 
-async def _rebuild_rollups(url: str, measure_id: uuid.UUID | None) -> int:
-    from app.core.database import make_engine
+async def _rebuild_rollups(settings: Settings, measure_id: uuid.UUID | None) -> int:
     from app.readings.rollups import measures_to_rebuild, rebuild_rollups
 
-    engine = make_engine(url, pool_size=1)
+    engine = _engine(settings)
     try:
         async with engine.connect() as connection:
             driver = (await connection.get_raw_connection()).driver_connection

@@ -52,6 +52,10 @@ class Fixtures:
     objective_ids: list[str]
     measure_ids: list[str]
     reading_id: str
+    # POST measure writes here: thousands of measures added to the read scorecard (the baseline
+    # inserts ~1,500/s) would make every later write on it, and its reads, another workload.
+    writes_scorecard_id: str
+    writes_objective_id: str
 
 
 async def seed(url: str) -> Fixtures:
@@ -74,8 +78,15 @@ async def seed(url: str) -> Fixtures:
             main = await create_scorecard(
                 session, ScorecardCreate(name="Bench: CRUD", owner="L&D", timezone="UTC")
             )
-            for n in range(SCORECARDS - 1):
+            fillers = [
                 await create_scorecard(session, ScorecardCreate(name=f"Bench filler {n}"))
+                for n in range(SCORECARDS - 1)
+            ]
+            writes_objective = await create_objective(
+                session,
+                fillers[0].id,
+                ObjectiveCreate(perspective="financial", name="Posted measures"),
+            )
             objectives = [
                 await create_objective(
                     session,
@@ -121,6 +132,8 @@ async def seed(url: str) -> Fixtures:
                 [str(o.id) for o in objectives],
                 [str(m.id) for m in measures],
                 str(reading),
+                str(fillers[0].id),
+                str(writes_objective.id),
             )
     finally:
         await engine.dispose()
@@ -173,9 +186,9 @@ def endpoints(fx: Fixtures, scratch: Path) -> list[tuple[str, str, Path | None]]
     measure = fx.measure_ids[0]
     observed = (datetime.now(UTC) - timedelta(hours=1)).isoformat().replace("+00:00", "Z")
     post_measure = _lua_post(
-        [f"/v1/scorecards/{fx.scorecard_id}/measures"],
+        [f"/v1/scorecards/{fx.writes_scorecard_id}/measures"],
         '{"key": "bench-{n}", "name": "Posted {n}", "objective_id": "'
-        + fx.objective_ids[0]
+        + fx.writes_objective_id
         + '", "perspective": "financial", "direction": "increase", "baseline": 0, '
         '"target": 100, "thresholds": {"green": 90, "amber": 70}}',
         scratch,
@@ -196,7 +209,7 @@ def endpoints(fx: Fixtures, scratch: Path) -> list[tuple[str, str, Path | None]]
         ("GET measures list (50)", f"/v1/scorecards/{fx.scorecard_id}/measures", None),
         ("GET /v1/readings/{id}", f"/v1/readings/{fx.reading_id}", None),
         ("GET readings list (50)", f"/v1/measures/{measure}/readings", None),
-        ("POST measure", f"/v1/scorecards/{fx.scorecard_id}/measures", post_measure),
+        ("POST measure", f"/v1/scorecards/{fx.writes_scorecard_id}/measures", post_measure),
         ("POST reading", f"/v1/measures/{measure}/readings", post_reading),
     ]
 

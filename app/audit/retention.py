@@ -13,14 +13,17 @@ PRUNE_BATCH = 1000
 log = structlog.get_logger(__name__)
 
 # Served by ix_audit_log_at from its old end. SKIP LOCKED: two workers prune side by side.
+# MATERIALIZED: the batch is chosen once (an IN (… LIMIT … SKIP LOCKED) subquery that the
+# plan runs again picks other rows: two batches of 1,000 once deleted 2,500).
 _PRUNE = text("""
-DELETE FROM audit_log WHERE id IN (
+WITH doomed AS MATERIALIZED (
     SELECT id FROM audit_log
     WHERE at < now() - make_interval(days => :days)
     ORDER BY at, id
     LIMIT :batch
     FOR UPDATE SKIP LOCKED
 )
+DELETE FROM audit_log t USING doomed WHERE t.id = doomed.id
 """)
 
 

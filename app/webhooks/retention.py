@@ -15,9 +15,10 @@ PRUNE_BATCH = 1000
 log = structlog.get_logger(__name__)
 
 # Deliveries and attempts go with their event (ON DELETE CASCADE). SKIP LOCKED: two workers
-# prune side by side without waiting for each other.
+# prune side by side without waiting for each other. MATERIALIZED: the batch is chosen once
+# (an IN (… LIMIT … SKIP LOCKED) subquery that the plan runs again picks other rows).
 _PRUNE = text("""
-DELETE FROM events WHERE id IN (
+WITH doomed AS MATERIALIZED (
     SELECT e.id FROM events e
     WHERE e.timestamp < now() - make_interval(days => :days)
       AND NOT EXISTS (
@@ -27,6 +28,7 @@ DELETE FROM events WHERE id IN (
     LIMIT :batch
     FOR UPDATE SKIP LOCKED
 )
+DELETE FROM events t USING doomed WHERE t.id = doomed.id
 """)
 
 

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from app.core.database import make_engine, make_sessionmaker
 from app.measures.schemas import MeasureCreate
 from app.measures.service import create_measure
+from app.readings.partitions import KnownPartitions
 from app.readings.service import NewReading, record_readings, write_readings
 from app.scorecards.schemas import ScorecardCreate
 from app.scorecards.service import create_scorecard
@@ -101,8 +102,11 @@ BLOCK = 25
 
 async def run(url: str, writes: int) -> dict[str, float]:
     engine = make_engine(url, pool_size=2)
-    # The caches a serving process keeps across requests (definitions, carried-forward windows).
-    sessionmaker = make_sessionmaker(engine, info=crossing_caches().session_info())
+    # The caches a serving process keeps across requests (definitions, carried-forward windows,
+    # and the partitions it knows of, as the app's lifespan builds them).
+    sessionmaker = make_sessionmaker(
+        engine, info=crossing_caches().session_info() | KnownPartitions().session_info()
+    )
     measure_ids = await build(sessionmaker)
     plain: list[float] = []
     full: list[float] = []

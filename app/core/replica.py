@@ -182,6 +182,11 @@ async def open_read_router(
     if url is None:
         return ReadRouter(primary, timeout=timeout)
     replica = await make_read_pool(
-        engine, url=url, max_size=pool_size, min_size=0, connect_timeout=timeout
+        engine,
+        url=url,
+        max_size=pool_size,
+        min_size=0,
+        connect_timeout=timeout,
+        pgbouncer=settings.scorecard_db_pgbouncer,
     )
     return ReadRouter(primary, replica, timeout=timeout)

@@ -190,4 +190,7 @@ async def create_ahead(
         wanted.append(month)
         month = next_month(month)
     async with engine.begin() as connection:
+        # Attaching waits for SHARE ROW EXCLUSIVE on `measures`, and every writer queues
+        # behind a waiting attach: give up after a moment, the next run tries again.
+        await connection.execute(text("SET LOCAL lock_timeout = '2s'"))
         return await create_partitions(connection, wanted)

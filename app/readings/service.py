@@ -154,7 +154,10 @@ async def _write_once(session: AsyncSession, readings: Sequence[NewReading]) -> 
         async with session.begin_nested():
             return await _classify_and_copy(session, readings, stored={})
     except UniqueViolationError:
-        return await _classify_and_copy(session, readings, await _stored_repeats(session, readings))
+        stored = await _stored_repeats(session, readings)
+        # A savepoint again: a missing partition fails this COPY too (`write_readings`).
+        async with session.begin_nested():
+            return await _classify_and_copy(session, readings, stored)
 
 
 async def _classify_and_copy(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -24,8 +23,9 @@ from app.scores.schemas import (
     ScorecardScoreOut,
     StrategyMapOut,
 )
+from app.scores.service import Evaluate
 from app.scores.strategy_map import load_strategy_map, render_svg
-from app.scoring import Cadence, MeasureScore, PeriodSelector
+from app.scoring import Cadence, MeasureScore, PeriodSelector, ScorecardScore
 
 router = APIRouter(route_class=Route, tags=["scores"], dependencies=[Depends(require(Scope.read))])
 
@@ -81,6 +81,15 @@ async def get_scorecard_score(
                 connection, state.definitions, state.score_cache, scorecard_id, as_of, selector
             )
     else:  # the version on the primary (a cached score is done), a new score on the replica
+
+        async def on_replica(evaluate: Evaluate) -> ScorecardScore:
+            # As far as the primary had got once the version was read (the key check's
+            # position is older): else a write committed in between could be missing from a
+            # score cached under the version that includes it.
+            request.state.primary_position = None
+            score: ScorecardScore = await state.reads.run(request, evaluate)
+            return score
+
         body = await service.score_scorecard_json(
             state.read_pool,
             state.definitions,
@@ -88,7 +97,7 @@ async def get_scorecard_score(
             scorecard_id,
             as_of,
             selector,
-            elsewhere=partial(state.reads.run, request),
+            elsewhere=on_replica,
         )
     return _json(body)
 

@@ -55,7 +55,8 @@ _SCORECARD_SCORE = TypeAdapter(ScorecardScore)
 
 
 # Runs a read on a connection of its choosing (`ReadRouter.run`: a caught-up replica's).
-Elsewhere = Callable[[Callable[[Connection], Awaitable[ScorecardScore]]], Awaitable[ScorecardScore]]
+Evaluate = Callable[[Connection], Awaitable[ScorecardScore]]
+Elsewhere = Callable[[Evaluate], Awaitable[ScorecardScore]]
 
 
 async def score_scorecard_json(

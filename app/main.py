@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -80,6 +81,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The collector's youngest generation runs every 700 allocations by default: a batch
+        # of 5,000 readings allocates that many times over while its body is alive, and each
+        # run walks it (and, every tenth, an older generation: the app). HTTP batch ingest
+        # did 0.73x the readings/s with the default (bench.ingest; peak RSS the same).
+        gc.set_threshold(50_000, 20, 100)
         pool_size = settings.scorecard_db_pool_size
         pgbouncer = settings.scorecard_db_pgbouncer
         url = database_url or resolve_database_url(settings)

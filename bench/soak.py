@@ -28,8 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,13 +37,13 @@ import httpx
 import psutil
 
 from bench.common import machine, save_results, scratch_database
+from bench.webhooks import WORKERS_ENV, workers
 from tests.e2e.server import cli_key, running_server
 from tests.webhooks.receiver import Receiver
 
 HERE = Path(__file__).resolve().parent
 SCORECARDS, MEASURES, WEEKS = 20, 5, 52
 TARGET_RSS_GROWTH = 0.10
-WORKERS_ENV = {"SCORECARD_WEBHOOK_ALLOW_PRIVATE": "true", "LOG_FORMAT": "json"}
 
 
 def seed(base_url: str, key: str, receiver_url: str) -> tuple[list[str], list[str]]:
@@ -159,31 +158,6 @@ def _ms(value: str) -> float:
     return round(number * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit], 3)
 
 
-@contextmanager
-def worker_processes(database_url: str, count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
-    env = {**os.environ, "DATABASE_URL": database_url, **WORKERS_ENV}
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "app", "worker"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(count)
-    ]
-    try:
-        yield processes
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
 def rss_mb(processes: dict[str, psutil.Process]) -> dict[str, float]:
     sizes = {}
     for name, process in processes.items():
@@ -205,7 +179,7 @@ def soak(minutes: float, connections: int) -> dict[str, Any]:
             running_server(url, "--workers", "2", "--no-worker", env=WORKERS_ENV, start_timeout=180)
         )
         scorecards, measures = seed(base_url, admin, receiver.url)
-        workers = stack.enter_context(worker_processes(url, 2))
+        worker_procs = stack.enter_context(workers(url, 2))
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="soak-")))
         script = scratch / "soak.lua"
         script.write_text(LUA)
@@ -218,7 +192,7 @@ def soak(minutes: float, connections: int) -> dict[str, Any]:
         api = [c for c in supervisor.children() if "resource_tracker" not in " ".join(c.cmdline())]
         for n, child in enumerate(api, start=1):  # uvicorn's workers
             processes[f"api-{n}"] = child
-        for n, worker in enumerate(workers, start=1):
+        for n, worker in enumerate(worker_procs, start=1):
             processes[f"worker-{n}"] = psutil.Process(worker.pid)
         rss_start = rss_mb(processes)
         segments = []

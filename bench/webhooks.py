@@ -91,14 +91,15 @@ class ReceiverState:
             self.all_arrived.set()
 
 
+# As in production: one JSON line per attempt; deliveries to the receiver on 127.0.0.1.
+WORKERS_ENV = {"SCORECARD_WEBHOOK_ALLOW_PRIVATE": "true", "LOG_FORMAT": "json"}
+
+
 @contextmanager
-def workers(url: str, count: int) -> Iterator[None]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "SCORECARD_WEBHOOK_ALLOW_PRIVATE": "true",
-        "LOG_FORMAT": "json",  # as in production: one JSON line per attempt
-    }
+def workers(url: str, count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """`count` `scorecard worker` processes on `url`, stopped (SIGTERM, then SIGKILL after
+    30 s) on the way out."""
+    env = {**os.environ, "DATABASE_URL": url, **WORKERS_ENV}
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "app", "worker"],
@@ -109,12 +110,16 @@ def workers(url: str, count: int) -> Iterator[None]:
         for _ in range(count)
     ]
     try:
-        yield
+        yield processes
     finally:
         for process in processes:
             process.terminate()
         for process in processes:
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 async def wait_for_listeners(engine: AsyncEngine, count: int) -> None:

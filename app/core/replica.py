@@ -98,21 +98,27 @@ class ReadRouter:
         if self.replica is not None:
             await self.replica.close()
 
-    async def position(self, request: Request) -> str:
+    async def position(self, request: Request, *, now: bool = False) -> str:
         """The primary's WAL position at the start of this request (the key check's, or
-        read now)."""
-        position: str | None = getattr(request.state, "primary_position", None)
+        read now), or, with `now`, at this moment."""
+        position: str | None = None if now else getattr(request.state, "primary_position", None)
         if position is None:
             position = request.state.primary_position = await self.primary.fetchval(_POSITION)
         return position
 
     async def run(
-        self, request: Request, read: Callable[[asyncpg.Connection], Awaitable[Result]]
+        self,
+        request: Request,
+        read: Callable[[asyncpg.Connection], Awaitable[Result]],
+        *,
+        since_now: bool = False,
     ) -> Result:
-        """`read` on a connection at least as recent as the primary when the request began.
-        It may run twice (on the replica, then on the primary): it must only read."""
+        """`read` on a connection at least as recent as the primary when the request began
+        (`since_now`: as the primary is now, for a read that must include what an earlier
+        statement of the request saw on it). It may run twice (on the replica, then on the
+        primary): it must only read."""
         if self.replica is not None:
-            position = await self.position(request)
+            position = await self.position(request, now=since_now)
             try:
                 if (connection := await self._caught_up(position)) is not None:
                     try:

@@ -86,8 +86,7 @@ async def get_scorecard_score(
             # As far as the primary had got once the version was read (the key check's
             # position is older): else a write committed in between could be missing from a
             # score cached under the version that includes it.
-            request.state.primary_position = None
-            score: ScorecardScore = await state.reads.run(request, evaluate)
+            score: ScorecardScore = await state.reads.run(request, evaluate, since_now=True)
             return score
 
         body = await service.score_scorecard_json(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import make_url, text
@@ -25,17 +27,20 @@ async def _admin(url: str, *statements: str) -> list[str]:
     return results
 
 
-def test_upgrade_downgrade_upgrade(database_url):
-    scratch = make_url(database_url).set(database="scorecard_migration_roundtrip")
-    url = scratch.render_as_string(hide_password=False)
-    asyncio.run(
-        _admin(
-            database_url,
-            f"DROP DATABASE IF EXISTS {scratch.database}",
-            f"CREATE DATABASE {scratch.database}",
-        )
-    )
+@contextmanager
+def _scratch_database(database_url: str, name: str) -> Iterator[str]:
+    """A database of its own beside the test database, dropped afterwards: its URL."""
+    scratch = make_url(database_url).set(database=name)
+    create = (f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
+    asyncio.run(_admin(database_url, *create))
     try:
+        yield scratch.render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_admin(database_url, f"DROP DATABASE IF EXISTS {name}"))
+
+
+def test_upgrade_downgrade_upgrade(database_url):
+    with _scratch_database(database_url, "scorecard_migration_roundtrip") as url:
         upgrade(url)
         downgrade(url, "base")
         [tables] = asyncio.run(
@@ -49,24 +54,13 @@ def test_upgrade_downgrade_upgrade(database_url):
         upgrade(url)
         [revision] = asyncio.run(_admin(url, "SELECT version_num FROM alembic_version"))
         assert revision == head_revision()
-    finally:
-        asyncio.run(_admin(database_url, f"DROP DATABASE IF EXISTS {scratch.database}"))
 
 
 def test_rows_stored_before_the_bounds_existed_are_removed_and_counted(database_url, caplog):
     """A reading at -infinity or beyond ±10^15, stored by an earlier version, used to make
     every score of its scorecard answer 500; the migration that adds the bounds deletes such
     rows (their meaning is unknowable), keeps the rest, and the database refuses new ones."""
-    scratch = make_url(database_url).set(database="scorecard_migration_bounds")
-    url = scratch.render_as_string(hide_password=False)
-    asyncio.run(
-        _admin(
-            database_url,
-            f"DROP DATABASE IF EXISTS {scratch.database}",
-            f"CREATE DATABASE {scratch.database}",
-        )
-    )
-    try:
+    with _scratch_database(database_url, "scorecard_migration_bounds") as url:
         upgrade(url, "0004")
         asyncio.run(
             _admin(
@@ -106,8 +100,6 @@ def test_rows_stored_before_the_bounds_existed_are_removed_and_counted(database_
         )
         with pytest.raises(IntegrityError, match="ck_readings_observed_at_range"):
             asyncio.run(refused)
-    finally:
-        asyncio.run(_admin(database_url, f"DROP DATABASE IF EXISTS {scratch.database}"))
 
 
 def test_the_rollups_of_existing_readings_are_built_and_an_interrupted_build_resumes(
@@ -115,18 +107,9 @@ def test_the_rollups_of_existing_readings_are_built_and_an_interrupted_build_res
 ):
     """Migration 0013 sums up the readings stored before it, measure by measure in id order;
     run again after an interruption, it keeps the measures it finished and does the rest."""
-    scratch = make_url(database_url).set(database="scorecard_migration_rollups")
-    url = scratch.render_as_string(hide_password=False)
-    asyncio.run(
-        _admin(
-            database_url,
-            f"DROP DATABASE IF EXISTS {scratch.database}",
-            f"CREATE DATABASE {scratch.database}",
-        )
-    )
     card = "00000000-0000-7000-8000-000000000001"
     measures = [f"00000000-0000-7000-8000-00000000001{i}" for i in range(3)]
-    try:
+    with _scratch_database(database_url, "scorecard_migration_rollups") as url:
         upgrade(url, "0012")
         asyncio.run(
             _admin(
@@ -176,25 +159,14 @@ def test_the_rollups_of_existing_readings_are_built_and_an_interrupted_build_res
             "1 03-01 2 7 2 5; 1 03-02 1 4 4 4; "
             "2 03-01 2 7 2 5; 2 03-02 1 4 4 4"
         )
-    finally:
-        asyncio.run(_admin(database_url, f"DROP DATABASE IF EXISTS {scratch.database}"))
 
 
 def test_existing_readings_are_kept_when_the_table_is_partitioned(database_url):
     """The table before partitioning becomes the history partition; readings observed after the
     migration's month move to partitions of their own; every external_id is in the key table,
     which is what finds a repeat, whatever its month."""
-    scratch = make_url(database_url).set(database="scorecard_migration_partitions")
-    url = scratch.render_as_string(hide_password=False)
     measure = "00000000-0000-7000-8000-000000000002"
-    asyncio.run(
-        _admin(
-            database_url,
-            f"DROP DATABASE IF EXISTS {scratch.database}",
-            f"CREATE DATABASE {scratch.database}",
-        )
-    )
-    try:
+    with _scratch_database(database_url, "scorecard_migration_partitions") as url:
         upgrade(url, "0012")
         asyncio.run(
             _admin(
@@ -236,5 +208,3 @@ def test_existing_readings_are_kept_when_the_table_is_partitioned(database_url):
             )
         )
         assert keys == "old:1,planned:3"
-    finally:
-        asyncio.run(_admin(database_url, f"DROP DATABASE IF EXISTS {scratch.database}"))
